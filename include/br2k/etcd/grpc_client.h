@@ -1,0 +1,63 @@
+// The real etcd client: gRPC to one or more etcd members, with fail-over between them.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "br2k/etcd/client.h"
+
+namespace br2k::etcd {
+
+struct GrpcClientOptions {
+  // Client URLs or host:port pairs ("http://127.0.0.1:2379" or "127.0.0.1:2379"). Required.
+  std::vector<std::string> endpoints;
+  // A read attempt on one endpoint gets at most this long before the next endpoint is tried.
+  std::chrono::milliseconds read_attempt_timeout{1500};
+  // How long a watch waits between attempts to re-establish a broken stream.
+  std::chrono::milliseconds watch_retry_interval{100};
+};
+
+// Thread-safe; see Client for the error conventions. Endpoint choice: calls go to the
+// last endpoint that answered; a read that fails with UNAVAILABLE (or runs out of its attempt
+// time) moves on to the next endpoint; a mutation moves on only when the chosen endpoint had no
+// connection (so the request cannot have been delivered), otherwise it returns UNAVAILABLE with
+// "outcome unknown" and the next call starts on another endpoint.
+// Watches carry etcd's "require leader" flag, so a member cut off from the quorum ends the
+// stream and the watch resumes on another member from the next undelivered revision.
+class GrpcClient final : public Client {
+ public:
+  // INVALID_ARGUMENT for an empty or malformed endpoint list. Does not contact the cluster.
+  static Result<std::unique_ptr<GrpcClient>> Create(GrpcClientOptions options);
+  ~GrpcClient() override;
+
+  Result<RangeResponse> Range(const RangeRequest& req, Deadline deadline) override;
+  Result<PutResponse> Put(const PutRequest& req, Deadline deadline) override;
+  using Client::Put;
+  Result<DeleteResponse> Delete(const DeleteRequest& req, Deadline deadline) override;
+  Result<TxnResponse> Txn(const TxnRequest& req, Deadline deadline) override;
+  Result<ResponseHeader> Compact(int64_t revision, bool physical, Deadline deadline) override;
+  Result<std::unique_ptr<Watcher>> Watch(const WatchOptions& options, Deadline deadline) override;
+  Result<LeaseGrantResponse> LeaseGrant(int64_t ttl_seconds, int64_t id,
+                                        Deadline deadline) override;
+  br2k::Status LeaseRevoke(int64_t id, Deadline deadline) override;
+  Result<LeaseKeepAliveResponse> LeaseKeepAliveOnce(int64_t id, Deadline deadline) override;
+  Result<LeaseTimeToLiveResponse> LeaseTimeToLive(int64_t id, bool keys,
+                                                  Deadline deadline) override;
+  Result<MemberListResponse> MemberList(Deadline deadline) override;
+  Result<MemberStatus> EndpointStatus(const std::string& endpoint, Deadline deadline) override;
+  std::vector<std::string> endpoints() const override;
+
+  struct Impl;
+
+ private:
+  explicit GrpcClient(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;
+};
+
+// "http://127.0.0.1:2379" -> "127.0.0.1:2379"; INVALID_ARGUMENT for anything that is not
+// [http://]host:port (https is not supported: br2k's members listen on loopback or pod-local).
+Result<std::string> NormalizeEndpoint(std::string_view endpoint);
+
+}  // namespace br2k::etcd

@@ -1,0 +1,130 @@
+#include "br2k/common/run_state.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "br2k/common/atomic_file.h"
+
+namespace br2k {
+namespace {
+
+using nlohmann::json;
+
+// Typed field access that reports the path of a bad field instead of throwing.
+class Reader {
+ public:
+  explicit Reader(Status& err) : err_(err) {}
+
+  template <typename T>
+  bool Get(const json& obj, const char* field, T& out, const std::string& where) {
+    if (!err_.ok()) return false;
+    auto it = obj.find(field);
+    if (it == obj.end()) {
+      err_ = InvalidArgumentError(where + "." + field + " is missing");
+      return false;
+    }
+    if constexpr (std::is_same_v<T, std::string>) {
+      if (!it->is_string()) return Fail(where, field, "a string");
+    } else if constexpr (std::is_same_v<T, bool>) {
+      if (!it->is_boolean()) return Fail(where, field, "a boolean");
+    } else {
+      if (!it->is_number_integer()) return Fail(where, field, "an integer");
+      auto v = it->template get<int64_t>();
+      if (v < static_cast<int64_t>(std::numeric_limits<T>::min()) ||
+          v > static_cast<int64_t>(std::numeric_limits<T>::max())) {
+        return Fail(where, field, "an integer in range");
+      }
+    }
+    out = it->template get<T>();
+    return true;
+  }
+
+ private:
+  bool Fail(const std::string& where, const char* field, const char* what) {
+    err_ = InvalidArgumentError(where + "." + field + " must be " + what);
+    return false;
+  }
+  Status& err_;
+};
+
+}  // namespace
+
+Result<RunState> RunState::Parse(std::string_view text) {
+  json doc = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) return InvalidArgumentError("run state: not valid JSON");
+  if (!doc.is_object()) return InvalidArgumentError("run state: top level must be an object");
+  Status err;
+  Reader r(err);
+  RunState s;
+  int version = 0;
+  r.Get(doc, "version", version, "run state");
+  if (err.ok() && version != kVersion) {
+    return InvalidArgumentError("run state: unsupported version " + std::to_string(version));
+  }
+  r.Get(doc, "run_dir", s.run_dir, "run state");
+  r.Get(doc, "started_at_unix", s.started_at_unix, "run state");
+  r.Get(doc, "heartbeat_ms", s.heartbeat_ms, "run state");
+  r.Get(doc, "election_ms", s.election_ms, "run state");
+  r.Get(doc, "detached", s.detached, "run state");
+  r.Get(doc, "owner_pid", s.owner_pid, "run state");
+  if (!err.ok()) return err;
+  auto it = doc.find("etcd");
+  if (it == doc.end() || !it->is_array()) {
+    return InvalidArgumentError("run state.etcd must be an array");
+  }
+  for (size_t i = 0; i < it->size(); ++i) {
+    const json& m = (*it)[i];
+    std::string where = "run state.etcd[" + std::to_string(i) + "]";
+    if (!m.is_object()) return InvalidArgumentError(where + " must be an object");
+    EtcdMemberState e;
+    r.Get(m, "name", e.name, where);
+    r.Get(m, "client_url", e.client_url, where);
+    r.Get(m, "peer_url", e.peer_url, where);
+    r.Get(m, "pid", e.pid, where);
+    r.Get(m, "data_dir", e.data_dir, where);
+    r.Get(m, "log_file", e.log_file, where);
+    if (!err.ok()) return err;
+    if (e.pid < 0) return InvalidArgumentError(where + ".pid must not be negative");
+    if (e.name.empty()) return InvalidArgumentError(where + ".name must not be empty");
+    s.etcd.push_back(std::move(e));
+  }
+  return s;
+}
+
+std::string RunState::Serialize() const {
+  json doc = {{"version", kVersion},       {"run_dir", run_dir},
+              {"started_at_unix", started_at_unix}, {"heartbeat_ms", heartbeat_ms},
+              {"election_ms", election_ms}, {"detached", detached},
+              {"owner_pid", owner_pid},     {"etcd", json::array()}};
+  for (const auto& e : etcd) {
+    doc["etcd"].push_back({{"name", e.name},
+                           {"client_url", e.client_url},
+                           {"peer_url", e.peer_url},
+                           {"pid", e.pid},
+                           {"data_dir", e.data_dir},
+                           {"log_file", e.log_file}});
+  }
+  return doc.dump(2) + "\n";
+}
+
+Result<RunState> RunState::Load(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    if (errno == ENOENT) return NotFoundError("no run state at " + file.string());
+    return InternalError("cannot read " + file.string() + ": " + std::strerror(errno));
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto parsed = Parse(ss.str());
+  if (!parsed.ok()) return parsed.status().WithContext(file.string());
+  return parsed;
+}
+
+Status RunState::Save(const std::filesystem::path& file) const {
+  return WriteFileAtomically(file, Serialize());
+}
+
+}  // namespace br2k

@@ -1,0 +1,87 @@
+#include "br2k/common/run_state.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "test_env.h"
+
+namespace br2k {
+namespace {
+
+RunState Sample() {
+  RunState s;
+  s.run_dir = "/tmp/run";
+  s.started_at_unix = 1700000000;
+  s.heartbeat_ms = 100;
+  s.election_ms = 1000;
+  s.owner_pid = 42;
+  s.etcd.push_back({"etcd-0", "http://127.0.0.1:1000", "http://127.0.0.1:1001", 77, "/d0", "/l0"});
+  s.etcd.push_back({"etcd-1", "http://127.0.0.1:1002", "http://127.0.0.1:1003", 78, "/d1", "/l1"});
+  return s;
+}
+
+TEST(RunState, SerializeParseRoundTrip) {
+  RunState s = Sample();
+  auto back = RunState::Parse(s.Serialize());
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->Serialize(), s.Serialize());
+  ASSERT_EQ(back->etcd.size(), 2u);
+  EXPECT_EQ(back->etcd[1].client_url, "http://127.0.0.1:1002");
+  EXPECT_EQ(back->etcd[1].pid, 78);
+}
+
+TEST(RunState, Parse_rejectsMalformedJsonWithClearError) {
+  auto r = RunState::Parse("{\"version\": 1,");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("not valid JSON"), std::string::npos);
+}
+
+TEST(RunState, Parse_namesTheBadField) {
+  std::string doc = Sample().Serialize();
+  doc.replace(doc.find("\"pid\": 77"), 9, "\"pid\": \"x\"");
+  auto r = RunState::Parse(doc);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("etcd[0].pid must be an integer"), std::string::npos)
+      << r.status();
+}
+
+TEST(RunState, Parse_rejectsOtherVersions) {
+  auto r = RunState::Parse(R"({"version": 9})");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("unsupported version 9"), std::string::npos);
+}
+
+TEST(RunState, Parse_rejectsOutOfRangeIntegers) {
+  std::string doc = Sample().Serialize();
+  doc.replace(doc.find("\"pid\": 77"), 9, "\"pid\": 99999999999");
+  EXPECT_FALSE(RunState::Parse(doc).ok());
+}
+
+TEST(RunState, SaveThenLoad_andMissingFileIsNotFound) {
+  testing::ScratchDir dir("runstate");
+  auto file = dir.path() / "state.json";
+  EXPECT_EQ(RunState::Load(file).status().code(), StatusCode::kNotFound);
+  ASSERT_TRUE(Sample().Save(file).ok());
+  auto loaded = RunState::Load(file);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->owner_pid, 42);
+  // No temporary file is left behind.
+  int files = 0;
+  for (auto& e : std::filesystem::directory_iterator(dir.path())) (void)e, ++files;
+  EXPECT_EQ(files, 1);
+}
+
+TEST(RunState, Load_corruptFileIsInvalidArgumentNamingTheFile) {
+  testing::ScratchDir dir("runstate");
+  auto file = dir.path() / "state.json";
+  std::ofstream(file) << "garbage";
+  auto r = RunState::Load(file);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find(file.string()), std::string::npos);
+}
+
+}  // namespace
+}  // namespace br2k
