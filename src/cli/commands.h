@@ -1,0 +1,13 @@
+// Each area of the `br2k` CLI registers its verbs on the root app from its own file.
+// Conventions for every verb: errors go to stderr as "br2k: <message>" and the process exits 1
+// (2 for usage errors, which CLI11 reports); machine-readable output only with --json.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace br2k::cli {
+
+// up, status, down (cluster_commands.cc)
+void RegisterClusterCommands(CLI::App& app);
+
+}  // namespace br2k::cli
