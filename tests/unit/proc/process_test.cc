@@ -1,0 +1,86 @@
+// Real child processes (/bin/sh), no network: fast enough for the unit tier.
+#include "br2k/proc/process.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "test_env.h"
+
+namespace br2k::proc {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(Process, Spawn_runsAndReportsExitCode) {
+  auto l = PosixLauncher();
+  auto pid = l->Spawn({.argv = {"sh", "-c", "exit 7"}});
+  ASSERT_TRUE(pid.ok()) << pid.status();
+  auto info = l->Wait(*pid, Deadline::After(5s));
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->exit_code, 7);
+  EXPECT_FALSE(l->Alive(*pid));
+}
+
+TEST(Process, Spawn_missingBinaryIsNotFound) {
+  auto pid = PosixLauncher()->Spawn({.argv = {"/nonexistent/br2k-no-such-binary"}});
+  ASSERT_FALSE(pid.ok());
+  EXPECT_EQ(pid.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(pid.status().message().find("br2k-no-such-binary"), std::string::npos);
+}
+
+TEST(Process, Spawn_writesLogAndPassesEnvironment) {
+  testing::ScratchDir dir("proc");
+  auto log = dir.path() / "out.log";
+  auto l = PosixLauncher();
+  auto pid = l->Spawn({.argv = {"sh", "-c", "echo \"hello $BR2K_TEST_VAR\"; echo err >&2"},
+                       .log_file = log,
+                       .env = {{"BR2K_TEST_VAR", "world"}}});
+  ASSERT_TRUE(pid.ok());
+  ASSERT_TRUE(l->Wait(*pid, Deadline::After(5s)).ok());
+  std::stringstream ss;
+  ss << std::ifstream(log).rdbuf();
+  EXPECT_EQ(ss.str(), "hello world\nerr\n");
+}
+
+TEST(Process, Terminate_escalatesToSigkillWhenTermIsIgnored) {
+  auto l = PosixLauncher();
+  auto pid = l->Spawn({.argv = {"sh", "-c", "trap '' TERM; while true; do sleep 0.05; done"}});
+  ASSERT_TRUE(pid.ok());
+  std::this_thread::sleep_for(100ms);  // let the shell install its trap
+  ASSERT_TRUE(Terminate(*l, *pid, 200ms).ok());
+  EXPECT_FALSE(l->Alive(*pid));
+}
+
+TEST(Process, PauseAndResume_stoppedProcessStillAlive) {
+  auto l = PosixLauncher();
+  auto pid = l->Spawn({.argv = {"sleep", "30"}});
+  ASSERT_TRUE(pid.ok());
+  ASSERT_TRUE(l->Signal(*pid, SIGSTOP).ok());
+  EXPECT_TRUE(l->Alive(*pid));
+  ASSERT_TRUE(Terminate(*l, *pid, 1s).ok());  // Terminate resumes it first
+  auto gone = l->Wait(*pid, Deadline::After(1s));
+  ASSERT_TRUE(gone.ok());
+  EXPECT_FALSE(l->Alive(*pid));
+}
+
+TEST(Process, Wait_deadlineExceededWhileRunning) {
+  auto l = PosixLauncher();
+  auto pid = l->Spawn({.argv = {"sleep", "30"}});
+  ASSERT_TRUE(pid.ok());
+  auto r = l->Wait(*pid, Deadline::After(50ms));
+  EXPECT_EQ(r.status().code(), StatusCode::kDeadlineExceeded);
+  ASSERT_TRUE(Terminate(*l, *pid, 1s).ok());
+}
+
+TEST(Process, FreePort_givesBindablePort) {
+  auto p = FreePort();
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_GT(*p, 1024);
+  EXPECT_EQ(FreePort("not-an-ip").status().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace br2k::proc
