@@ -1,0 +1,297 @@
+// GrpcClient: unary calls with deadlines and endpoint fail-over. See grpc_client.h for the
+// retry rules; the core is Call() below.
+#include "br2k/etcd/grpc_client.h"
+
+#include <spdlog/spdlog.h>
+
+#include <regex>
+#include <thread>
+
+#include "convert.h"
+#include "grpc_impl.h"
+
+namespace br2k::etcd {
+
+using internal::FromProto;
+using internal::ToProto;
+
+Result<std::string> NormalizeEndpoint(std::string_view endpoint) {
+  std::string s(endpoint);
+  if (s.rfind("http://", 0) == 0) s = s.substr(7);
+  if (s.rfind("https://", 0) == 0) {
+    return InvalidArgumentError("etcd endpoint '" + std::string(endpoint) +
+                                "': https is not supported");
+  }
+  while (!s.empty() && s.back() == '/') s.pop_back();
+  static const std::regex kHostPort(R"(^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]+):([0-9]{1,5})$)");
+  std::smatch m;
+  if (!std::regex_match(s, m, kHostPort) || std::stoi(m[2].str()) == 0 ||
+      std::stoi(m[2].str()) > 65535) {
+    return InvalidArgumentError("etcd endpoint '" + std::string(endpoint) +
+                                "' is not [http://]host:port");
+  }
+  return s;
+}
+
+br2k::Status FromGrpc(const grpc::Status& s, const std::string& target) {
+  if (s.ok()) return br2k::Status::Ok();
+  auto code = static_cast<StatusCode>(s.error_code());
+  std::string msg = s.error_message();
+  if (code == StatusCode::kUnavailable && msg.find("etcdserver") == std::string::npos) {
+    msg = "etcd member " + target + " unreachable: " + msg;
+  } else {
+    msg = "etcd " + target + ": " + msg;
+  }
+  return br2k::Status(code, msg);
+}
+
+std::shared_ptr<grpc::Channel> GrpcClient::Impl::MakeChannel(const std::string& target) {
+  grpc::ChannelArguments args;
+  // Keepalive detects a member that stopped answering (paused, cut off) on an open stream.
+  // etcd refuses pings more often than every 5 s (--grpc-keepalive-min-time).
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 6000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 3000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  // Reconnect quickly to a restarted member.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  // Each client gets its own connections (benchmarks model independent clients).
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  args.SetMaxReceiveMessageSize(64 << 20);
+  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+}
+
+std::shared_ptr<grpc::Channel> GrpcClient::Impl::ChannelFor(const std::string& target) {
+  for (size_t i = 0; i < targets.size(); ++i) {
+    if (targets[i] == target) return channels[i];
+  }
+  std::lock_guard lock(adhoc_mu);
+  auto& ch = adhoc[target];
+  if (!ch) ch = MakeChannel(target);
+  return ch;
+}
+
+namespace {
+
+enum class Kind { kRead, kMutation };
+
+// Runs `rpc(channel, context)` on the preferred endpoint, failing over per the rules in
+// grpc_client.h. `rpc` returns a grpc::Status.
+template <typename Rpc>
+br2k::Status Call(GrpcClient::Impl& impl, Kind kind, Deadline deadline, Rpc&& rpc) {
+  if (deadline.expired()) return DeadlineExceededError("etcd: deadline exceeded before the call");
+  const size_t n = impl.channels.size();
+  const size_t start = impl.preferred.load();
+  // Reads get two rounds over the endpoints (an election may be in progress); a mutation is
+  // sent at most once, so it tries further endpoints only while nothing could have been sent.
+  const size_t max_attempts = kind == Kind::kRead ? 2 * n : n;
+  br2k::Status last;
+  std::vector<std::string> tried;
+  for (size_t attempt = 0; attempt < max_attempts; ++attempt) {
+    if (attempt == n) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (deadline.expired()) break;
+    const size_t i = (start + attempt) % n;
+    auto& channel = impl.channels[i];
+    const auto before = channel->GetState(/*try_to_connect=*/true);
+    grpc::ClientContext ctx;
+    Deadline attempt_deadline =
+        kind == Kind::kRead && n > 1 ? deadline.Cap(impl.options.read_attempt_timeout) : deadline;
+    ctx.set_deadline(attempt_deadline.ToSystem());
+    ctx.set_wait_for_ready(false);
+    grpc::Status s = rpc(impl.stubs[i], ctx);
+    if (s.ok()) {
+      impl.preferred.store(i);
+      return br2k::Status::Ok();
+    }
+    last = FromGrpc(s, impl.targets[i]);
+    const bool transient = s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                           (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED &&
+                            !deadline.expired());
+    if (!transient) {
+      if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) impl.Demote(i);
+      if (kind == Kind::kMutation && s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+        return br2k::Status(last.code(), last.message() + " (outcome unknown)");
+      }
+      return last;
+    }
+    impl.Demote(i);
+    tried.push_back(impl.targets[i]);
+    // A mutation goes to the next endpoint only when it cannot have been sent: the channel was
+    // already failing, or it never connected (gRPC fails such calls before sending them).
+    const bool never_sent =
+        before == GRPC_CHANNEL_TRANSIENT_FAILURE ||
+        (before != GRPC_CHANNEL_READY &&
+         s.error_message().find("failed to connect") != std::string::npos);
+    if (kind == Kind::kMutation && !never_sent) {
+      return br2k::Status(last.code(), last.message() + " (outcome unknown)");
+    }
+  }
+  if (last.ok()) return DeadlineExceededError("etcd: deadline exceeded");
+  if (deadline.expired() && last.code() == StatusCode::kDeadlineExceeded) return last;
+  std::string list;
+  for (const auto& t : tried) list += (list.empty() ? "" : ", ") + t;
+  return UnavailableError("etcd: no endpoint answered (tried " + list + "); last error: " +
+                          last.message());
+}
+
+}  // namespace
+
+Result<std::unique_ptr<GrpcClient>> GrpcClient::Create(GrpcClientOptions options) {
+  if (options.endpoints.empty()) return InvalidArgumentError("etcd: no endpoints given");
+  auto impl = std::make_shared<Impl>();
+  for (const auto& e : options.endpoints) {
+    BR2K_ASSIGN_OR_RETURN(std::string target, NormalizeEndpoint(e));
+    impl->targets.push_back(target);
+    impl->channels.push_back(Impl::MakeChannel(target));
+    impl->stubs.push_back(Impl::Stubs::For(impl->channels.back()));
+  }
+  impl->options = std::move(options);
+  return std::unique_ptr<GrpcClient>(new GrpcClient(std::move(impl)));
+}
+
+GrpcClient::GrpcClient(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+GrpcClient::~GrpcClient() = default;
+
+std::vector<std::string> GrpcClient::endpoints() const { return impl_->options.endpoints; }
+
+Result<RangeResponse> GrpcClient::Range(const RangeRequest& req, Deadline deadline) {
+  etcdserverpb::RangeRequest in;
+  ToProto(req, &in);
+  etcdserverpb::RangeResponse out;
+  BR2K_RETURN_IF_ERROR(Call(*impl_, Kind::kRead, deadline, [&](GrpcClient::Impl::Stubs& st, auto& ctx) {
+    return st.kv->Range(&ctx, in, &out);
+  }));
+  return FromProto(out);
+}
+
+Result<PutResponse> GrpcClient::Put(const PutRequest& req, Deadline deadline) {
+  etcdserverpb::PutRequest in;
+  ToProto(req, &in);
+  etcdserverpb::PutResponse out;
+  BR2K_RETURN_IF_ERROR(Call(*impl_, Kind::kMutation, deadline, [&](GrpcClient::Impl::Stubs& st, auto& ctx) {
+    return st.kv->Put(&ctx, in, &out);
+  }));
+  return FromProto(out);
+}
+
+Result<DeleteResponse> GrpcClient::Delete(const DeleteRequest& req, Deadline deadline) {
+  etcdserverpb::DeleteRangeRequest in;
+  ToProto(req, &in);
+  etcdserverpb::DeleteRangeResponse out;
+  BR2K_RETURN_IF_ERROR(Call(*impl_, Kind::kMutation, deadline, [&](GrpcClient::Impl::Stubs& st, auto& ctx) {
+    return st.kv->DeleteRange(&ctx, in, &out);
+  }));
+  return FromProto(out);
+}
+
+Result<TxnResponse> GrpcClient::Txn(const TxnRequest& req, Deadline deadline) {
+  etcdserverpb::TxnRequest in;
+  ToProto(req, &in);
+  // A transaction without writes is a read and may be retried.
+  bool writes = false;
+  for (const auto* ops : {&req.success, &req.failure}) {
+    for (const auto& op : *ops) writes |= !std::holds_alternative<RangeRequest>(op.request);
+  }
+  etcdserverpb::TxnResponse out;
+  BR2K_RETURN_IF_ERROR(Call(*impl_, writes ? Kind::kMutation : Kind::kRead, deadline,
+                            [&](GrpcClient::Impl::Stubs& st, auto& ctx) {
+                              return st.kv->Txn(&ctx, in, &out);
+                            }));
+  return FromProto(out);
+}
+
+Result<ResponseHeader> GrpcClient::Compact(int64_t revision, bool physical, Deadline deadline) {
+  etcdserverpb::CompactionRequest in;
+  in.set_revision(revision);
+  in.set_physical(physical);
+  etcdserverpb::CompactionResponse out;
+  BR2K_RETURN_IF_ERROR(Call(*impl_, Kind::kMutation, deadline, [&](GrpcClient::Impl::Stubs& st, auto& ctx) {
+    return st.kv->Compact(&ctx, in, &out);
+  }));
+  return FromProto(out.header());
+}
+
+Result<LeaseGrantResponse> GrpcClient::LeaseGrant(int64_t ttl_seconds, int64_t id,
+                                                  Deadline deadline) {
+  if (ttl_seconds <= 0) return InvalidArgumentError("etcd: lease TTL must be positive");
+  etcdserverpb::LeaseGrantRequest in;
+  in.set_ttl(ttl_seconds);
+  in.set_id(id);
+  etcdserverpb::LeaseGrantResponse out;
+  BR2K_RETURN_IF_ERROR(Call(*impl_, Kind::kMutation, deadline, [&](GrpcClient::Impl::Stubs& st, auto& ctx) {
+    return st.lease->LeaseGrant(&ctx, in, &out);
+  }));
+  if (!out.error().empty()) return InternalError("etcd: lease grant: " + out.error());
+  return LeaseGrantResponse{.header = FromProto(out.header()), .id = out.id(), .ttl = out.ttl()};
+}
+
+br2k::Status GrpcClient::LeaseRevoke(int64_t id, Deadline deadline) {
+  etcdserverpb::LeaseRevokeRequest in;
+  in.set_id(id);
+  etcdserverpb::LeaseRevokeResponse out;
+  return Call(*impl_, Kind::kMutation, deadline, [&](GrpcClient::Impl::Stubs& st, auto& ctx) {
+    return st.lease->LeaseRevoke(&ctx, in, &out);
+  });
+}
+
+Result<LeaseKeepAliveResponse> GrpcClient::LeaseKeepAliveOnce(int64_t id, Deadline deadline) {
+  etcdserverpb::LeaseKeepAliveResponse out;
+  // Refreshing a lease twice is harmless, so this retries like a read.
+  BR2K_RETURN_IF_ERROR(Call(*impl_, Kind::kRead, deadline, [&](GrpcClient::Impl::Stubs& st, auto& ctx) {
+    auto stream = st.lease->LeaseKeepAlive(&ctx);
+    etcdserverpb::LeaseKeepAliveRequest in;
+    in.set_id(id);
+    if (stream->Write(in) && stream->Read(&out)) {
+      stream->WritesDone();
+      ctx.TryCancel();
+      stream->Finish();
+      return grpc::Status::OK;
+    }
+    return stream->Finish();
+  }));
+  if (out.ttl() <= 0) return NotFoundError("etcdserver: requested lease not found");
+  return LeaseKeepAliveResponse{.header = FromProto(out.header()), .id = out.id(),
+                                .ttl = out.ttl()};
+}
+
+Result<LeaseTimeToLiveResponse> GrpcClient::LeaseTimeToLive(int64_t id, bool keys,
+                                                            Deadline deadline) {
+  etcdserverpb::LeaseTimeToLiveRequest in;
+  in.set_id(id);
+  in.set_keys(keys);
+  etcdserverpb::LeaseTimeToLiveResponse out;
+  BR2K_RETURN_IF_ERROR(Call(*impl_, Kind::kRead, deadline, [&](GrpcClient::Impl::Stubs& st, auto& ctx) {
+    return st.lease->LeaseTimeToLive(&ctx, in, &out);
+  }));
+  LeaseTimeToLiveResponse r{.header = FromProto(out.header()), .id = out.id(), .ttl = out.ttl(),
+                            .granted_ttl = out.grantedttl()};
+  r.keys.assign(out.keys().begin(), out.keys().end());
+  return r;
+}
+
+Result<MemberListResponse> GrpcClient::MemberList(Deadline deadline) {
+  etcdserverpb::MemberListRequest in;
+  etcdserverpb::MemberListResponse out;
+  BR2K_RETURN_IF_ERROR(Call(*impl_, Kind::kRead, deadline, [&](GrpcClient::Impl::Stubs& st, auto& ctx) {
+    return st.cluster->MemberList(&ctx, in, &out);
+  }));
+  return FromProto(out);
+}
+
+Result<MemberStatus> GrpcClient::EndpointStatus(const std::string& endpoint, Deadline deadline) {
+  if (deadline.expired()) return DeadlineExceededError("etcd: deadline exceeded before the call");
+  BR2K_ASSIGN_OR_RETURN(std::string target, NormalizeEndpoint(endpoint));
+  auto channel = impl_->ChannelFor(target);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(deadline.ToSystem());
+  ctx.set_wait_for_ready(false);
+  etcdserverpb::StatusRequest in;
+  etcdserverpb::StatusResponse out;
+  grpc::Status s = etcdserverpb::Maintenance::NewStub(channel)->Status(&ctx, in, &out);
+  if (!s.ok()) return FromGrpc(s, target);
+  return FromProto(out);
+}
+
+}  // namespace br2k::etcd
