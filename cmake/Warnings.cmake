@@ -1,7 +1,10 @@
 # br2k_warnings(<target>): the project's warning level for our own code.
 add_library(br2k_warnings INTERFACE)
-target_compile_options(br2k_warnings INTERFACE -Wall -Wextra -Wpedantic -Wshadow=local
-                                               -Wnon-virtual-dtor -Wno-missing-field-initializers)
+target_compile_options(br2k_warnings INTERFACE -Wall -Wextra -Wpedantic -Wnon-virtual-dtor
+                                               -Wno-missing-field-initializers)
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  target_compile_options(br2k_warnings INTERFACE -Wshadow=local)
+endif()
 if(BR2K_WERROR)
   target_compile_options(br2k_warnings INTERFACE -Werror)
 endif()
