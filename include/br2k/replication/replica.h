@@ -1,0 +1,125 @@
+// The replica runtime: the BR2K protocol (roles Follower -> Register -> Leader, Replicate
+// request, Process request, Follow the latest service state, Prepare service, Check for pending
+// process) with fencing, group commit and exactly-once client sessions. See
+// docs/replication.md for the key layout and the failover sequence.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "br2k/common/deadline.h"
+#include "br2k/common/status.h"
+#include "br2k/etcd/client.h"
+#include "br2k/replication/application.h"
+#include "br2k/replication/failpoints.h"
+#include "br2k/replication/local_store.h"
+#include "br2k/replication/location_publisher.h"
+
+namespace br2k::replication {
+
+enum class Role { kFollower, kRegister, kLeader };
+const char* RoleName(Role r);  // "Follower", "Register", "Leader"
+
+enum class CommitMode {
+  kGroupCommit,  // batches share the append, InProcess and result transactions
+  kPaper,        // one request at a time, one fenced write per key (the papers' sequence)
+};
+
+struct ReplicaOptions {
+  std::string service_id;     // required, ValidId
+  std::string replica_id;     // required, ValidId
+  std::string advertise_url;  // what followers redirect to, e.g. http://127.0.0.1:8081
+  // This node's own etcd member (client URL) for Check role; "" = never the Raft leader.
+  std::string local_endpoint;
+  CommitMode mode = CommitMode::kGroupCommit;
+  size_t max_batch = 256;               // requests per group commit
+  std::chrono::microseconds linger{0};  // wait this long for a batch to fill
+  int64_t leader_ttl_seconds = 2;       // lease TTL of the Current_Leader claim
+  std::chrono::milliseconds check_interval{100};
+  // A replica whose member is not the Raft leader claims a vacant Current_Leader only after it
+  // has been vacant this long (the Raft leader's replica claims at once).
+  std::chrono::milliseconds takeover_grace{1000};
+  // A leader whose local member is not the Raft leader (or unreachable) for this long resigns.
+  std::chrono::milliseconds step_down_after{3000};
+  std::chrono::milliseconds etcd_timeout{2000};  // per etcd call
+  std::chrono::seconds session_ttl{3600};        // client sessions expire after this
+  std::chrono::seconds session_sweep_interval{60};
+  size_t follow_chunk = 512;  // entries read per follow step
+};
+
+// What /status shows.
+struct ReplicaStatus {
+  std::string id;
+  Role role = Role::kFollower;
+  uint64_t lpi = 0;        // last index applied locally
+  uint64_t ssi = 0;        // last SSI seen in etcd
+  uint64_t ls = 0;         // last LS seen in etcd
+  std::string leader;      // Current_Leader's id ("" if vacant / unknown)
+  std::string leader_url;  // its advertised URL
+  int64_t epoch = 0;       // this replica's fencing epoch while Register/Leader
+  bool healthy = true;     // false after a fatal local error (disk), see last_error
+  std::string last_error;
+};
+
+// The outcome of one write request.
+struct WriteResult {
+  uint64_t index = 0;
+  EntryState state = EntryState::kSuccess;  // Success or Fail
+  Response response;
+  bool duplicate = false;  // answered from the record of an earlier attempt
+};
+
+// Thread safety: all public methods may be called concurrently after Start().
+// Ownership: the client, application, store and publisher are borrowed and must outlive the
+// replica.
+class Replica {
+ public:
+  struct Deps {
+    etcd::Client* client = nullptr;
+    Application* app = nullptr;
+    LocalStore* store = nullptr;
+    LocationPublisher* publisher = nullptr;  // null = NoopLocationPublisher
+    Failpoints* failpoints = nullptr;        // null = none
+  };
+  // Validates options and recovers the local state (Check for pending process).
+  // INVALID_ARGUMENT for bad options; DATA_LOSS for a corrupt state or journal file (nothing is
+  // overwritten); the application's error when its Restore fails.
+  static Result<std::unique_ptr<Replica>> Create(ReplicaOptions options, Deps deps);
+  ~Replica();  // Stop()s
+  Replica(const Replica&) = delete;
+  Replica& operator=(const Replica&) = delete;
+
+  // Starts the control and pipeline threads. The replica starts as Follower.
+  Status Start();
+  // Stops the threads; waits for them. Outstanding requests fail with UNAVAILABLE. Releases
+  // Current_Leader (best effort) if held. Idempotent.
+  void Stop();
+
+  // Replicates and processes one request of type Replication, Normal or External_TXN.
+  // Returns only once the result is committed in etcd (Success or Fail in RS, SSI past it).
+  // Errors: FAILED_PRECONDITION "not leader" (the caller redirects to status().leader_url);
+  // UNAVAILABLE when etcd cannot be reached, leadership is lost meanwhile, or the request was
+  // ignored (nothing was executed; retrying with the same (client, seq) is safe);
+  // DEADLINE_EXCEEDED when `deadline` passes first (the outcome is then unknown: retry with the
+  // same (client, seq) to learn it). INVALID_ARGUMENT for a read-only type.
+  Result<WriteResult> Execute(Request request, RequestType type, Deadline deadline);
+
+  // A linearizable read: confirms through etcd that this replica still holds Current_Leader
+  // and that everything up to SSI is applied, then calls Application::Read.
+  // Errors as Execute.
+  Result<Response> Read(const Request& request, Deadline deadline);
+
+  ReplicaStatus status() const;
+  // Prometheus text exposition of the replica's metrics.
+  std::string MetricsText() const;
+
+  struct Impl;
+
+ private:
+  explicit Replica(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace br2k::replication

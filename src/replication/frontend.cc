@@ -1,0 +1,139 @@
+#include "br2k/replication/frontend.h"
+
+#include <nlohmann/json.hpp>
+
+#include "br2k/http/message.h"
+#include "br2k/replication/log_entry.h"
+
+namespace br2k::replication {
+namespace {
+
+using http::HttpRequest;
+using http::HttpResponse;
+using http::JsonError;
+using nlohmann::json;
+
+bool ValidUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    for (size_t k = 1; k < n; ++k) {
+      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) return false;
+    }
+    i += n;
+  }
+  return true;
+}
+
+HttpResponse FromStatus(const Status& st, const ReplicaStatus& rs, const HttpRequest& req) {
+  switch (st.code()) {
+    case StatusCode::kFailedPrecondition: {
+      if (rs.leader_url.empty() || rs.leader == rs.id) {
+        return JsonError(503, "NO_LEADER", "this replica is not the leader and no leader is known");
+      }
+      HttpResponse r = JsonError(307, "NOT_LEADER", "the leader is " + rs.leader);
+      r.headers.push_back({"Location", rs.leader_url + req.target});
+      r.headers.push_back({"X-Br2k-Leader", rs.leader});
+      r.headers.push_back({"X-Br2k-Leader-Url", rs.leader_url});
+      return r;
+    }
+    case StatusCode::kInvalidArgument:
+      return JsonError(400, "BAD_REQUEST", st.message());
+    case StatusCode::kDataLoss:
+    case StatusCode::kInternal:
+      return JsonError(500, StatusCodeName(st.code()), st.message());
+    default: {
+      HttpResponse r = JsonError(503, StatusCodeName(st.code()), st.message());
+      r.headers.push_back({"Retry-After", "1"});
+      return r;
+    }
+  }
+}
+
+}  // namespace
+
+std::string StatusJson(const ReplicaStatus& s, const std::string& url) {
+  json j = {{"id", s.id},
+            {"role", RoleName(s.role)},
+            {"lpi", s.lpi},
+            {"ssi", s.ssi},
+            {"ls", s.ls},
+            {"leader", s.leader},
+            {"leader_url", s.leader_url},
+            {"epoch", s.epoch},
+            {"url", url},
+            {"healthy", s.healthy},
+            {"last_error", s.last_error}};
+  return j.dump();
+}
+
+http::Handler MakeHandler(Replica& replica, const Application& app, const RouteTable& routes,
+                          FrontendOptions options) {
+  return [&replica, &app, &routes, options](const HttpRequest& req) -> HttpResponse {
+    const std::string& p = req.path;
+    if (req.method == "GET" && (p == "/health" || p == "/leader" || p == "/replica" ||
+                                p == "/status" || p == "/metrics")) {
+      auto s = replica.status();
+      HttpResponse r;
+      if (p == "/health") {
+        r.status = s.healthy ? 200 : 503;
+        r.body = json{{"healthy", s.healthy}, {"error", s.last_error}}.dump();
+      } else if (p == "/leader") {
+        r.status = s.role == Role::kLeader ? 200 : 503;
+        r.body = json{{"leader", s.role == Role::kLeader},
+                      {"id", s.id},
+                      {"current_leader", s.leader},
+                      {"leader_url", s.leader_url}}
+                     .dump();
+      } else if (p == "/replica") {
+        r.body =
+            json{{"id", s.id}, {"role", RoleName(s.role)}, {"url", options.advertise_url}}.dump();
+      } else if (p == "/status") {
+        r.body = StatusJson(s, options.advertise_url);
+      } else {
+        r.content_type = "text/plain; version=0.0.4";
+        r.body = replica.MetricsText();
+      }
+      return r;
+    }
+    auto match = routes.Find(req.method, p);
+    if (!match) {
+      if (routes.PathKnown(p)) return JsonError(405, "METHOD_NOT_ALLOWED", req.method + " " + p);
+      return JsonError(404, "NOT_FOUND", "no route for " + req.method + " " + p);
+    }
+    if (!ValidUtf8(req.body)) return JsonError(400, "BAD_REQUEST", "body is not valid UTF-8");
+    auto session = http::ParseSession(req);
+    if (!session.ok()) return JsonError(400, "BAD_REQUEST", session.status().message());
+    Request r{.method = req.method,
+              .path = p,
+              .query = req.query,
+              .body = req.body,
+              .client_id = session->first,
+              .seq = session->second,
+              .params = match->params};
+    RequestType type = match->route->type;
+    if (Status v = app.Validate(r, type); !v.ok()) {
+      return JsonError(400, "BAD_REQUEST", v.message());
+    }
+    Deadline deadline = Deadline::After(options.request_timeout);
+    if (type == RequestType::kReadOnly) {
+      auto out = replica.Read(r, deadline);
+      if (!out.ok()) return FromStatus(out.status(), replica.status(), req);
+      return HttpResponse{
+          .status = out->status, .content_type = out->content_type, .body = out->body};
+    }
+    auto out = replica.Execute(std::move(r), type, deadline);
+    if (!out.ok()) return FromStatus(out.status(), replica.status(), req);
+    HttpResponse resp{.status = out->response.status,
+                      .content_type = out->response.content_type,
+                      .body = out->response.body};
+    resp.headers.push_back({"X-Br2k-Index", std::to_string(out->index)});
+    resp.headers.push_back({"X-Br2k-State", EntryStateName(out->state)});
+    if (out->duplicate) resp.headers.push_back({"X-Br2k-Duplicate", "true"});
+    return resp;
+  };
+}
+
+}  // namespace br2k::replication

@@ -1,0 +1,1177 @@
+// The replica runtime. Why it is shaped this way:
+//  - Safety comes from the fence, not from the trigger: every leader-authority write is one etcd
+//    transaction that compares Current_Leader's value and mod_revision (the epoch), so a deposed
+//    or paused leader cannot write, whatever it believes about its role.
+//  - Current_Leader is attached to a lease kept alive by the leader, so a dead or paused leader
+//    vacates it after the TTL; Check role then picks the replica beside the Raft leader (at once)
+//    or any replica (after takeover_grace) when that one is gone.
+//  - The leader pipeline runs one batch at a time: append (RLE, RS=Null, LS), InProcess, apply,
+//    result (RS, LPI, SSI). A request is acknowledged only after its result transaction
+//    committed. If anything fails after the local apply, the in-memory state is thrown away and
+//    reloaded from the last durable snapshot, so local state never runs ahead of etcd.
+#include "br2k/replication/replica.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "br2k/etcd/lease_keeper.h"
+#include "br2k/replication/keys.h"
+#include "br2k/replication/log_entry.h"
+
+namespace br2k::replication {
+
+const char* RoleName(Role r) {
+  switch (r) {
+    case Role::kFollower:
+      return "Follower";
+    case Role::kRegister:
+      return "Register";
+    case Role::kLeader:
+      return "Leader";
+  }
+  return "?";
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using SessionKey = std::pair<std::string, uint64_t>;
+
+int64_t UnixNow() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// A request waiting for its batch.
+struct Pending {
+  LogEntry entry;
+  uint64_t index = 0;
+  Clock::time_point enqueued = Clock::now();
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<Result<WriteResult>> result;
+
+  void Complete(Result<WriteResult> r) {
+    std::lock_guard lock(mu);
+    if (!result) result = std::move(r);
+    cv.notify_all();
+  }
+  Result<WriteResult> Wait(Deadline d) {
+    std::unique_lock lock(mu);
+    if (!cv.wait_until(lock, d.when(), [&] { return result.has_value(); })) {
+      return DeadlineExceededError(
+          "request not committed before the deadline; its outcome is unknown: retry with the "
+          "same X-Br2k-Client/X-Br2k-Seq");
+    }
+    return *result;
+  }
+};
+
+// A fixed-bucket histogram for Prometheus.
+class Histogram {
+ public:
+  explicit Histogram(std::vector<double> bounds) : bounds_(std::move(bounds)) {
+    counts_.assign(bounds_.size() + 1, 0);
+  }
+  void Observe(double v) {
+    size_t i = 0;
+    while (i < bounds_.size() && v > bounds_[i]) ++i;
+    counts_[i]++;
+    sum_ += v;
+    n_++;
+  }
+  void Write(std::ostringstream& out, const std::string& name) const {
+    uint64_t cum = 0;
+    for (size_t i = 0; i < bounds_.size(); ++i) {
+      cum += counts_[i];
+      out << name << "_bucket{le=\"" << bounds_[i] << "\"} " << cum << "\n";
+    }
+    out << name << "_bucket{le=\"+Inf\"} " << n_ << "\n";
+    out << name << "_sum " << sum_ << "\n" << name << "_count " << n_ << "\n";
+  }
+
+ private:
+  std::vector<double> bounds_;
+  std::vector<uint64_t> counts_;
+  double sum_ = 0;
+  uint64_t n_ = 0;
+};
+
+}  // namespace
+
+struct Replica::Impl {
+  ReplicaOptions opt;
+  Deps deps;
+  KeyLayout keys;
+  NoopLocationPublisher noop_publisher;
+  Failpoints no_failpoints;
+  std::string initial_snapshot;
+
+  // Application state: guarded by state_mu.
+  mutable std::mutex state_mu;
+  std::condition_variable state_cv;
+  uint64_t lpi = 0;
+  bool uncommitted = false;  // the leader applied a batch whose result is not committed yet
+
+  // Roles, leadership and the request queue: guarded by mu.
+  mutable std::mutex mu;
+  std::condition_variable queue_cv;
+  std::condition_variable stop_cv;
+  bool stop = false;
+  bool started = false;
+  Role role = Role::kFollower;
+  int64_t epoch = 0;
+  int64_t lease_id = 0;
+  std::unique_ptr<etcd::LeaseKeeper> keeper;
+  uint64_t ls = 0;
+  uint64_t ssi = 0;
+  std::string leader_id;
+  std::string leader_url;
+  std::deque<std::shared_ptr<Pending>> queue;
+  std::map<SessionKey, std::shared_ptr<Pending>> inflight;
+  std::map<SessionKey, uint64_t> sessions;
+  bool healthy = true;
+  std::string last_error;
+  std::optional<Journal> journal;  // loaded at Create; its results finish an interrupted write
+  std::optional<Clock::time_point> vacant_since;
+  std::optional<Clock::time_point> not_raft_leader_since;
+  Clock::time_point last_sweep = Clock::now();
+
+  // Asynchronous snapshot saving (the leader acknowledges before the snapshot is on disk; a
+  // crash then only means re-applying committed entries from etcd).
+  std::mutex save_mu;
+  std::condition_variable save_cv;
+  std::optional<LocalState> to_save;
+  bool save_stop = false;
+
+  // Metrics: guarded by metrics_mu.
+  mutable std::mutex metrics_mu;
+  std::map<std::pair<std::string, std::string>, uint64_t> requests;
+  Histogram batch_sizes{{1, 2, 4, 8, 16, 32, 64, 128, 256, 512}};
+  Histogram commit_latency{{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}};
+  uint64_t role_changes = 0;
+
+  std::thread control_thread;
+  std::thread pipeline_thread;
+  std::thread saver_thread;
+
+  Impl(ReplicaOptions o, Deps d) : opt(std::move(o)), deps(d), keys(opt.service_id) {}
+
+  LocationPublisher& publisher() {
+    return deps.publisher ? *deps.publisher : static_cast<LocationPublisher&>(noop_publisher);
+  }
+  Failpoints& failpoints() { return deps.failpoints ? *deps.failpoints : no_failpoints; }
+  Deadline EtcdDeadline() const { return Deadline::After(opt.etcd_timeout); }
+
+  void CountRequest(RequestType t, const std::string& outcome) {
+    std::lock_guard lock(metrics_mu);
+    requests[{RequestTypeName(t), outcome}]++;
+  }
+  void SetRole(Role r) {  // mu held
+    if (role != r) {
+      spdlog::info("replica {}: {} -> {} (epoch {})", opt.replica_id, RoleName(role), RoleName(r),
+                   epoch);
+      role = r;
+      std::lock_guard lock(metrics_mu);
+      role_changes++;
+    }
+  }
+  void MarkUnhealthy(const std::string& why) {
+    spdlog::error("replica {}: {}", opt.replica_id, why);
+    std::lock_guard lock(mu);
+    healthy = false;
+    last_error = why;
+  }
+
+  // ---- etcd helpers ----
+
+  std::vector<etcd::Compare> Fence(int64_t ep) const {
+    return {etcd::Compare::Value(keys.current_leader(), etcd::CompareOp::kEqual, opt.replica_id),
+            etcd::Compare::ModRevision(keys.current_leader(), etcd::CompareOp::kEqual, ep)};
+  }
+
+  // A leader-authority write. ABORTED when the fence no longer holds.
+  Result<etcd::TxnResponse> FencedTxn(int64_t ep, std::vector<etcd::Op> ops) {
+    etcd::TxnRequest req;
+    req.compare = Fence(ep);
+    req.success = std::move(ops);
+    BR2K_ASSIGN_OR_RETURN(auto resp, deps.client->Txn(req, EtcdDeadline()));
+    if (!resp.succeeded) {
+      return AbortedError("fenced out: Current_Leader is no longer (" + opt.replica_id +
+                          ", epoch " + std::to_string(ep) + ")");
+    }
+    return resp;
+  }
+
+  // RS and RLE of [from, to] read in one snapshot.
+  struct EntryPair {
+    EntryStatus rs;
+    LogEntry rle;
+  };
+  Result<std::map<uint64_t, EntryPair>> ReadEntries(uint64_t from, uint64_t to) {
+    etcd::TxnRequest req;
+    req.success.push_back(etcd::Op::Range({.key = keys.rs(from), .range_end = keys.rs(to + 1)}));
+    req.success.push_back(etcd::Op::Range({.key = keys.rle(from), .range_end = keys.rle(to + 1)}));
+    BR2K_ASSIGN_OR_RETURN(auto resp, deps.client->Txn(req, EtcdDeadline()));
+    std::map<uint64_t, EntryPair> out;
+    std::map<uint64_t, bool> have_rle;
+    if (resp.responses.size() != 2 || !resp.responses[0].range() || !resp.responses[1].range()) {
+      return InternalError("unexpected etcd response to an entry read");
+    }
+    for (const auto& kv : resp.responses[0].range()->kvs) {
+      auto idx = KeyLayout::IndexOf(kv.key);
+      if (!idx) continue;
+      auto rs = DecodeEntryStatus(kv.value);
+      if (!rs.ok()) return DataLossError("RS " + kv.key + ": " + rs.status().message());
+      out[*idx].rs = std::move(*rs);
+    }
+    for (const auto& kv : resp.responses[1].range()->kvs) {
+      auto idx = KeyLayout::IndexOf(kv.key);
+      if (!idx) continue;
+      auto rle = DecodeLogEntry(kv.value);
+      if (!rle.ok()) return DataLossError("RLE " + kv.key + ": " + rle.status().message());
+      out[*idx].rle = std::move(*rle);
+      have_rle[*idx] = true;
+    }
+    for (uint64_t i = from; i <= to; ++i) {
+      if (!out.count(i) || !have_rle.count(i)) {
+        return DataLossError("log entry " + std::to_string(i) + " missing from etcd");
+      }
+    }
+    return out;
+  }
+
+  struct Heads {
+    uint64_t ls = 0, ssi = 0;
+    std::optional<etcd::KeyValue> cl;
+  };
+  Result<Heads> ReadHeads() {
+    etcd::TxnRequest req;
+    req.success = {etcd::Op::Get(keys.log_size()), etcd::Op::Get(keys.ssi()),
+                   etcd::Op::Get(keys.current_leader())};
+    BR2K_ASSIGN_OR_RETURN(auto resp, deps.client->Txn(req, EtcdDeadline()));
+    Heads h;
+    auto num = [&](size_t i, uint64_t& out) -> Status {
+      const auto* r = resp.responses.size() > i ? resp.responses[i].range() : nullptr;
+      if (!r) return InternalError("unexpected etcd response");
+      if (r->kvs.empty()) return Status::Ok();
+      auto v = ParseIndex(r->kvs[0].value);
+      if (!v) return DataLossError("bad index value in " + r->kvs[0].key);
+      out = *v;
+      return Status::Ok();
+    };
+    BR2K_RETURN_IF_ERROR(num(0, h.ls));
+    BR2K_RETURN_IF_ERROR(num(1, h.ssi));
+    const auto* r = resp.responses.size() > 2 ? resp.responses[2].range() : nullptr;
+    if (r && !r->kvs.empty()) h.cl = r->kvs[0];
+    return h;
+  }
+
+  // ---- local state ----
+
+  Status SaveStateNow() {
+    LocalState s;
+    {
+      std::lock_guard lock(state_mu);
+      s.lpi = lpi;
+      s.snapshot = deps.app->Snapshot();
+    }
+    return deps.store->SaveState(s);
+  }
+
+  void QueueSave(LocalState s) {
+    std::lock_guard lock(save_mu);
+    to_save = std::move(s);
+    save_cv.notify_all();
+  }
+
+  void SaverLoop() {
+    std::unique_lock lock(save_mu);
+    while (true) {
+      save_cv.wait(lock, [&] { return save_stop || to_save.has_value(); });
+      if (!to_save) return;
+      LocalState s = std::move(*to_save);
+      to_save.reset();
+      lock.unlock();
+      Status st = deps.store->SaveState(s);
+      if (!st.ok()) MarkUnhealthy("cannot save local state: " + st.ToString());
+      lock.lock();
+    }
+  }
+
+  // Throws the in-memory state away and reloads the last durable snapshot.
+  Status ReloadState() {
+    BR2K_ASSIGN_OR_RETURN(auto saved, deps.store->LoadState());
+    std::lock_guard lock(state_mu);
+    Status st = deps.app->Restore(saved ? saved->snapshot : initial_snapshot);
+    if (!st.ok()) return st;
+    lpi = saved ? saved->lpi : 0;
+    uncommitted = false;
+    state_cv.notify_all();
+    return Status::Ok();
+  }
+
+  void SaveJournalOrMark(const Journal& j) {
+    Status st = deps.store->SaveJournal(j);
+    if (!st.ok()) MarkUnhealthy("cannot write journal: " + st.ToString());
+  }
+
+  // ---- roles ----
+
+  void FailAll(const Status& why) {  // mu held
+    for (auto& p : queue) p->Complete(why);
+    queue.clear();
+    for (auto& [k, p] : inflight) p->Complete(why);
+    inflight.clear();
+  }
+
+  // Leaves Register/Leader. Releases the lease (which deletes Current_Leader if it is still
+  // ours: the lease is only attached to our own claim).
+  void StepDown(const std::string& reason) {
+    std::unique_ptr<etcd::LeaseKeeper> k;
+    int64_t lease = 0;
+    {
+      std::lock_guard lock(mu);
+      if (role == Role::kFollower) return;
+      spdlog::warn("replica {}: stepping down: {}", opt.replica_id, reason);
+      SetRole(Role::kFollower);
+      epoch = 0;
+      k = std::move(keeper);
+      lease = lease_id;
+      lease_id = 0;
+      leader_id.clear();
+      leader_url.clear();
+      sessions.clear();
+      FailAll(UnavailableError("leadership lost (" + reason + "); retry"));
+    }
+    k.reset();
+    if (lease != 0)
+      (void)deps.client->LeaseRevoke(lease, Deadline::After(std::chrono::milliseconds(500)));
+  }
+
+  // Follower: claim a vacant Current_Leader, publish, Prepare service, then lead.
+  void TryClaim() {
+    auto grant = deps.client->LeaseGrant(opt.leader_ttl_seconds, 0, EtcdDeadline());
+    if (!grant.ok()) return;
+    etcd::TxnRequest req;
+    req.compare = {etcd::Compare::Absent(keys.current_leader())};
+    req.success = {etcd::Op::Put(keys.current_leader(), opt.replica_id, grant->id),
+                   etcd::Op::Put(keys.replica_url(opt.replica_id), opt.advertise_url)};
+    auto resp = deps.client->Txn(req, EtcdDeadline());
+    if (!resp.ok() || !resp->succeeded) {
+      (void)deps.client->LeaseRevoke(grant->id, EtcdDeadline());
+      return;
+    }
+    int64_t ep = resp->header.revision;
+    {
+      std::lock_guard lock(mu);
+      if (stop) return;
+      epoch = ep;
+      lease_id = grant->id;
+      keeper = std::make_unique<etcd::LeaseKeeper>(*deps.client, grant->id,
+                                                   std::chrono::seconds(grant->ttl));
+      leader_id = opt.replica_id;
+      leader_url = opt.advertise_url;
+      SetRole(Role::kRegister);
+    }
+    Status st = publisher().Publish(opt.advertise_url, ep, EtcdDeadline());
+    if (!st.ok()) return Resign(ep, "location publish failed: " + st.ToString());
+    st = PrepareService(ep);
+    if (!st.ok()) return StepDown("prepare service failed: " + st.ToString());
+    st = LoadSessions();
+    if (!st.ok()) return StepDown("loading sessions failed: " + st.ToString());
+    std::lock_guard lock(mu);
+    if (role == Role::kRegister && epoch == ep) {
+      SetRole(Role::kLeader);
+      queue_cv.notify_all();
+    }
+  }
+
+  void Resign(int64_t ep, const std::string& reason) {
+    (void)FencedTxn(ep, {etcd::Op::Delete(keys.current_leader())});
+    StepDown(reason);
+  }
+
+  // Paper Table 1, lines 1-16, in chunks; plus finishing our own interrupted result write.
+  Status PrepareService(int64_t ep) {
+    BR2K_ASSIGN_OR_RETURN(Heads h, ReadHeads());
+    uint64_t my_lpi;
+    {
+      std::lock_guard lock(state_mu);
+      my_lpi = lpi;
+    }
+    if (my_lpi > h.ls) {
+      return DataLossError("local LPI " + std::to_string(my_lpi) + " is beyond Log_Size " +
+                           std::to_string(h.ls) + ": this data dir belongs to another etcd log");
+    }
+    std::map<uint64_t, std::string> journal_results;
+    if (journal && journal->step == JournalStep::kResult) journal_results = journal->results;
+    uint64_t next = std::min(my_lpi, h.ssi) + 1;
+    while (next <= h.ls) {
+      uint64_t to = std::min<uint64_t>(h.ls, next + opt.follow_chunk - 1);
+      BR2K_ASSIGN_OR_RETURN(auto entries, ReadEntries(next, to));
+      std::vector<etcd::Op> ops;
+      bool applied = false;
+      {
+        std::lock_guard lock(state_mu);
+        for (uint64_t i = next; i <= to; ++i) {
+          auto& e = entries[i];
+          if (i <= lpi) {
+            // Applied here already; finish the result write we were interrupted in.
+            auto jr = journal_results.find(i);
+            if (e.rs.state == EntryState::kInProcess && jr != journal_results.end()) {
+              ops.push_back(etcd::Op::Put(keys.rs(i), jr->second));
+            }
+            continue;
+          }
+          if (e.rs.state == EntryState::kNull) {
+            e.rs.state = EntryState::kIgnore;  // never started: drop it
+            ops.push_back(etcd::Op::Put(keys.rs(i), EncodeEntryStatus(e.rs)));
+          } else if (e.rle.type == RequestType::kReplication &&
+                     (e.rs.state == EntryState::kInProcess || e.rs.state == EntryState::kSuccess)) {
+            ApplyResult r = deps.app->Apply(e.rle.request,
+                                            {.index = i, .type = e.rle.type, .as_leader = false});
+            applied = true;
+            if (e.rs.state == EntryState::kInProcess) {
+              e.rs.state =
+                  r.outcome == Outcome::kSuccess ? EntryState::kSuccess : EntryState::kFail;
+              e.rs.response = r.response;
+              ops.push_back(etcd::Op::Put(keys.rs(i), EncodeEntryStatus(e.rs)));
+            }
+          }
+          lpi = i;
+        }
+      }
+      if (applied) BR2K_RETURN_IF_ERROR(SaveStateNow());
+      uint64_t local;
+      {
+        std::lock_guard lock(state_mu);
+        local = lpi;
+      }
+      ops.push_back(etcd::Op::Put(keys.lpi(opt.replica_id), FormatIndex(local)));
+      if (to > h.ssi) ops.push_back(etcd::Op::Put(keys.ssi(), FormatIndex(to)));
+      auto r = FencedTxn(ep, std::move(ops));
+      if (!r.ok()) {
+        (void)ReloadState();
+        return r.status();
+      }
+      next = to + 1;
+    }
+    std::lock_guard lock(mu);
+    ls = h.ls;
+    ssi = std::max(h.ssi, h.ls);
+    journal.reset();
+    return Status::Ok();
+  }
+
+  Status LoadSessions() {
+    BR2K_ASSIGN_OR_RETURN(auto kvs, deps.client->GetPrefix(keys.session_prefix(), EtcdDeadline()));
+    std::map<SessionKey, uint64_t> loaded;
+    for (const auto& kv : kvs) {
+      auto sk = keys.SessionOf(kv.key);
+      auto rec = DecodeSessionRecord(kv.value);
+      if (!sk || !rec.ok()) {
+        spdlog::warn("replica {}: skipping bad session key {}", opt.replica_id, kv.key);
+        continue;
+      }
+      loaded[*sk] = rec->index;
+    }
+    std::lock_guard lock(mu);
+    sessions = std::move(loaded);
+    return Status::Ok();
+  }
+
+  // ---- follower ----
+
+  Status Follow() {
+    BR2K_ASSIGN_OR_RETURN(Heads h, ReadHeads());
+    std::string cl_id = h.cl ? h.cl->value : "";
+    std::string url;
+    bool changed;
+    {
+      std::lock_guard lock(mu);
+      ls = h.ls;
+      ssi = h.ssi;
+      changed = cl_id != leader_id;
+      url = leader_url;
+    }
+    if (changed && !cl_id.empty()) {
+      auto kv = deps.client->Get(keys.replica_url(cl_id), EtcdDeadline());
+      url = kv.ok() && *kv ? (*kv)->value : "";
+    }
+    {
+      std::lock_guard lock(mu);
+      if (role == Role::kFollower) {
+        leader_id = cl_id;
+        leader_url = cl_id.empty() ? "" : url;
+      }
+      if (h.cl) {
+        vacant_since.reset();
+      } else if (!vacant_since) {
+        vacant_since = Clock::now();
+      }
+    }
+    if (h.cl && h.cl->value == opt.replica_id && h.cl->lease != 0) {
+      // Our own claim while we are Follower: left by an earlier incarnation or by a step-down
+      // that could not reach etcd. Release it rather than wait for its lease to expire.
+      std::unique_lock lock(mu);
+      if (role == Role::kFollower) {
+        lock.unlock();
+        (void)deps.client->LeaseRevoke(h.cl->lease, EtcdDeadline());
+      }
+    }
+    while (true) {
+      uint64_t from;
+      {
+        std::lock_guard lock(state_mu);
+        from = lpi + 1;
+      }
+      if (from > h.ssi) break;
+      uint64_t to = std::min<uint64_t>(h.ssi, from + opt.follow_chunk - 1);
+      BR2K_ASSIGN_OR_RETURN(auto entries, ReadEntries(from, to));
+      {
+        std::lock_guard lock(state_mu);
+        if (lpi + 1 != from) continue;
+        for (uint64_t i = from; i <= to; ++i) {
+          const auto& e = entries[i];
+          // Only Success Replication entries change the replicated state; Null/Ignore were
+          // never executed, Fail changed nothing, Normal runs on the leader only.
+          if (e.rle.type == RequestType::kReplication && e.rs.state == EntryState::kSuccess) {
+            deps.app->Apply(e.rle.request, {.index = i, .type = e.rle.type, .as_leader = false});
+          }
+          lpi = i;
+        }
+      }
+      BR2K_RETURN_IF_ERROR(SaveStateNow());
+      (void)deps.client->Put(keys.lpi(opt.replica_id), FormatIndex(to), EtcdDeadline());
+    }
+    return Status::Ok();
+  }
+
+  bool LocalIsRaftLeader() {
+    if (opt.local_endpoint.empty()) return false;
+    auto st = deps.client->EndpointStatus(opt.local_endpoint, EtcdDeadline());
+    return st.ok() && st->is_leader();
+  }
+
+  void FollowerTick() {
+    Status st = Follow();
+    if (!st.ok()) {
+      if (st.code() == StatusCode::kDataLoss) MarkUnhealthy(st.ToString());
+      spdlog::debug("replica {}: follow: {}", opt.replica_id, st.ToString());
+      return;
+    }
+    bool vacant, grace_over, ok;
+    {
+      std::lock_guard lock(mu);
+      vacant = vacant_since.has_value();
+      grace_over = vacant && Clock::now() - *vacant_since >= opt.takeover_grace;
+      ok = healthy;
+    }
+    if (!vacant || !ok) return;
+    if (grace_over || LocalIsRaftLeader()) TryClaim();
+  }
+
+  void LeaderTick() {
+    int64_t ep;
+    bool lost;
+    {
+      std::lock_guard lock(mu);
+      if (role != Role::kLeader) return;
+      ep = epoch;
+      lost = keeper && keeper->lost();
+      if (!healthy) lost = true;
+    }
+    if (lost) return StepDown("lease lost or replica unhealthy");
+    auto cl = deps.client->Get(keys.current_leader(), EtcdDeadline());
+    if (cl.ok() && (!*cl || (*cl)->value != opt.replica_id || (*cl)->mod_revision != ep)) {
+      return StepDown("Current_Leader changed");
+    }
+    if (!opt.local_endpoint.empty()) {
+      bool raft_leader = LocalIsRaftLeader();
+      std::optional<Clock::time_point> since;
+      {
+        std::lock_guard lock(mu);
+        if (raft_leader) {
+          not_raft_leader_since.reset();
+        } else if (!not_raft_leader_since) {
+          not_raft_leader_since = Clock::now();
+        }
+        since = not_raft_leader_since;
+      }
+      if (since && Clock::now() - *since >= opt.step_down_after) {
+        {
+          std::lock_guard lock(mu);
+          not_raft_leader_since.reset();
+        }
+        return Resign(ep, "local etcd member is not the Raft leader");
+      }
+    }
+    if (Clock::now() - last_sweep >= opt.session_sweep_interval) {
+      last_sweep = Clock::now();
+      SweepSessions(ep);
+    }
+  }
+
+  // Deletes session records older than session_ttl.
+  void SweepSessions(int64_t ep) {
+    auto kvs = deps.client->GetPrefix(keys.session_prefix(), EtcdDeadline());
+    if (!kvs.ok()) return;
+    int64_t cutoff = UnixNow() - opt.session_ttl.count();
+    std::vector<etcd::Op> ops;
+    std::vector<SessionKey> gone;
+    for (const auto& kv : *kvs) {
+      auto rec = DecodeSessionRecord(kv.value);
+      auto sk = keys.SessionOf(kv.key);
+      if (rec.ok() && rec->unix_ts >= cutoff) continue;
+      ops.push_back(etcd::Op::Delete(kv.key));
+      if (sk) gone.push_back(*sk);
+      if (ops.size() >= 100) {
+        if (!FencedTxn(ep, std::move(ops)).ok()) return;
+        ops.clear();
+      }
+    }
+    if (!ops.empty() && !FencedTxn(ep, std::move(ops)).ok()) return;
+    std::lock_guard lock(mu);
+    for (const auto& k : gone) sessions.erase(k);
+  }
+
+  // Check for pending process: roll back the effects outside the state of an apply that a
+  // crash interrupted. The state itself is the durable snapshot, which never includes it.
+  Status RollbackInterrupted() {
+    if (!journal ||
+        (journal->step != JournalStep::kApply && journal->step != JournalStep::kResult)) {
+      return Status::Ok();
+    }
+    uint64_t from = std::max(journal->first, lpi + 1);
+    if (from > journal->last) return Status::Ok();
+    BR2K_ASSIGN_OR_RETURN(auto entries, ReadEntries(from, journal->last));
+    std::lock_guard lock(state_mu);
+    for (uint64_t i = from; i <= journal->last; ++i) {
+      const auto& e = entries[i];
+      if (e.rle.type == RequestType::kExternalTxn) continue;
+      spdlog::info("replica {}: rolling back interrupted apply of entry {}", opt.replica_id, i);
+      deps.app->Rollback(e.rle.request, {.index = i, .type = e.rle.type, .as_leader = true});
+    }
+    return Status::Ok();
+  }
+
+  void ControlLoop() {
+    bool rolled_back = false;
+    std::unique_ptr<etcd::Watcher> watcher;
+    while (true) {
+      {
+        std::lock_guard lock(mu);
+        if (stop) break;
+      }
+      if (!rolled_back) {
+        Status st = RollbackInterrupted();
+        if (st.ok()) {
+          rolled_back = true;
+        } else {
+          spdlog::warn("replica {}: pending rollback: {}", opt.replica_id, st.ToString());
+        }
+      }
+      Role r;
+      {
+        std::lock_guard lock(mu);
+        r = role;
+      }
+      if (rolled_back) {
+        if (r == Role::kFollower) {
+          FollowerTick();
+        } else if (r == Role::kLeader) {
+          LeaderTick();
+        }
+      }
+      // Wait for the SSI event (or the next Check role period).
+      if (!watcher) {
+        auto w = deps.client->Watch({.key = keys.ssi()}, Deadline::After(opt.check_interval));
+        if (w.ok()) watcher = std::move(*w);
+      }
+      if (watcher) {
+        auto b = watcher->Next(Deadline::After(opt.check_interval));
+        if (!b.ok() && b.status().code() != StatusCode::kDeadlineExceeded) watcher.reset();
+      } else {
+        std::unique_lock lock(mu);
+        stop_cv.wait_for(lock, opt.check_interval, [&] { return stop; });
+      }
+    }
+    if (watcher) watcher->Cancel();
+  }
+
+  // ---- leader pipeline ----
+
+  void PipelineLoop() {
+    while (true) {
+      std::vector<std::shared_ptr<Pending>> batch;
+      int64_t ep;
+      uint64_t first;
+      {
+        std::unique_lock lock(mu);
+        queue_cv.wait(lock, [&] { return stop || (role == Role::kLeader && !queue.empty()); });
+        if (stop) return;
+        size_t max = opt.mode == CommitMode::kPaper ? 1 : std::max<size_t>(1, opt.max_batch);
+        if (opt.linger.count() > 0 && queue.size() < max) {
+          queue_cv.wait_for(lock, opt.linger, [&] { return stop || queue.size() >= max; });
+          if (stop) return;
+          if (role != Role::kLeader || queue.empty()) continue;
+        }
+        ep = epoch;
+        first = ls + 1;
+        while (!queue.empty() && batch.size() < max) {
+          batch.push_back(queue.front());
+          queue.pop_front();
+          batch.back()->index = first + batch.size() - 1;
+        }
+      }
+      Status st =
+          opt.mode == CommitMode::kPaper ? RunPaper(batch, ep, first) : RunGroup(batch, ep, first);
+      if (!st.ok()) {
+        for (auto& p : batch) {
+          CountRequest(p->entry.type, "error");
+          p->Complete(UnavailableError("request not committed: " + st.message() + "; retry"));
+        }
+        StepDown(st.ToString());
+      }
+    }
+  }
+
+  // Runs `f` (an etcd call) while the journal record is written, and returns f's result after
+  // both finished. A journal write failure marks the replica unhealthy (it stops leading).
+  template <typename F>
+  auto WithJournal(const Journal& j, F f) {
+    auto fut = std::async(std::launch::async, [this, j] { SaveJournalOrMark(j); });
+    auto r = f();
+    fut.get();
+    return r;
+  }
+
+  std::vector<etcd::Op> AppendOps(const std::vector<std::shared_ptr<Pending>>& batch, int64_t now) {
+    std::vector<etcd::Op> ops;
+    for (const auto& p : batch) {
+      ops.push_back(etcd::Op::Put(keys.rle(p->index), EncodeLogEntry(p->entry)));
+      ops.push_back(
+          etcd::Op::Put(keys.rs(p->index),
+                        EncodeEntryStatus({.type = p->entry.type, .state = EntryState::kNull})));
+      if (!p->entry.request.client_id.empty()) {
+        ops.push_back(etcd::Op::Put(keys.session(p->entry.request.client_id, p->entry.request.seq),
+                                    EncodeSessionRecord({.index = p->index, .unix_ts = now})));
+      }
+    }
+    return ops;
+  }
+
+  // Applies the batch locally (leader). Fills results. Marks the state uncommitted.
+  std::vector<EntryStatus> ApplyBatch(const std::vector<std::shared_ptr<Pending>>& batch) {
+    std::vector<EntryStatus> out;
+    std::lock_guard lock(state_mu);
+    uncommitted = true;
+    for (size_t k = 0; k < batch.size(); ++k) {
+      const auto& p = batch[k];
+      EntryStatus s{.type = p->entry.type};
+      if (p->entry.type == RequestType::kExternalTxn) {
+        s.state = EntryState::kSuccess;  // recorded, not processed
+        s.response =
+            Response{.status = 200,
+                     .body = "{\"index\":" + std::to_string(p->index) + ",\"recorded\":true}"};
+      } else {
+        ApplyResult r = deps.app->Apply(
+            p->entry.request, {.index = p->index, .type = p->entry.type, .as_leader = true});
+        s.state = r.outcome == Outcome::kSuccess ? EntryState::kSuccess : EntryState::kFail;
+        s.response = std::move(r.response);
+      }
+      out.push_back(std::move(s));
+      if (k == 0) failpoints().Hit(Failpoint::kMidApply);
+    }
+    lpi = batch.back()->index;
+    return out;
+  }
+
+  // After a failure following the local apply: undo and reload the durable state.
+  void AbandonApplied(const std::vector<std::shared_ptr<Pending>>& batch) {
+    {
+      std::lock_guard lock(state_mu);
+      for (const auto& p : batch) {
+        deps.app->Rollback(p->entry.request,
+                           {.index = p->index, .type = p->entry.type, .as_leader = true});
+      }
+    }
+    Status st = ReloadState();
+    if (!st.ok()) MarkUnhealthy("cannot reload local state: " + st.ToString());
+  }
+
+  void Finish(const std::vector<std::shared_ptr<Pending>>& batch,
+              const std::vector<EntryStatus>& results, Clock::time_point start) {
+    uint64_t last = batch.back()->index;
+    LocalState snap;
+    {
+      std::lock_guard lock(state_mu);
+      uncommitted = false;
+      snap.lpi = lpi;
+      snap.snapshot = deps.app->Snapshot();
+      state_cv.notify_all();
+    }
+    QueueSave(std::move(snap));
+    {
+      std::lock_guard lock(mu);
+      ssi = std::max(ssi, last);
+      for (const auto& p : batch) {
+        const auto& rq = p->entry.request;
+        if (!rq.client_id.empty()) inflight.erase({rq.client_id, rq.seq});
+      }
+    }
+    {
+      std::lock_guard lock(metrics_mu);
+      batch_sizes.Observe(static_cast<double>(batch.size()));
+      commit_latency.Observe(std::chrono::duration<double>(Clock::now() - start).count());
+    }
+    for (size_t k = 0; k < batch.size(); ++k) {
+      CountRequest(batch[k]->entry.type,
+                   results[k].state == EntryState::kSuccess ? "success" : "fail");
+      batch[k]->Complete(WriteResult{
+          .index = batch[k]->index, .state = results[k].state, .response = *results[k].response});
+    }
+  }
+
+  void RecordSessions(const std::vector<std::shared_ptr<Pending>>& batch) {
+    std::lock_guard lock(mu);
+    for (const auto& p : batch) {
+      const auto& rq = p->entry.request;
+      if (!rq.client_id.empty()) sessions[{rq.client_id, rq.seq}] = p->index;
+    }
+  }
+
+  Status RunGroup(const std::vector<std::shared_ptr<Pending>>& batch, int64_t ep, uint64_t first) {
+    auto start = Clock::now();
+    uint64_t last = batch.back()->index;
+    Journal j{.step = JournalStep::kAppend, .first = first, .last = last, .epoch = ep};
+
+    // 1. Replicate request: RLE + RS=Null (+ session records) + LS, one fenced transaction.
+    auto ops = AppendOps(batch, UnixNow());
+    ops.push_back(etcd::Op::Put(keys.log_size(), FormatIndex(last)));
+    auto r1 = WithJournal(j, [&] { return FencedTxn(ep, std::move(ops)); });
+    if (!r1.ok()) return r1.status();
+    {
+      std::lock_guard lock(mu);
+      ls = last;
+    }
+    RecordSessions(batch);
+    failpoints().Hit(Failpoint::kAfterAppend);
+
+    // 2. Process request: RS=InProcess for everything that is processed.
+    std::vector<etcd::Op> ops2;
+    for (const auto& p : batch) {
+      if (p->entry.type == RequestType::kExternalTxn) continue;
+      ops2.push_back(etcd::Op::Put(
+          keys.rs(p->index),
+          EncodeEntryStatus({.type = p->entry.type, .state = EntryState::kInProcess})));
+    }
+    j.step = JournalStep::kApply;
+    auto r2 = WithJournal(j, [&]() -> Result<bool> {
+      if (ops2.empty()) return true;
+      auto r = FencedTxn(ep, std::move(ops2));
+      if (!r.ok()) return r.status();
+      return true;
+    });
+    if (!r2.ok()) return r2.status();
+    failpoints().Hit(Failpoint::kAfterInProcess);
+
+    auto results = ApplyBatch(batch);
+
+    // 3. Results, LPI and SSI in one fenced transaction.
+    std::vector<etcd::Op> ops3;
+    j.step = JournalStep::kResult;
+    for (size_t k = 0; k < batch.size(); ++k) {
+      std::string v = EncodeEntryStatus(results[k]);
+      j.results[batch[k]->index] = v;
+      ops3.push_back(etcd::Op::Put(keys.rs(batch[k]->index), std::move(v)));
+    }
+    ops3.push_back(etcd::Op::Put(keys.lpi(opt.replica_id), FormatIndex(last)));
+    ops3.push_back(etcd::Op::Put(keys.ssi(), FormatIndex(last)));
+    auto r3 = WithJournal(j, [&] { return FencedTxn(ep, std::move(ops3)); });
+    if (!r3.ok()) {
+      AbandonApplied(batch);
+      return r3.status();
+    }
+    failpoints().Hit(Failpoint::kAfterResult);
+    Finish(batch, results, start);
+    return Status::Ok();
+  }
+
+  // The papers' literal sequence for one request: one fenced write per key.
+  Status RunPaper(const std::vector<std::shared_ptr<Pending>>& batch, int64_t ep, uint64_t first) {
+    auto start = Clock::now();
+    const auto& p = batch.front();
+    uint64_t i = first;
+    Journal j{.step = JournalStep::kAppend, .first = i, .last = i, .epoch = ep};
+    auto put = [&](std::string k, std::string v) -> Status {
+      auto r = FencedTxn(ep, {etcd::Op::Put(std::move(k), std::move(v))});
+      return r.ok() ? Status::Ok() : r.status();
+    };
+    SaveJournalOrMark(j);
+    BR2K_RETURN_IF_ERROR(put(keys.rle(i), EncodeLogEntry(p->entry)));
+    BR2K_RETURN_IF_ERROR(
+        put(keys.rs(i), EncodeEntryStatus({.type = p->entry.type, .state = EntryState::kNull})));
+    if (!p->entry.request.client_id.empty()) {
+      BR2K_RETURN_IF_ERROR(put(keys.session(p->entry.request.client_id, p->entry.request.seq),
+                               EncodeSessionRecord({.index = i, .unix_ts = UnixNow()})));
+    }
+    BR2K_RETURN_IF_ERROR(put(keys.log_size(), FormatIndex(i)));
+    {
+      std::lock_guard lock(mu);
+      ls = i;
+    }
+    RecordSessions(batch);
+    failpoints().Hit(Failpoint::kAfterAppend);
+    if (p->entry.type != RequestType::kExternalTxn) {
+      j.step = JournalStep::kInProcess;
+      SaveJournalOrMark(j);
+      BR2K_RETURN_IF_ERROR(put(
+          keys.rs(i), EncodeEntryStatus({.type = p->entry.type, .state = EntryState::kInProcess})));
+    }
+    failpoints().Hit(Failpoint::kAfterInProcess);
+    j.step = JournalStep::kApply;
+    SaveJournalOrMark(j);
+    auto results = ApplyBatch(batch);
+    j.step = JournalStep::kResult;
+    j.results[i] = EncodeEntryStatus(results[0]);
+    SaveJournalOrMark(j);
+    Status st = put(keys.rs(i), j.results[i]);
+    if (st.ok()) st = put(keys.lpi(opt.replica_id), FormatIndex(i));
+    if (st.ok()) st = put(keys.ssi(), FormatIndex(i));
+    if (!st.ok()) {
+      AbandonApplied(batch);
+      return st;
+    }
+    failpoints().Hit(Failpoint::kAfterResult);
+    Finish(batch, results, start);
+    return Status::Ok();
+  }
+
+  // ---- client calls ----
+
+  Result<WriteResult> Execute(Request request, RequestType type, Deadline deadline) {
+    if (type == RequestType::kReadOnly) {
+      return InvalidArgumentError("read-only requests are not logged; use Read");
+    }
+    SessionKey sk{request.client_id, request.seq};
+    bool has_session = !request.client_id.empty();
+    if (has_session && (!ValidId(request.client_id) || request.seq == 0)) {
+      return InvalidArgumentError("client id must be 1-64 chars of [A-Za-z0-9._-] and seq >= 1");
+    }
+    std::shared_ptr<Pending> p;
+    for (int attempt = 0; attempt < 2 && !p; ++attempt) {
+      std::optional<uint64_t> recorded;
+      std::shared_ptr<Pending> attach;
+      {
+        std::lock_guard lock(mu);
+        if (role != Role::kLeader) return FailedPreconditionError("not leader");
+        if (!healthy) return UnavailableError("replica unhealthy: " + last_error);
+        if (has_session) {
+          if (auto it = inflight.find(sk); it != inflight.end()) attach = it->second;
+        }
+        if (attach) {
+          // fall through to waiting outside the lock
+        } else if (has_session) {
+          if (auto it = sessions.find(sk); it != sessions.end() && attempt == 0) {
+            recorded = it->second;
+          }
+        }
+        if (!recorded && !attach) {
+          p = std::make_shared<Pending>();
+          p->entry = LogEntry{.type = type, .request = std::move(request)};
+          if (has_session) inflight[sk] = p;
+          queue.push_back(p);
+          queue_cv.notify_all();
+        }
+      }
+      if (attach) {
+        // The same (client, seq) is being processed right now: share its outcome.
+        auto w = attach->Wait(deadline);
+        if (w.ok()) w->duplicate = true;
+        return w;
+      }
+      if (recorded) {
+        // A retry of a logged request: answer from the record, never execute again.
+        auto kv = deps.client->Get(keys.rs(*recorded), EtcdDeadline());
+        if (!kv.ok()) return kv.status();
+        if (!*kv) return UnavailableError("record of an earlier attempt is missing; retry");
+        auto rs = DecodeEntryStatus((*kv)->value);
+        if (!rs.ok()) return DataLossError(rs.status().message());
+        if ((rs->state == EntryState::kSuccess || rs->state == EntryState::kFail) && rs->response) {
+          CountRequest(type, "duplicate");
+          return WriteResult{
+              .index = *recorded, .state = rs->state, .response = *rs->response, .duplicate = true};
+        }
+        if (rs->state != EntryState::kIgnore) {
+          return UnavailableError("an earlier attempt of this request (entry " +
+                                  std::to_string(*recorded) + ") is " + EntryStateName(rs->state) +
+                                  "; its outcome is not known yet");
+        }
+        // Ignored: never executed by anyone, so it may run now (loop once more).
+      }
+    }
+    if (!p) return UnavailableError("request could not be queued; retry");
+    // On DEADLINE_EXCEEDED the request stays queued or running; a retry attaches to it.
+    return p->Wait(deadline);
+  }
+
+  Result<Response> Read(const Request& request, Deadline deadline) {
+    int64_t ep;
+    {
+      std::lock_guard lock(mu);
+      if (role != Role::kLeader) return FailedPreconditionError("not leader");
+      ep = epoch;
+    }
+    // Confirm leadership through etcd and learn SSI at that point.
+    auto r = FencedTxn(ep, {etcd::Op::Get(keys.ssi())});
+    if (!r.ok()) {
+      if (r.status().code() == StatusCode::kAborted) {
+        StepDown("fenced out on read");
+        return FailedPreconditionError("not leader");
+      }
+      return r.status();
+    }
+    uint64_t target = 0;
+    const auto* range = r->responses.empty() ? nullptr : r->responses[0].range();
+    if (range && !range->kvs.empty()) target = ParseIndex(range->kvs[0].value).value_or(0);
+    std::unique_lock lock(state_mu);
+    if (!state_cv.wait_until(lock, deadline.when(),
+                             [&] { return !uncommitted && lpi >= target; })) {
+      return DeadlineExceededError("state not caught up with SSI before the deadline");
+    }
+    CountRequest(RequestType::kReadOnly, "success");
+    return deps.app->Read(request);
+  }
+};
+
+Result<std::unique_ptr<Replica>> Replica::Create(ReplicaOptions options, Deps deps) {
+  if (!ValidId(options.service_id)) return InvalidArgumentError("bad service id");
+  if (!ValidId(options.replica_id)) return InvalidArgumentError("bad replica id");
+  if (!deps.client || !deps.app || !deps.store) {
+    return InvalidArgumentError("client, app and store are required");
+  }
+  if (options.leader_ttl_seconds < 1) return InvalidArgumentError("leader ttl must be >= 1 s");
+  if (options.follow_chunk == 0) options.follow_chunk = 1;
+  auto impl = std::make_unique<Impl>(std::move(options), deps);
+  impl->initial_snapshot = deps.app->Snapshot();
+  BR2K_ASSIGN_OR_RETURN(auto saved, deps.store->LoadState());
+  if (saved) {
+    Status st = deps.app->Restore(saved->snapshot);
+    if (!st.ok()) return st.WithContext("restoring the saved state");
+    impl->lpi = saved->lpi;
+  }
+  BR2K_ASSIGN_OR_RETURN(impl->journal, deps.store->LoadJournal());
+  if (impl->journal) {
+    spdlog::info("replica {}: journal at step {} for [{}, {}], local LPI {}", impl->opt.replica_id,
+                 JournalStepName(impl->journal->step), impl->journal->first, impl->journal->last,
+                 impl->lpi);
+  }
+  return std::unique_ptr<Replica>(new Replica(std::move(impl)));
+}
+
+Replica::Replica(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Replica::~Replica() {
+  Stop();
+}
+
+Status Replica::Start() {
+  std::lock_guard lock(impl_->mu);
+  if (impl_->started) return FailedPreconditionError("already started");
+  impl_->started = true;
+  impl_->saver_thread = std::thread([this] { impl_->SaverLoop(); });
+  impl_->control_thread = std::thread([this] { impl_->ControlLoop(); });
+  impl_->pipeline_thread = std::thread([this] { impl_->PipelineLoop(); });
+  return Status::Ok();
+}
+
+void Replica::Stop() {
+  {
+    std::lock_guard lock(impl_->mu);
+    if (!impl_->started || impl_->stop) return;
+    impl_->stop = true;
+    impl_->queue_cv.notify_all();
+    impl_->stop_cv.notify_all();
+  }
+  if (impl_->pipeline_thread.joinable()) impl_->pipeline_thread.join();
+  if (impl_->control_thread.joinable()) impl_->control_thread.join();
+  impl_->StepDown("stopping");
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->FailAll(UnavailableError("replica stopping"));
+  }
+  {
+    std::lock_guard lock(impl_->save_mu);
+    impl_->save_stop = true;
+    impl_->save_cv.notify_all();
+  }
+  if (impl_->saver_thread.joinable()) impl_->saver_thread.join();
+}
+
+Result<WriteResult> Replica::Execute(Request request, RequestType type, Deadline deadline) {
+  return impl_->Execute(std::move(request), type, deadline);
+}
+
+Result<Response> Replica::Read(const Request& request, Deadline deadline) {
+  return impl_->Read(request, deadline);
+}
+
+ReplicaStatus Replica::status() const {
+  ReplicaStatus s;
+  s.id = impl_->opt.replica_id;
+  {
+    std::lock_guard lock(impl_->state_mu);
+    s.lpi = impl_->lpi;
+  }
+  std::lock_guard lock(impl_->mu);
+  s.role = impl_->role;
+  s.ssi = impl_->ssi;
+  s.ls = impl_->ls;
+  s.leader = impl_->leader_id;
+  s.leader_url = impl_->leader_url;
+  s.epoch = impl_->epoch;
+  s.healthy = impl_->healthy;
+  s.last_error = impl_->last_error;
+  return s;
+}
+
+std::string Replica::MetricsText() const {
+  auto st = status();
+  std::ostringstream out;
+  std::lock_guard lock(impl_->metrics_mu);
+  out << "# HELP br2k_requests_total Requests by type and outcome.\n"
+      << "# TYPE br2k_requests_total counter\n";
+  for (const auto& [k, v] : impl_->requests) {
+    out << "br2k_requests_total{type=\"" << k.first << "\",outcome=\"" << k.second << "\"} " << v
+        << "\n";
+  }
+  out << "# HELP br2k_batch_size Requests per group commit.\n# TYPE br2k_batch_size histogram\n";
+  impl_->batch_sizes.Write(out, "br2k_batch_size");
+  out << "# HELP br2k_commit_latency_seconds From batch start to committed result.\n"
+      << "# TYPE br2k_commit_latency_seconds histogram\n";
+  impl_->commit_latency.Write(out, "br2k_commit_latency_seconds");
+  out << "# HELP br2k_role_changes_total Role transitions.\n# TYPE br2k_role_changes_total "
+         "counter\nbr2k_role_changes_total "
+      << impl_->role_changes << "\n";
+  out << "# TYPE br2k_lpi gauge\nbr2k_lpi " << st.lpi << "\n";
+  out << "# TYPE br2k_ssi gauge\nbr2k_ssi " << st.ssi << "\n";
+  out << "# TYPE br2k_log_size gauge\nbr2k_log_size " << st.ls << "\n";
+  out << "# TYPE br2k_is_leader gauge\nbr2k_is_leader " << (st.role == Role::kLeader ? 1 : 0)
+      << "\n";
+  return out.str();
+}
+
+}  // namespace br2k::replication

@@ -1,0 +1,435 @@
+// The replica runtime against the in-memory etcd (FakeClient): roles, fencing, group commit,
+// Prepare service, exactly-once, recovery. Every test asserts on the final etcd contents and on
+// each replica's state.
+#include "br2k/replication/replica.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <fstream>
+#include <thread>
+
+#include "br2k/etcd/fake_client.h"
+#include "br2k/replication/keys.h"
+#include "br2k/replication/log_entry.h"
+#include "log_server_app.h"
+#include "test_env.h"
+
+namespace br2k::replication {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr char kService[] = "svc";
+
+// Polls `cond` until it holds or 20 s pass (a bound, not a timing assertion).
+template <typename F>
+bool WaitFor(F cond) {
+  auto end = std::chrono::steady_clock::now() + 20s;
+  while (std::chrono::steady_clock::now() < end) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return cond();
+}
+
+struct Node {
+  apps::LogServerApp app;
+  MemoryStore store;
+  Failpoints failpoints;
+  std::unique_ptr<Replica> replica;
+};
+
+ReplicaOptions Options(const std::string& id, bool raft_leader) {
+  ReplicaOptions o;
+  o.service_id = kService;
+  o.replica_id = id;
+  o.advertise_url = "http://127.0.0.1:1/" + id;
+  o.local_endpoint = raft_leader ? "fake://etcd" : "";
+  o.takeover_grace = raft_leader ? 0ms : 600s;
+  o.check_interval = 20ms;
+  o.leader_ttl_seconds = 2;
+  return o;
+}
+
+std::unique_ptr<Node> StartNode(etcd::Client& client, ReplicaOptions o) {
+  auto n = std::make_unique<Node>();
+  n->failpoints.set_test_mode(true);
+  auto r = Replica::Create(
+      std::move(o),
+      {.client = &client, .app = &n->app, .store = &n->store, .failpoints = &n->failpoints});
+  EXPECT_TRUE(r.ok()) << r.status();
+  if (!r.ok()) return nullptr;
+  n->replica = std::move(*r);
+  EXPECT_TRUE(n->replica->Start().ok());
+  return n;
+}
+
+Request Post(const std::string& user, const std::string& client = "", uint64_t seq = 0) {
+  return Request{.method = "POST",
+                 .path = "/logs",
+                 .body = "{\"user\":\"" + user + "\"}",
+                 .client_id = client,
+                 .seq = seq};
+}
+
+std::string Value(etcd::Client& c, const std::string& key) {
+  auto kv = c.Get(key, Deadline::After(5s));
+  return kv.ok() && *kv ? (*kv)->value : "";
+}
+
+EntryStatus Rs(etcd::Client& c, uint64_t i) {
+  auto s = DecodeEntryStatus(Value(c, KeyLayout(kService).rs(i)));
+  EXPECT_TRUE(s.ok()) << "RS " << i << ": " << s.status();
+  return s.ok() ? *s : EntryStatus{};
+}
+
+void SeedEntry(etcd::Client& c, uint64_t i, const std::string& user, EntryState state,
+               const std::string& client = "", uint64_t seq = 0) {
+  KeyLayout k(kService);
+  LogEntry e{.type = RequestType::kReplication, .request = Post(user, client, seq)};
+  ASSERT_TRUE(c.Put(k.rle(i), EncodeLogEntry(e), Deadline::After(5s)).ok());
+  EntryStatus s{.type = RequestType::kReplication, .state = state};
+  if (state == EntryState::kSuccess || state == EntryState::kFail) {
+    s.response = Response{.status = state == EntryState::kSuccess ? 200 : 400, .body = "{}"};
+  }
+  ASSERT_TRUE(c.Put(k.rs(i), EncodeEntryStatus(s), Deadline::After(5s)).ok());
+  if (!client.empty()) {
+    ASSERT_TRUE(c.Put(k.session(client, seq), EncodeSessionRecord({.index = i, .unix_ts = 1}),
+                      Deadline::After(5s))
+                    .ok());
+  }
+}
+
+bool IsLeader(Node& n) {
+  return n.replica->status().role == Role::kLeader;
+}
+
+TEST(Replica_leader, CommitsRequestsAndFollowersConverge) {
+  etcd::FakeClient etcd;
+  auto a = StartNode(etcd, Options("a", true));
+  auto b = StartNode(etcd, Options("b", false));
+  ASSERT_TRUE(WaitFor([&] { return IsLeader(*a); }));
+  for (int i = 0; i < 5; ++i) {
+    auto r = a->replica->Execute(Post("u" + std::to_string(i)), RequestType::kReplication,
+                                 Deadline::After(10s));
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->index, static_cast<uint64_t>(i + 1));
+    EXPECT_EQ(r->state, EntryState::kSuccess);
+  }
+  // A rejected request is logged as Fail and changes nothing anywhere.
+  auto bad = a->replica->Execute({.method = "POST", .path = "/logs", .body = "{}"},
+                                 RequestType::kReplication, Deadline::After(10s));
+  ASSERT_TRUE(bad.ok());
+  EXPECT_EQ(bad->state, EntryState::kFail);
+
+  KeyLayout k(kService);
+  EXPECT_EQ(Value(etcd, k.log_size()), "6");
+  EXPECT_EQ(Value(etcd, k.ssi()), "6");
+  EXPECT_EQ(Value(etcd, k.lpi("a")), "6");
+  EXPECT_EQ(Value(etcd, k.current_leader()), "a");
+  for (uint64_t i = 1; i <= 5; ++i) EXPECT_EQ(Rs(etcd, i).state, EntryState::kSuccess);
+  EXPECT_EQ(Rs(etcd, 6).state, EntryState::kFail);
+  std::vector<std::string> want = {"u0", "u1", "u2", "u3", "u4"};
+  EXPECT_EQ(a->app.logs(), want);
+  ASSERT_TRUE(WaitFor([&] { return b->replica->status().lpi == 6; }));
+  EXPECT_EQ(b->app.logs(), want);
+  EXPECT_EQ(b->replica->status().leader, "a");
+  ASSERT_TRUE(WaitFor([&] { return Value(etcd, k.lpi("b")) == "6"; }));
+  // Followers refuse writes.
+  EXPECT_EQ(b->replica->Execute(Post("x"), RequestType::kReplication, Deadline::After(1s))
+                .status()
+                .code(),
+            StatusCode::kFailedPrecondition);
+}
+
+TEST(Replica_groupCommit, ConcurrentRequestsShareOneAppendTransaction) {
+  etcd::FakeClient etcd;
+  auto a = StartNode(etcd, Options("a", true));
+  ASSERT_TRUE(WaitFor([&] { return IsLeader(*a); }));
+  // Hold the first append until every request is queued: the rest must form one batch.
+  constexpr int kClients = 16;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  std::atomic<int> txns{0};
+  std::atomic<bool> first{true};
+  etcd.SetHook([&](std::string_view method) {
+    if (method != "Txn") return Status::Ok();
+    txns++;
+    return Status::Ok();
+  });
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  // One request first, blocked inside the pipeline by the hook below.
+  etcd.SetHook([&](std::string_view method) {
+    if (method == "Txn") {
+      txns++;
+      if (first.exchange(false)) {
+        std::unique_lock lock(mu);
+        cv.wait(lock, [&] { return release; });
+      }
+    }
+    return Status::Ok();
+  });
+  for (int i = 0; i < kClients; ++i) {
+    threads.emplace_back([&, i] {
+      auto r = a->replica->Execute(Post("c" + std::to_string(i)), RequestType::kReplication,
+                                   Deadline::After(20s));
+      if (r.ok() && r->state == EntryState::kSuccess) ok++;
+    });
+  }
+  // Every client but the one in flight is queued once the pipeline is blocked; give them a
+  // bounded chance to enqueue, then release.
+  std::this_thread::sleep_for(300ms);
+  {
+    std::lock_guard lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  for (auto& t : threads) t.join();
+  etcd.SetHook(nullptr);
+  EXPECT_EQ(ok.load(), kClients);
+  EXPECT_EQ(Value(etcd, KeyLayout(kService).log_size()), std::to_string(kClients));
+  EXPECT_EQ(a->app.logs().size(), static_cast<size_t>(kClients));
+  // Three transactions per batch; with one request per transaction it would be 3 * 16.
+  EXPECT_LT(txns.load(), 3 * kClients);
+}
+
+TEST(Replica_fencing, DeposedLeaderCannotWrite) {
+  etcd::FakeClient etcd;
+  auto a = StartNode(etcd, Options("a", true));
+  ASSERT_TRUE(WaitFor([&] { return IsLeader(*a); }));
+  ASSERT_TRUE(
+      a->replica->Execute(Post("u1"), RequestType::kReplication, Deadline::After(10s)).ok());
+  KeyLayout k(kService);
+  // Someone else takes Current_Leader (as after a lease expiry and a new claim).
+  etcd::TxnRequest t;
+  t.success = {etcd::Op::Delete(k.current_leader())};
+  ASSERT_TRUE(etcd.Txn(t, Deadline::After(5s)).ok());
+  ASSERT_TRUE(etcd.Put(k.current_leader(), "z", Deadline::After(5s)).ok());
+  // a still believes it leads until its next check; its write must fail either way.
+  auto r = a->replica->Execute(Post("u2"), RequestType::kReplication, Deadline::After(10s));
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(Value(etcd, k.log_size()), "1");
+  EXPECT_EQ(Value(etcd, k.rle(2)), "");
+  ASSERT_TRUE(WaitFor([&] { return a->replica->status().role == Role::kFollower; }));
+  EXPECT_EQ(a->app.logs(), std::vector<std::string>{"u1"});
+  EXPECT_EQ(Value(etcd, k.current_leader()), "z");
+}
+
+TEST(Replica_fencing, SameIdReclaimWithNewEpochFencesOldEpoch) {
+  // The fence compares the revision too: a stale epoch of the same replica id cannot write.
+  etcd::FakeClient etcd;
+  auto a = StartNode(etcd, Options("a", true));
+  ASSERT_TRUE(WaitFor([&] { return IsLeader(*a); }));
+  KeyLayout k(kService);
+  ASSERT_TRUE(etcd.Put(k.current_leader(), "a", Deadline::After(5s)).ok());  // new mod_revision
+  auto r = a->replica->Execute(Post("u"), RequestType::kReplication, Deadline::After(10s));
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(Value(etcd, k.log_size()), "");
+  EXPECT_TRUE(a->app.logs().empty());
+}
+
+TEST(Replica_prepareService, NullIgnoredInProcessReprocessedFailSkipped) {
+  etcd::FakeClient etcd;
+  KeyLayout k(kService);
+  SeedEntry(etcd, 1, "one", EntryState::kSuccess);
+  SeedEntry(etcd, 2, "two", EntryState::kInProcess);
+  SeedEntry(etcd, 3, "three", EntryState::kNull);
+  SeedEntry(etcd, 4, "four", EntryState::kFail);
+  ASSERT_TRUE(etcd.Put(k.log_size(), "4", Deadline::After(5s)).ok());
+  ASSERT_TRUE(etcd.Put(k.ssi(), "1", Deadline::After(5s)).ok());
+  auto a = StartNode(etcd, Options("a", true));
+  ASSERT_TRUE(WaitFor([&] { return IsLeader(*a); }));
+  EXPECT_EQ(Rs(etcd, 1).state, EntryState::kSuccess);
+  auto rs2 = Rs(etcd, 2);
+  EXPECT_EQ(rs2.state, EntryState::kSuccess);
+  ASSERT_TRUE(rs2.response.has_value());
+  EXPECT_EQ(rs2.response->status, 200);
+  EXPECT_EQ(Rs(etcd, 3).state, EntryState::kIgnore);
+  EXPECT_EQ(Rs(etcd, 4).state, EntryState::kFail);
+  EXPECT_EQ(Value(etcd, k.ssi()), "4");
+  EXPECT_EQ(Value(etcd, k.lpi("a")), "4");
+  EXPECT_EQ(a->app.logs(), (std::vector<std::string>{"one", "two"}));
+  // New requests continue after the old log.
+  auto r = a->replica->Execute(Post("five"), RequestType::kReplication, Deadline::After(10s));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->index, 5u);
+}
+
+TEST(Replica_exactlyOnce, DuplicateAnsweredFromRecordNotExecuted) {
+  etcd::FakeClient etcd;
+  auto a = StartNode(etcd, Options("a", true));
+  ASSERT_TRUE(WaitFor([&] { return IsLeader(*a); }));
+  auto r1 =
+      a->replica->Execute(Post("u", "c1", 1), RequestType::kReplication, Deadline::After(10s));
+  ASSERT_TRUE(r1.ok()) << r1.status();
+  EXPECT_FALSE(r1->duplicate);
+  auto r2 =
+      a->replica->Execute(Post("u", "c1", 1), RequestType::kReplication, Deadline::After(10s));
+  ASSERT_TRUE(r2.ok()) << r2.status();
+  EXPECT_TRUE(r2->duplicate);
+  EXPECT_EQ(r2->index, r1->index);
+  EXPECT_EQ(r2->response, r1->response);
+  EXPECT_EQ(a->app.logs().size(), 1u);
+  EXPECT_EQ(Value(etcd, KeyLayout(kService).log_size()), "1");
+  // The next sequence number is a new request.
+  auto r3 =
+      a->replica->Execute(Post("u", "c1", 2), RequestType::kReplication, Deadline::After(10s));
+  ASSERT_TRUE(r3.ok());
+  EXPECT_FALSE(r3->duplicate);
+  EXPECT_EQ(a->app.logs().size(), 2u);
+}
+
+TEST(Replica_exactlyOnce, DuplicateAcrossLeadersUsesEtcdRecord) {
+  etcd::FakeClient etcd;
+  SeedEntry(etcd, 1, "done", EntryState::kInProcess, "c9", 3);  // old leader died mid-request
+  SeedEntry(etcd, 2, "never", EntryState::kNull, "c9", 4);      // old leader died after append
+  KeyLayout k(kService);
+  ASSERT_TRUE(etcd.Put(k.log_size(), "2", Deadline::After(5s)).ok());
+  auto a = StartNode(etcd, Options("a", true));
+  ASSERT_TRUE(WaitFor([&] { return IsLeader(*a); }));
+  // Retry of the InProcess one: re-processed once by Prepare service, answered from record.
+  auto r =
+      a->replica->Execute(Post("done", "c9", 3), RequestType::kReplication, Deadline::After(10s));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->duplicate);
+  EXPECT_EQ(r->index, 1u);
+  // Retry of the Ignored one: runs now, once.
+  auto r2 =
+      a->replica->Execute(Post("never", "c9", 4), RequestType::kReplication, Deadline::After(10s));
+  ASSERT_TRUE(r2.ok()) << r2.status();
+  EXPECT_FALSE(r2->duplicate);
+  EXPECT_EQ(r2->index, 3u);
+  auto r3 =
+      a->replica->Execute(Post("never", "c9", 4), RequestType::kReplication, Deadline::After(10s));
+  ASSERT_TRUE(r3.ok());
+  EXPECT_TRUE(r3->duplicate);
+  EXPECT_EQ(r3->index, 3u);
+  EXPECT_EQ(a->app.logs(), (std::vector<std::string>{"done", "never"}));
+  EXPECT_EQ(Rs(etcd, 2).state, EntryState::kIgnore);
+  EXPECT_EQ(Rs(etcd, 3).state, EntryState::kSuccess);
+}
+
+TEST(Replica_etcdUnavailable, NoAcknowledgementThenResumes) {
+  etcd::FakeClient etcd;
+  auto a = StartNode(etcd, Options("a", true));
+  ASSERT_TRUE(WaitFor([&] { return IsLeader(*a); }));
+  etcd.SetUnavailable(true);
+  auto r = a->replica->Execute(Post("lost"), RequestType::kReplication, Deadline::After(5s));
+  EXPECT_FALSE(r.ok());
+  EXPECT_FALSE(a->replica->Read({.method = "GET", .path = "/logs"}, Deadline::After(2s)).ok());
+  etcd.SetUnavailable(false);
+  KeyLayout k(kService);
+  EXPECT_EQ(Value(etcd, k.log_size()), "");
+  EXPECT_TRUE(a->app.logs().empty());
+  ASSERT_TRUE(WaitFor([&] {
+    return a->replica->Execute(Post("back"), RequestType::kReplication, Deadline::After(2s)).ok();
+  }));
+  EXPECT_EQ(a->app.logs(), std::vector<std::string>{"back"});
+  auto read = a->replica->Read({.method = "GET", .path = "/logs"}, Deadline::After(5s));
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->body, "{\"logs\":[\"back\"]}");
+}
+
+TEST(Replica_resultWriteFails, LocalStateRolledBackAndEntryReprocessed) {
+  etcd::FakeClient etcd;
+  auto a = StartNode(etcd, Options("a", true));
+  ASSERT_TRUE(WaitFor([&] { return IsLeader(*a); }));
+  // Fail the third transaction of the batch (the result write) once.
+  std::atomic<int> txn{0};
+  etcd.SetHook([&](std::string_view m) {
+    if (m == "Txn" && ++txn == 3) return UnavailableError("injected: outcome unknown");
+    return Status::Ok();
+  });
+  auto r = a->replica->Execute(Post("x"), RequestType::kReplication, Deadline::After(5s));
+  EXPECT_FALSE(r.ok());
+  etcd.SetHook(nullptr);
+  EXPECT_EQ(Rs(etcd, 1).state, EntryState::kInProcess);
+  // The replica leads again; Prepare service re-processes entry 1 exactly once.
+  ASSERT_TRUE(WaitFor([&] { return IsLeader(*a) && Rs(etcd, 1).state == EntryState::kSuccess; }));
+  EXPECT_EQ(a->app.logs(), std::vector<std::string>{"x"});
+  EXPECT_EQ(Value(etcd, KeyLayout(kService).ssi()), "1");
+}
+
+TEST(Replica_recovery, RestartCatchesUpFromDurableState) {
+  etcd::FakeClient etcd;
+  auto a = StartNode(etcd, Options("a", true));
+  auto b = StartNode(etcd, Options("b", false));
+  ASSERT_TRUE(WaitFor([&] { return IsLeader(*a); }));
+  ASSERT_TRUE(a->replica->Execute(Post("1"), RequestType::kReplication, Deadline::After(10s)).ok());
+  ASSERT_TRUE(WaitFor([&] { return b->replica->status().lpi == 1; }));
+  // b restarts with its store; more requests were committed meanwhile.
+  b->replica->Stop();
+  ASSERT_TRUE(a->replica->Execute(Post("2"), RequestType::kReplication, Deadline::After(10s)).ok());
+  auto saved = b->store.LoadState();
+  ASSERT_TRUE(saved.ok() && saved->has_value());
+  EXPECT_EQ((*saved)->lpi, 1u);
+  auto b2 = std::make_unique<Node>();
+  ASSERT_TRUE(b2->store.SaveState(**saved).ok());
+  auto r =
+      Replica::Create(Options("b", false), {.client = &etcd, .app = &b2->app, .store = &b2->store});
+  ASSERT_TRUE(r.ok()) << r.status();
+  b2->replica = std::move(*r);
+  EXPECT_EQ(b2->app.logs(), std::vector<std::string>{"1"});
+  ASSERT_TRUE(b2->replica->Start().ok());
+  ASSERT_TRUE(WaitFor([&] { return b2->replica->status().lpi == 2; }));
+  EXPECT_EQ(b2->app.logs(), (std::vector<std::string>{"1", "2"}));
+}
+
+TEST(Replica_recovery, CorruptStateFileIsClearErrorAndKept) {
+  testing::ScratchDir dir("repl-corrupt");
+  { std::ofstream(dir.path() / "state.json") << "{not json"; }
+  auto store = FileStore::Open(dir.path());
+  ASSERT_TRUE(store.ok());
+  etcd::FakeClient etcd;
+  apps::LogServerApp app;
+  auto r =
+      Replica::Create(Options("a", true), {.client = &etcd, .app = &app, .store = store->get()});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(r.status().message().find("state.json"), std::string::npos);
+  std::ifstream in(dir.path() / "state.json");
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_EQ(text, "{not json");
+}
+
+TEST(Replica_failpoint, MidApplyStopsBeforeResultIsWritten) {
+  // In test mode the failpoint only counts; the crash itself is covered by integration tests.
+  Failpoints f;
+  f.set_test_mode(true);
+  ASSERT_TRUE(f.Configure("mid_apply:2").ok());
+  f.Hit(Failpoint::kMidApply);
+  EXPECT_EQ(f.fired(), 0);
+  f.Hit(Failpoint::kMidApply);
+  EXPECT_EQ(f.fired(), 1);
+  f.Hit(Failpoint::kMidApply);
+  EXPECT_EQ(f.fired(), 1);
+  EXPECT_FALSE(f.Configure("bogus").ok());
+  EXPECT_FALSE(f.Configure("after_append:0").ok());
+}
+
+TEST(Replica_paperMode, SameOutcomeOneRequestAtATime) {
+  etcd::FakeClient etcd;
+  auto o = Options("a", true);
+  o.mode = CommitMode::kPaper;
+  auto a = StartNode(etcd, o);
+  ASSERT_TRUE(WaitFor([&] { return IsLeader(*a); }));
+  std::atomic<int> txns{0};
+  etcd.SetHook([&](std::string_view m) {
+    if (m == "Txn") txns++;
+    return Status::Ok();
+  });
+  auto r = a->replica->Execute(Post("p", "c", 1), RequestType::kReplication, Deadline::After(10s));
+  etcd.SetHook(nullptr);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(Rs(etcd, 1).state, EntryState::kSuccess);
+  EXPECT_EQ(Value(etcd, KeyLayout(kService).ssi()), "1");
+  // RLE, RS, session, LS, InProcess, result, LPI, SSI: one fenced write each.
+  EXPECT_GE(txns.load(), 8);
+}
+
+}  // namespace
+}  // namespace br2k::replication
