@@ -15,7 +15,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> endpoints;
   app.add_option("--seconds", seconds, "Duration of each case")->capture_default_str();
   app.add_option("--clients", clients_list, "Comma-separated client counts")->capture_default_str();
-  app.add_option("--endpoints", endpoints, "Use this cluster instead of starting one (leader first)")
+  app.add_option("--endpoints", endpoints,
+                 "Use this cluster instead of starting one (leader first)")
       ->delimiter(',');
   CLI11_PARSE(app, argc, argv);
 
@@ -26,8 +27,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<cluster::LocalCluster> local;
   std::filesystem::path dir;
   if (endpoints.empty()) {
-    dir = std::filesystem::temp_directory_path() /
-          ("br2k-bench-" + std::to_string(::getpid()));
+    dir = std::filesystem::temp_directory_path() / ("br2k-bench-" + std::to_string(::getpid()));
     cluster::LocalClusterOptions o;
     o.run_dir = dir;
     auto c = cluster::LocalCluster::Start(o, Deadline::After(std::chrono::seconds(60)));
@@ -39,9 +39,10 @@ int main(int argc, char** argv) {
     auto leader = local->LeaderIndex(Deadline::After(std::chrono::seconds(5)));
     endpoints = local->client_urls();
     if (leader.ok()) std::swap(endpoints[0], endpoints[static_cast<size_t>(*leader)]);
-    std::printf("etcd baseline: local %d-member cluster (heartbeat %d ms, election %d ms), "
-                "%.1f s per case\n",
-                o.members, o.heartbeat_ms, o.election_ms, seconds);
+    std::printf(
+        "etcd baseline: local %d-member cluster (heartbeat %d ms, election %d ms), "
+        "%.1f s per case\n",
+        o.members, o.heartbeat_ms, o.election_ms, seconds);
   } else {
     std::printf("etcd baseline: %zu given endpoints, %.1f s per case\n", endpoints.size(), seconds);
   }

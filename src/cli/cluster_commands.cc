@@ -53,9 +53,9 @@ bool AnyAlive(const RunState& s) {
 nlohmann::json StatusJson(const RunState& s, const std::vector<cluster::MemberHealth>& health) {
   nlohmann::json etcd = nlohmann::json::array();
   for (const auto& h : health) {
-    nlohmann::json m = {{"name", h.name},       {"client_url", h.client_url},
-                        {"pid", h.pid},         {"healthy", h.healthy},
-                        {"is_leader", h.is_leader}, {"raft_term", h.raft_term}};
+    nlohmann::json m = {
+        {"name", h.name},       {"client_url", h.client_url}, {"pid", h.pid},
+        {"healthy", h.healthy}, {"is_leader", h.is_leader},   {"raft_term", h.raft_term}};
     if (!h.error.empty()) m["error"] = h.error;
     etcd.push_back(std::move(m));
   }
@@ -177,7 +177,8 @@ int StatusCmd(const std::string& run_dir_flag, bool json) {
   if (!s.ok()) {
     if (s.status().code() == StatusCode::kNotFound) {
       if (json) {
-        std::cout << nlohmann::json{{"run_dir", run_dir.string()}, {"running", false},
+        std::cout << nlohmann::json{{"run_dir", run_dir.string()},
+                                    {"running", false},
                                     {"etcd", nlohmann::json::array()}}
                          .dump(2)
                   << "\n";
@@ -238,8 +239,9 @@ int Down(const std::string& run_dir_flag, bool purge) {
 void RegisterClusterCommands(CLI::App& app) {
   auto flags = std::make_shared<UpFlags>();
   auto* up = app.add_subcommand(
-      "up", "Start the local deployment: an etcd cluster (and, as they land, the chain, the "
-            "replicated sample service and the manager)");
+      "up",
+      "Start the local deployment: an etcd cluster (and, as they land, the chain, the "
+      "replicated sample service and the manager)");
   up->add_option("--run-dir", flags->run_dir, "State directory (default $BR2K_RUN_DIR or ./.br2k)");
   up->add_option("--members", flags->members, "Number of etcd members")
       ->check(CLI::Range(1, 9))
@@ -256,8 +258,9 @@ void RegisterClusterCommands(CLI::App& app) {
 
   auto run_dir = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);
-  auto* status = app.add_subcommand("status", "Show what `br2k up` runs and its health "
-                                              "(exit 1 when something is unhealthy)");
+  auto* status = app.add_subcommand("status",
+                                    "Show what `br2k up` runs and its health "
+                                    "(exit 1 when something is unhealthy)");
   status->add_option("--run-dir", *run_dir, "State directory");
   status->add_flag("--json", *json, "Machine-readable output");
   status->callback([run_dir, json] { std::exit(StatusCmd(*run_dir, *json)); });

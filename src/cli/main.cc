@@ -7,15 +7,15 @@
 #include "commands.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"br2k: robust blockchain application services (replicated over etcd, located "
-               "through an on-chain registry)"};
+  CLI::App app{
+      "br2k: robust blockchain application services (replicated over etcd, located "
+      "through an on-chain registry)"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "br2k 0.1.0");
   bool verbose = false;
   app.add_flag("-v,--verbose", verbose, "Log debug details to stderr");
-  app.parse_complete_callback([&] {
-    spdlog::set_level(verbose ? spdlog::level::debug : spdlog::level::warn);
-  });
+  app.parse_complete_callback(
+      [&] { spdlog::set_level(verbose ? spdlog::level::debug : spdlog::level::warn); });
 
   br2k::cli::RegisterClusterCommands(app);
 

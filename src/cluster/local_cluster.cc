@@ -32,8 +32,8 @@ std::unique_ptr<etcd::GrpcClient> ProbeClient(const std::vector<std::string>& ur
   return c.ok() ? std::move(c).value() : nullptr;
 }
 
-MemberHealth Probe(etcd::Client& client, const std::string& name, const std::string& url,
-                   pid_t pid, bool alive, Deadline deadline) {
+MemberHealth Probe(etcd::Client& client, const std::string& name, const std::string& url, pid_t pid,
+                   bool alive, Deadline deadline) {
   MemberHealth h{.name = name, .client_url = url, .pid = pid};
   if (!alive) {
     h.error = pid > 0 ? "process " + std::to_string(pid) + " is not running" : "stopped";
@@ -150,30 +150,23 @@ std::vector<std::string> LocalCluster::MemberArgs(int index, bool /*initial*/) c
   const auto& m = members_[static_cast<size_t>(index)];
   // With an existing data directory etcd ignores the --initial-* flags, so the same arguments
   // serve for the first start and for restarts.
-  return {options_.etcd_binary,
-          "--name=" + m.name,
-          "--data-dir=" + m.data_dir.string(),
-          "--listen-client-urls=" + m.client_url,
-          "--advertise-client-urls=" + m.client_url,
-          "--listen-peer-urls=" + m.peer_url,
-          "--initial-advertise-peer-urls=" + m.peer_url,
-          "--initial-cluster=" + initial_cluster_,
-          "--initial-cluster-state=new",
+  return {options_.etcd_binary, "--name=" + m.name, "--data-dir=" + m.data_dir.string(),
+          "--listen-client-urls=" + m.client_url, "--advertise-client-urls=" + m.client_url,
+          "--listen-peer-urls=" + m.peer_url, "--initial-advertise-peer-urls=" + m.peer_url,
+          "--initial-cluster=" + initial_cluster_, "--initial-cluster-state=new",
           "--initial-cluster-token=br2k-" + options_.run_dir.filename().string(),
           "--heartbeat-interval=" + std::to_string(options_.heartbeat_ms),
           "--election-timeout=" + std::to_string(options_.election_ms),
           std::string("--pre-vote=") + (options_.pre_vote ? "true" : "false"),
           // One br2k group-commit transaction carries a whole batch of requests.
-          "--max-txn-ops=4096",
-          "--max-request-bytes=10485760",
-          "--logger=zap",
+          "--max-txn-ops=4096", "--max-request-bytes=10485760", "--logger=zap",
           "--log-outputs=stderr"};
 }
 
 br2k::Status LocalCluster::StartMember(int index, bool initial) {
   auto& m = members_[static_cast<size_t>(index)];
-  proc::SpawnSpec spec{.argv = MemberArgs(index, initial), .log_file = m.log_file,
-                       .detach = options_.detach};
+  proc::SpawnSpec spec{
+      .argv = MemberArgs(index, initial), .log_file = m.log_file, .detach = options_.detach};
   BR2K_ASSIGN_OR_RETURN(m.pid, options_.launcher->Spawn(spec));
   spdlog::debug("started {} pid {} client {}", m.name, m.pid, m.client_url);
   return br2k::Status::Ok();
@@ -281,8 +274,10 @@ br2k::Status LocalCluster::Stop() {
 std::vector<EtcdMemberState> LocalCluster::ToState() const {
   std::vector<EtcdMemberState> out;
   for (const auto& m : members_) {
-    out.push_back(EtcdMemberState{.name = m.name, .client_url = m.client_url,
-                                  .peer_url = m.peer_url, .pid = m.pid,
+    out.push_back(EtcdMemberState{.name = m.name,
+                                  .client_url = m.client_url,
+                                  .peer_url = m.peer_url,
+                                  .pid = m.pid,
                                   .data_dir = m.data_dir.string(),
                                   .log_file = m.log_file.string()});
   }
@@ -299,8 +294,8 @@ std::vector<MemberHealth> ProbeMembers(const std::vector<EtcdMemberState>& membe
   for (const auto& m : members) {
     bool alive = m.pid > 0 && launcher->Alive(m.pid);
     if (!client) {
-      out.push_back(MemberHealth{.name = m.name, .client_url = m.client_url, .pid = m.pid,
-                                 .error = "bad client url"});
+      out.push_back(MemberHealth{
+          .name = m.name, .client_url = m.client_url, .pid = m.pid, .error = "bad client url"});
       continue;
     }
     out.push_back(Probe(*client, m.name, m.client_url, m.pid, alive, deadline));

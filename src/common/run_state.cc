@@ -95,10 +95,14 @@ Result<RunState> RunState::Parse(std::string_view text) {
 }
 
 std::string RunState::Serialize() const {
-  json doc = {{"version", kVersion},       {"run_dir", run_dir},
-              {"started_at_unix", started_at_unix}, {"heartbeat_ms", heartbeat_ms},
-              {"election_ms", election_ms}, {"detached", detached},
-              {"owner_pid", owner_pid},     {"etcd", json::array()}};
+  json doc = {{"version", kVersion},
+              {"run_dir", run_dir},
+              {"started_at_unix", started_at_unix},
+              {"heartbeat_ms", heartbeat_ms},
+              {"election_ms", election_ms},
+              {"detached", detached},
+              {"owner_pid", owner_pid},
+              {"etcd", json::array()}};
   for (const auto& e : etcd) {
     doc["etcd"].push_back({{"name", e.name},
                            {"client_url", e.client_url},

@@ -3,13 +3,18 @@
 namespace br2k::etcd::internal {
 
 ResponseHeader FromProto(const etcdserverpb::ResponseHeader& h) {
-  return ResponseHeader{.cluster_id = h.cluster_id(), .member_id = h.member_id(),
-                        .revision = h.revision(), .raft_term = h.raft_term()};
+  return ResponseHeader{.cluster_id = h.cluster_id(),
+                        .member_id = h.member_id(),
+                        .revision = h.revision(),
+                        .raft_term = h.raft_term()};
 }
 
 KeyValue FromProto(const mvccpb::KeyValue& kv) {
-  return KeyValue{.key = kv.key(), .value = kv.value(), .create_revision = kv.create_revision(),
-                  .mod_revision = kv.mod_revision(), .version = kv.version(),
+  return KeyValue{.key = kv.key(),
+                  .value = kv.value(),
+                  .create_revision = kv.create_revision(),
+                  .mod_revision = kv.mod_revision(),
+                  .version = kv.version(),
                   .lease = kv.lease()};
 }
 
@@ -48,14 +53,17 @@ TxnResponse FromProto(const etcdserverpb::TxnResponse& r) {
       case etcdserverpb::ResponseOp::kResponseRange:
         o.response = FromProto(op.response_range());
         break;
-      case etcdserverpb::ResponseOp::kResponsePut: o.response = FromProto(op.response_put()); break;
+      case etcdserverpb::ResponseOp::kResponsePut:
+        o.response = FromProto(op.response_put());
+        break;
       case etcdserverpb::ResponseOp::kResponseDeleteRange:
         o.response = FromProto(op.response_delete_range());
         break;
       case etcdserverpb::ResponseOp::kResponseTxn:
         o.response = Box<TxnResponse>(FromProto(op.response_txn()));
         break;
-      case etcdserverpb::ResponseOp::RESPONSE_NOT_SET: break;
+      case etcdserverpb::ResponseOp::RESPONSE_NOT_SET:
+        break;
     }
     out.responses.push_back(std::move(o));
   }

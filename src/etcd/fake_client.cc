@@ -53,8 +53,8 @@ struct FakeClient::State {
   uint64_t watch_generation = 0;  // bumped when availability changes
 
   ResponseHeader Header() const {
-    return ResponseHeader{.cluster_id = kClusterId, .member_id = kMemberId,
-                          .revision = revision, .raft_term = 1};
+    return ResponseHeader{
+        .cluster_id = kClusterId, .member_id = kMemberId, .revision = revision, .raft_term = 1};
   }
 
   // Pre-checks shared by every call. Requires mu held.
@@ -103,11 +103,16 @@ struct FakeClient::State {
     for (auto* kv : live) kvs.push_back(*kv);
     auto key_of = [&](const KeyValue& kv) -> std::tuple<int64_t, std::string> {
       switch (req.sort_target) {
-        case SortTarget::kVersion: return {kv.version, ""};
-        case SortTarget::kCreate: return {kv.create_revision, ""};
-        case SortTarget::kMod: return {kv.mod_revision, ""};
-        case SortTarget::kValue: return {0, kv.value};
-        case SortTarget::kKey: break;
+        case SortTarget::kVersion:
+          return {kv.version, ""};
+        case SortTarget::kCreate:
+          return {kv.create_revision, ""};
+        case SortTarget::kMod:
+          return {kv.mod_revision, ""};
+        case SortTarget::kValue:
+          return {0, kv.value};
+        case SortTarget::kKey:
+          break;
       }
       return {0, kv.key};
     };
@@ -141,8 +146,12 @@ struct FakeClient::State {
     PutResponse resp;
     std::optional<KeyValue> prev;  // a copy: the history vector may reallocate below
     if (const KeyValue* p = At(req.key, 0)) prev = *p;
-    KeyValue kv{.key = req.key, .value = req.value, .create_revision = rev, .mod_revision = rev,
-                .version = 1, .lease = req.lease};
+    KeyValue kv{.key = req.key,
+                .value = req.value,
+                .create_revision = rev,
+                .mod_revision = rev,
+                .version = 1,
+                .lease = req.lease};
     if (prev) {
       if (req.prev_kv) resp.prev_kv = *prev;
       kv.create_revision = prev->create_revision;
@@ -184,7 +193,8 @@ struct FakeClient::State {
       KeyValue zero;
       return HoldsOn(c, zero);
     }
-    return std::all_of(live.begin(), live.end(), [&](const KeyValue* kv) { return HoldsOn(c, *kv); });
+    return std::all_of(live.begin(), live.end(),
+                       [&](const KeyValue* kv) { return HoldsOn(c, *kv); });
   }
 
   static bool HoldsOn(const Compare& c, const KeyValue& kv) {
@@ -194,19 +204,32 @@ struct FakeClient::State {
     } else {
       int64_t actual = 0;
       switch (c.target) {
-        case CompareTarget::kVersion: actual = kv.version; break;
-        case CompareTarget::kCreate: actual = kv.create_revision; break;
-        case CompareTarget::kMod: actual = kv.mod_revision; break;
-        case CompareTarget::kLease: actual = kv.lease; break;
-        case CompareTarget::kValue: break;
+        case CompareTarget::kVersion:
+          actual = kv.version;
+          break;
+        case CompareTarget::kCreate:
+          actual = kv.create_revision;
+          break;
+        case CompareTarget::kMod:
+          actual = kv.mod_revision;
+          break;
+        case CompareTarget::kLease:
+          actual = kv.lease;
+          break;
+        case CompareTarget::kValue:
+          break;
       }
       cmp = actual < c.number ? -1 : (actual > c.number ? 1 : 0);
     }
     switch (c.op) {
-      case CompareOp::kEqual: return cmp == 0;
-      case CompareOp::kNotEqual: return cmp != 0;
-      case CompareOp::kGreater: return cmp > 0;
-      case CompareOp::kLess: return cmp < 0;
+      case CompareOp::kEqual:
+        return cmp == 0;
+      case CompareOp::kNotEqual:
+        return cmp != 0;
+      case CompareOp::kGreater:
+        return cmp > 0;
+      case CompareOp::kLess:
+        return cmp < 0;
     }
     return false;
   }
@@ -329,9 +352,9 @@ class FakeWatcher final : public Watcher {
           return OutOfRangeError("etcdserver: mvcc: required revision has been compacted");
         }
         WatchBatch b;
-        auto first = std::lower_bound(
-            s_->events.begin(), s_->events.end(), next_,
-            [](const Event& e, int64_t rev) { return e.kv.mod_revision < rev; });
+        auto first =
+            std::lower_bound(s_->events.begin(), s_->events.end(), next_,
+                             [](const Event& e, int64_t rev) { return e.kv.mod_revision < rev; });
         for (auto it = first; it != s_->events.end(); ++it) {
           if (it->kv.mod_revision > s_->revision) break;  // not committed yet
           if (!InRange(it->kv.key, o_.key, o_.range_end)) continue;
@@ -490,8 +513,7 @@ Result<TxnResponse> FakeClient::Txn(const TxnRequest& req, Deadline deadline) {
   return r;
 }
 
-Result<ResponseHeader> FakeClient::Compact(int64_t revision, bool /*physical*/,
-                                           Deadline deadline) {
+Result<ResponseHeader> FakeClient::Compact(int64_t revision, bool /*physical*/, Deadline deadline) {
   std::lock_guard lock(state_->mu);
   BR2K_RETURN_IF_ERROR(state_->Admit("Compact", deadline));
   auto& s = *state_;
@@ -512,17 +534,16 @@ Result<ResponseHeader> FakeClient::Compact(int64_t revision, bool /*physical*/,
     h.erase(h.begin(), h.begin() + static_cast<std::ptrdiff_t>(keep_from));
     it = h.empty() ? s.history.erase(it) : std::next(it);
   }
-  auto first_kept = std::lower_bound(
-      s.events.begin(), s.events.end(), revision,
-      [](const Event& e, int64_t rev) { return e.kv.mod_revision < rev; });
+  auto first_kept =
+      std::lower_bound(s.events.begin(), s.events.end(), revision,
+                       [](const Event& e, int64_t rev) { return e.kv.mod_revision < rev; });
   s.events.erase(s.events.begin(), first_kept);
   s.compact_revision = revision;
   s.changed.notify_all();
   return s.Header();
 }
 
-Result<std::unique_ptr<Watcher>> FakeClient::Watch(const WatchOptions& options,
-                                                   Deadline deadline) {
+Result<std::unique_ptr<Watcher>> FakeClient::Watch(const WatchOptions& options, Deadline deadline) {
   std::lock_guard lock(state_->mu);
   BR2K_RETURN_IF_ERROR(state_->Admit("Watch", deadline));
   int64_t next = options.start_revision > 0 ? options.start_revision : state_->revision + 1;
@@ -558,8 +579,8 @@ Result<LeaseKeepAliveResponse> FakeClient::LeaseKeepAliveOnce(int64_t id, Deadli
     return NotFoundError("etcdserver: requested lease not found");
   }
   it->second.expiry = Clock::now() + std::chrono::seconds(it->second.granted_ttl);
-  return LeaseKeepAliveResponse{.header = state_->Header(), .id = id,
-                                .ttl = it->second.granted_ttl};
+  return LeaseKeepAliveResponse{
+      .header = state_->Header(), .id = id, .ttl = it->second.granted_ttl};
 }
 
 Result<LeaseTimeToLiveResponse> FakeClient::LeaseTimeToLive(int64_t id, bool keys,
@@ -580,8 +601,8 @@ Result<MemberListResponse> FakeClient::MemberList(Deadline deadline) {
   std::lock_guard lock(state_->mu);
   BR2K_RETURN_IF_ERROR(state_->Admit("MemberList", deadline));
   MemberListResponse r{.header = state_->Header()};
-  r.members.push_back(Member{.id = kMemberId, .name = "fake", .peer_urls = {kEndpoint},
-                             .client_urls = {kEndpoint}});
+  r.members.push_back(Member{
+      .id = kMemberId, .name = "fake", .peer_urls = {kEndpoint}, .client_urls = {kEndpoint}});
   return r;
 }
 
@@ -599,6 +620,8 @@ Result<MemberStatus> FakeClient::EndpointStatus(const std::string& /*endpoint*/,
   return st;
 }
 
-std::vector<std::string> FakeClient::endpoints() const { return {kEndpoint}; }
+std::vector<std::string> FakeClient::endpoints() const {
+  return {kEndpoint};
+}
 
 }  // namespace br2k::etcd

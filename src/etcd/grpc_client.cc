@@ -106,9 +106,9 @@ br2k::Status Call(GrpcClient::Impl& impl, Kind kind, Deadline deadline, Rpc&& rp
       return br2k::Status::Ok();
     }
     last = FromGrpc(s, impl.targets[i]);
-    const bool transient = s.error_code() == grpc::StatusCode::UNAVAILABLE ||
-                           (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED &&
-                            !deadline.expired());
+    const bool transient =
+        s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+        (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED && !deadline.expired());
     if (!transient) {
       if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) impl.Demote(i);
       if (kind == Kind::kMutation && s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
@@ -120,10 +120,9 @@ br2k::Status Call(GrpcClient::Impl& impl, Kind kind, Deadline deadline, Rpc&& rp
     tried.push_back(impl.targets[i]);
     // A mutation goes to the next endpoint only when it cannot have been sent: the channel was
     // already failing, or it never connected (gRPC fails such calls before sending them).
-    const bool never_sent =
-        before == GRPC_CHANNEL_TRANSIENT_FAILURE ||
-        (before != GRPC_CHANNEL_READY &&
-         s.error_message().find("failed to connect") != std::string::npos);
+    const bool never_sent = before == GRPC_CHANNEL_TRANSIENT_FAILURE ||
+                            (before != GRPC_CHANNEL_READY &&
+                             s.error_message().find("failed to connect") != std::string::npos);
     if (kind == Kind::kMutation && !never_sent) {
       return br2k::Status(last.code(), last.message() + " (outcome unknown)");
     }
@@ -132,8 +131,8 @@ br2k::Status Call(GrpcClient::Impl& impl, Kind kind, Deadline deadline, Rpc&& rp
   if (deadline.expired() && last.code() == StatusCode::kDeadlineExceeded) return last;
   std::string list;
   for (const auto& t : tried) list += (list.empty() ? "" : ", ") + t;
-  return UnavailableError("etcd: no endpoint answered (tried " + list + "); last error: " +
-                          last.message());
+  return UnavailableError("etcd: no endpoint answered (tried " + list +
+                          "); last error: " + last.message());
 }
 
 }  // namespace
@@ -154,15 +153,17 @@ Result<std::unique_ptr<GrpcClient>> GrpcClient::Create(GrpcClientOptions options
 GrpcClient::GrpcClient(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 GrpcClient::~GrpcClient() = default;
 
-std::vector<std::string> GrpcClient::endpoints() const { return impl_->options.endpoints; }
+std::vector<std::string> GrpcClient::endpoints() const {
+  return impl_->options.endpoints;
+}
 
 Result<RangeResponse> GrpcClient::Range(const RangeRequest& req, Deadline deadline) {
   etcdserverpb::RangeRequest in;
   ToProto(req, &in);
   etcdserverpb::RangeResponse out;
-  BR2K_RETURN_IF_ERROR(Call(*impl_, Kind::kRead, deadline, [&](GrpcClient::Impl::Stubs& st, auto& ctx) {
-    return st.kv->Range(&ctx, in, &out);
-  }));
+  BR2K_RETURN_IF_ERROR(
+      Call(*impl_, Kind::kRead, deadline,
+           [&](GrpcClient::Impl::Stubs& st, auto& ctx) { return st.kv->Range(&ctx, in, &out); }));
   return FromProto(out);
 }
 
@@ -170,9 +171,9 @@ Result<PutResponse> GrpcClient::Put(const PutRequest& req, Deadline deadline) {
   etcdserverpb::PutRequest in;
   ToProto(req, &in);
   etcdserverpb::PutResponse out;
-  BR2K_RETURN_IF_ERROR(Call(*impl_, Kind::kMutation, deadline, [&](GrpcClient::Impl::Stubs& st, auto& ctx) {
-    return st.kv->Put(&ctx, in, &out);
-  }));
+  BR2K_RETURN_IF_ERROR(
+      Call(*impl_, Kind::kMutation, deadline,
+           [&](GrpcClient::Impl::Stubs& st, auto& ctx) { return st.kv->Put(&ctx, in, &out); }));
   return FromProto(out);
 }
 
@@ -180,9 +181,9 @@ Result<DeleteResponse> GrpcClient::Delete(const DeleteRequest& req, Deadline dea
   etcdserverpb::DeleteRangeRequest in;
   ToProto(req, &in);
   etcdserverpb::DeleteRangeResponse out;
-  BR2K_RETURN_IF_ERROR(Call(*impl_, Kind::kMutation, deadline, [&](GrpcClient::Impl::Stubs& st, auto& ctx) {
-    return st.kv->DeleteRange(&ctx, in, &out);
-  }));
+  BR2K_RETURN_IF_ERROR(Call(
+      *impl_, Kind::kMutation, deadline,
+      [&](GrpcClient::Impl::Stubs& st, auto& ctx) { return st.kv->DeleteRange(&ctx, in, &out); }));
   return FromProto(out);
 }
 
@@ -195,10 +196,9 @@ Result<TxnResponse> GrpcClient::Txn(const TxnRequest& req, Deadline deadline) {
     for (const auto& op : *ops) writes |= !std::holds_alternative<RangeRequest>(op.request);
   }
   etcdserverpb::TxnResponse out;
-  BR2K_RETURN_IF_ERROR(Call(*impl_, writes ? Kind::kMutation : Kind::kRead, deadline,
-                            [&](GrpcClient::Impl::Stubs& st, auto& ctx) {
-                              return st.kv->Txn(&ctx, in, &out);
-                            }));
+  BR2K_RETURN_IF_ERROR(
+      Call(*impl_, writes ? Kind::kMutation : Kind::kRead, deadline,
+           [&](GrpcClient::Impl::Stubs& st, auto& ctx) { return st.kv->Txn(&ctx, in, &out); }));
   return FromProto(out);
 }
 
@@ -207,9 +207,9 @@ Result<ResponseHeader> GrpcClient::Compact(int64_t revision, bool physical, Dead
   in.set_revision(revision);
   in.set_physical(physical);
   etcdserverpb::CompactionResponse out;
-  BR2K_RETURN_IF_ERROR(Call(*impl_, Kind::kMutation, deadline, [&](GrpcClient::Impl::Stubs& st, auto& ctx) {
-    return st.kv->Compact(&ctx, in, &out);
-  }));
+  BR2K_RETURN_IF_ERROR(
+      Call(*impl_, Kind::kMutation, deadline,
+           [&](GrpcClient::Impl::Stubs& st, auto& ctx) { return st.kv->Compact(&ctx, in, &out); }));
   return FromProto(out.header());
 }
 
@@ -220,9 +220,10 @@ Result<LeaseGrantResponse> GrpcClient::LeaseGrant(int64_t ttl_seconds, int64_t i
   in.set_ttl(ttl_seconds);
   in.set_id(id);
   etcdserverpb::LeaseGrantResponse out;
-  BR2K_RETURN_IF_ERROR(Call(*impl_, Kind::kMutation, deadline, [&](GrpcClient::Impl::Stubs& st, auto& ctx) {
-    return st.lease->LeaseGrant(&ctx, in, &out);
-  }));
+  BR2K_RETURN_IF_ERROR(
+      Call(*impl_, Kind::kMutation, deadline, [&](GrpcClient::Impl::Stubs& st, auto& ctx) {
+        return st.lease->LeaseGrant(&ctx, in, &out);
+      }));
   if (!out.error().empty()) return InternalError("etcd: lease grant: " + out.error());
   return LeaseGrantResponse{.header = FromProto(out.header()), .id = out.id(), .ttl = out.ttl()};
 }
@@ -239,21 +240,22 @@ br2k::Status GrpcClient::LeaseRevoke(int64_t id, Deadline deadline) {
 Result<LeaseKeepAliveResponse> GrpcClient::LeaseKeepAliveOnce(int64_t id, Deadline deadline) {
   etcdserverpb::LeaseKeepAliveResponse out;
   // Refreshing a lease twice is harmless, so this retries like a read.
-  BR2K_RETURN_IF_ERROR(Call(*impl_, Kind::kRead, deadline, [&](GrpcClient::Impl::Stubs& st, auto& ctx) {
-    auto stream = st.lease->LeaseKeepAlive(&ctx);
-    etcdserverpb::LeaseKeepAliveRequest in;
-    in.set_id(id);
-    if (stream->Write(in) && stream->Read(&out)) {
-      stream->WritesDone();
-      ctx.TryCancel();
-      stream->Finish();
-      return grpc::Status::OK;
-    }
-    return stream->Finish();
-  }));
+  BR2K_RETURN_IF_ERROR(
+      Call(*impl_, Kind::kRead, deadline, [&](GrpcClient::Impl::Stubs& st, auto& ctx) {
+        auto stream = st.lease->LeaseKeepAlive(&ctx);
+        etcdserverpb::LeaseKeepAliveRequest in;
+        in.set_id(id);
+        if (stream->Write(in) && stream->Read(&out)) {
+          stream->WritesDone();
+          ctx.TryCancel();
+          stream->Finish();
+          return grpc::Status::OK;
+        }
+        return stream->Finish();
+      }));
   if (out.ttl() <= 0) return NotFoundError("etcdserver: requested lease not found");
-  return LeaseKeepAliveResponse{.header = FromProto(out.header()), .id = out.id(),
-                                .ttl = out.ttl()};
+  return LeaseKeepAliveResponse{
+      .header = FromProto(out.header()), .id = out.id(), .ttl = out.ttl()};
 }
 
 Result<LeaseTimeToLiveResponse> GrpcClient::LeaseTimeToLive(int64_t id, bool keys,
@@ -262,10 +264,13 @@ Result<LeaseTimeToLiveResponse> GrpcClient::LeaseTimeToLive(int64_t id, bool key
   in.set_id(id);
   in.set_keys(keys);
   etcdserverpb::LeaseTimeToLiveResponse out;
-  BR2K_RETURN_IF_ERROR(Call(*impl_, Kind::kRead, deadline, [&](GrpcClient::Impl::Stubs& st, auto& ctx) {
-    return st.lease->LeaseTimeToLive(&ctx, in, &out);
-  }));
-  LeaseTimeToLiveResponse r{.header = FromProto(out.header()), .id = out.id(), .ttl = out.ttl(),
+  BR2K_RETURN_IF_ERROR(
+      Call(*impl_, Kind::kRead, deadline, [&](GrpcClient::Impl::Stubs& st, auto& ctx) {
+        return st.lease->LeaseTimeToLive(&ctx, in, &out);
+      }));
+  LeaseTimeToLiveResponse r{.header = FromProto(out.header()),
+                            .id = out.id(),
+                            .ttl = out.ttl(),
                             .granted_ttl = out.grantedttl()};
   r.keys.assign(out.keys().begin(), out.keys().end());
   return r;
@@ -274,9 +279,10 @@ Result<LeaseTimeToLiveResponse> GrpcClient::LeaseTimeToLive(int64_t id, bool key
 Result<MemberListResponse> GrpcClient::MemberList(Deadline deadline) {
   etcdserverpb::MemberListRequest in;
   etcdserverpb::MemberListResponse out;
-  BR2K_RETURN_IF_ERROR(Call(*impl_, Kind::kRead, deadline, [&](GrpcClient::Impl::Stubs& st, auto& ctx) {
-    return st.cluster->MemberList(&ctx, in, &out);
-  }));
+  BR2K_RETURN_IF_ERROR(
+      Call(*impl_, Kind::kRead, deadline, [&](GrpcClient::Impl::Stubs& st, auto& ctx) {
+        return st.cluster->MemberList(&ctx, in, &out);
+      }));
   return FromProto(out);
 }
 

@@ -20,7 +20,8 @@ using Stream = grpc::ClientReaderWriter<etcdserverpb::WatchRequest, etcdserverpb
 class GrpcWatcher final : public Watcher {
  public:
   GrpcWatcher(std::shared_ptr<GrpcClient::Impl> impl, WatchOptions options)
-      : impl_(std::move(impl)), options_(std::move(options)),
+      : impl_(std::move(impl)),
+        options_(std::move(options)),
         next_revision_(options_.start_revision) {}
 
   ~GrpcWatcher() override {
@@ -145,8 +146,10 @@ class GrpcWatcher final : public Watcher {
       std::lock_guard lock(mu_);
       if (resp.compact_revision() != 0) {
         compact_revision_ = resp.compact_revision();
-        terminal_ = OutOfRangeError("etcdserver: mvcc: required revision has been compacted "
-                                    "(compacted at " + std::to_string(compact_revision_) + ")");
+        terminal_ = OutOfRangeError(
+            "etcdserver: mvcc: required revision has been compacted "
+            "(compacted at " +
+            std::to_string(compact_revision_) + ")");
         created_ = true;
         cv_.notify_all();
         return true;
@@ -208,8 +211,7 @@ class GrpcWatcher final : public Watcher {
 
 }  // namespace
 
-Result<std::unique_ptr<Watcher>> GrpcClient::Watch(const WatchOptions& options,
-                                                   Deadline deadline) {
+Result<std::unique_ptr<Watcher>> GrpcClient::Watch(const WatchOptions& options, Deadline deadline) {
   if (deadline.expired()) return DeadlineExceededError("etcd: deadline exceeded before the call");
   auto w = std::make_unique<GrpcWatcher>(impl_, options);
   BR2K_RETURN_IF_ERROR(w->Start(deadline));

@@ -29,8 +29,7 @@ void LeaseKeeper::Run() {
     if (r.ok()) {
       last_ok = Clock::now();
       ++refreshes_;
-    } else if (r.status().code() == StatusCode::kNotFound ||
-               Clock::now() - last_ok >= ttl_) {
+    } else if (r.status().code() == StatusCode::kNotFound || Clock::now() - last_ok >= ttl_) {
       spdlog::warn("lease {:x} lost: {}", lease_id_, r.status().ToString());
       lost_ = true;
       return;

@@ -17,24 +17,23 @@ std::string PrefixEnd(std::string_view prefix) {
 }
 
 Compare Compare::Value(std::string key, CompareOp op, std::string value) {
-  return Compare{.key = std::move(key), .target = CompareTarget::kValue, .op = op,
-                 .value = std::move(value)};
+  return Compare{
+      .key = std::move(key), .target = CompareTarget::kValue, .op = op, .value = std::move(value)};
 }
 Compare Compare::Version(std::string key, CompareOp op, int64_t version) {
-  return Compare{.key = std::move(key), .target = CompareTarget::kVersion, .op = op,
-                 .number = version};
+  return Compare{
+      .key = std::move(key), .target = CompareTarget::kVersion, .op = op, .number = version};
 }
 Compare Compare::CreateRevision(std::string key, CompareOp op, int64_t revision) {
-  return Compare{.key = std::move(key), .target = CompareTarget::kCreate, .op = op,
-                 .number = revision};
+  return Compare{
+      .key = std::move(key), .target = CompareTarget::kCreate, .op = op, .number = revision};
 }
 Compare Compare::ModRevision(std::string key, CompareOp op, int64_t revision) {
-  return Compare{.key = std::move(key), .target = CompareTarget::kMod, .op = op,
-                 .number = revision};
+  return Compare{
+      .key = std::move(key), .target = CompareTarget::kMod, .op = op, .number = revision};
 }
 Compare Compare::Lease(std::string key, CompareOp op, int64_t lease) {
-  return Compare{.key = std::move(key), .target = CompareTarget::kLease, .op = op,
-                 .number = lease};
+  return Compare{.key = std::move(key), .target = CompareTarget::kLease, .op = op, .number = lease};
 }
 
 }  // namespace br2k::etcd

@@ -12,9 +12,10 @@ using namespace std::chrono_literals;
 void EtcdContract::SetUp() {
   client_ = GetParam()->make();
   ASSERT_NE(client_, nullptr);
-  prefix_ = "/contract/" + br2k::testing::UniqueName(
-                               ::testing::UnitTest::GetInstance()->current_test_info()->name()) +
-            "/";
+  prefix_ =
+      "/contract/" +
+      br2k::testing::UniqueName(::testing::UnitTest::GetInstance()->current_test_info()->name()) +
+      "/";
 }
 
 void EtcdContract::TearDown() {
@@ -26,7 +27,9 @@ void EtcdContract::TearDown() {
 
 namespace {
 
-Deadline D() { return Deadline::After(10s); }
+Deadline D() {
+  return Deadline::After(10s);
+}
 
 // Collects watch events until `n` have arrived or the deadline passes.
 std::vector<Event> Collect(Watcher& w, size_t n, Deadline deadline) {
@@ -145,7 +148,8 @@ TEST_P(EtcdContract, Range_serializableReadAnswers) {
 }
 
 TEST_P(EtcdContract, Delete_rangeReturnsCountAndPrevKvs) {
-  for (int i = 0; i < 3; ++i) ASSERT_TRUE(client_->Put(Key("d/" + std::to_string(i)), "x", D()).ok());
+  for (int i = 0; i < 3; ++i)
+    ASSERT_TRUE(client_->Put(Key("d/" + std::to_string(i)), "x", D()).ok());
   auto r = client_->Delete(
       DeleteRequest{.key = Key("d/"), .range_end = PrefixEnd(Key("d/")), .prev_kv = true}, D());
   ASSERT_TRUE(r.ok()) << r.status();
@@ -229,9 +233,9 @@ TEST_P(EtcdContract, Txn_nestedTransactionRuns) {
 }
 
 TEST_P(EtcdContract, Txn_writesShareOneRevision) {
-  auto r = client_->Txn(TxnRequest{.success = {Op::Put(Key("x"), "1"), Op::Put(Key("y"), "2"),
-                                               Op::Delete(Key("z"))}},
-                        D());
+  auto r = client_->Txn(
+      TxnRequest{.success = {Op::Put(Key("x"), "1"), Op::Put(Key("y"), "2"), Op::Delete(Key("z"))}},
+      D());
   ASSERT_TRUE(r.ok()) << r.status();
   auto x = client_->Get(Key("x"), D());
   auto y = client_->Get(Key("y"), D());
@@ -240,17 +244,16 @@ TEST_P(EtcdContract, Txn_writesShareOneRevision) {
 }
 
 TEST_P(EtcdContract, Txn_duplicatePutIsInvalidArgument) {
-  auto r = client_->Txn(TxnRequest{.success = {Op::Put(Key("x"), "1"), Op::Put(Key("x"), "2")}},
-                        D());
+  auto r =
+      client_->Txn(TxnRequest{.success = {Op::Put(Key("x"), "1"), Op::Put(Key("x"), "2")}}, D());
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << r.status();
   EXPECT_NE(r.status().message().find("duplicate key"), std::string::npos) << r.status();
 }
 
 TEST_P(EtcdContract, Watch_deliversEveryEventInOrder) {
-  auto w = client_->Watch(WatchOptions{.key = Key("w/"), .range_end = PrefixEnd(Key("w/")),
-                                       .prev_kv = true},
-                          D());
+  auto w = client_->Watch(
+      WatchOptions{.key = Key("w/"), .range_end = PrefixEnd(Key("w/")), .prev_kv = true}, D());
   ASSERT_TRUE(w.ok()) << w.status();
   constexpr int kPuts = 150;
   std::vector<int64_t> revisions;
@@ -349,17 +352,19 @@ TEST_P(EtcdContract, Lease_keysLiveUntilRevoked) {
   ASSERT_TRUE(lease.ok()) << lease.status();
   EXPECT_GT(lease->id, 0);
   EXPECT_EQ(lease->ttl, 30);
-  ASSERT_TRUE(client_->Put(PutRequest{.key = Key("l"), .value = "v", .lease = lease->id}, D()).ok());
+  ASSERT_TRUE(
+      client_->Put(PutRequest{.key = Key("l"), .value = "v", .lease = lease->id}, D()).ok());
   auto ttl = client_->LeaseTimeToLive(lease->id, /*keys=*/true, D());
   ASSERT_TRUE(ttl.ok()) << ttl.status();
   EXPECT_GT(ttl->ttl, 0);
   EXPECT_EQ(ttl->granted_ttl, 30);
   ASSERT_EQ(ttl->keys.size(), 1u);
   EXPECT_EQ(ttl->keys[0], Key("l"));
-  EXPECT_TRUE(client_->Txn(TxnRequest{.compare = {Compare::Lease(Key("l"), CompareOp::kEqual,
-                                                                 lease->id)}},
-                           D())
-                  ->succeeded);
+  EXPECT_TRUE(
+      client_
+          ->Txn(TxnRequest{.compare = {Compare::Lease(Key("l"), CompareOp::kEqual, lease->id)}},
+                D())
+          ->succeeded);
 
   ASSERT_TRUE(client_->LeaseRevoke(lease->id, D()).ok());
   EXPECT_FALSE((*client_->Get(Key("l"), D())).has_value());
@@ -380,7 +385,8 @@ TEST_P(EtcdContract, Lease_expiryDeletesItsKeys) {
   ASSERT_TRUE(lease.ok()) << lease.status();
   auto w = client_->Watch(WatchOptions{.key = Key("e")}, D());
   ASSERT_TRUE(w.ok());
-  ASSERT_TRUE(client_->Put(PutRequest{.key = Key("e"), .value = "v", .lease = lease->id}, D()).ok());
+  ASSERT_TRUE(
+      client_->Put(PutRequest{.key = Key("e"), .value = "v", .lease = lease->id}, D()).ok());
   // Expect the put, then the deletion by expiry (no keep-alive is sent).
   auto events = Collect(**w, 2, Deadline::After(20s));
   ASSERT_EQ(events.size(), 2u);
@@ -391,7 +397,8 @@ TEST_P(EtcdContract, Lease_expiryDeletesItsKeys) {
 TEST_P(EtcdContract, LeaseKeeper_keepsLeaseAlivePastItsTtl) {
   auto lease = client_->LeaseGrant(1, 0, D());
   ASSERT_TRUE(lease.ok());
-  ASSERT_TRUE(client_->Put(PutRequest{.key = Key("k"), .value = "v", .lease = lease->id}, D()).ok());
+  ASSERT_TRUE(
+      client_->Put(PutRequest{.key = Key("k"), .value = "v", .lease = lease->id}, D()).ok());
   {
     LeaseKeeper keeper(*client_, lease->id, std::chrono::seconds(lease->ttl));
     std::this_thread::sleep_for(3s);

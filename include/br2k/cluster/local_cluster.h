@@ -28,7 +28,7 @@ struct LocalClusterOptions {
   int election_ms = 1000;
   // Without pre-vote an isolated member that rejoins forces a needless election.
   bool pre_vote = true;
-  bool detach = false;  // members outlive this process (br2k up --detach)
+  bool detach = false;                       // members outlive this process (br2k up --detach)
   std::shared_ptr<proc::Launcher> launcher;  // default: proc::PosixLauncher()
 
   // Faster elections for tests: heartbeat 50 ms, election 500 ms.
@@ -82,9 +82,9 @@ class LocalCluster {
   std::vector<MemberHealth> Health(Deadline deadline) const;
 
   // Fault injection for tests.
-  Status KillMember(int index, int sig = 9);   // default SIGKILL; waits for the process to go
-  Status PauseMember(int index);               // SIGSTOP
-  Status ResumeMember(int index);              // SIGCONT
+  Status KillMember(int index, int sig = 9);  // default SIGKILL; waits for the process to go
+  Status PauseMember(int index);              // SIGSTOP
+  Status ResumeMember(int index);             // SIGCONT
   Status RestartMember(int index, Deadline deadline);  // starts a stopped member again
   // Stops every member (SIGTERM, then SIGKILL). Idempotent.
   Status Stop();

@@ -69,22 +69,36 @@ std::ostream& operator<<(std::ostream& os, const Status& s);
 inline Status InvalidArgumentError(std::string m) {
   return {StatusCode::kInvalidArgument, std::move(m)};
 }
-inline Status NotFoundError(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
-inline Status UnavailableError(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
+inline Status NotFoundError(std::string m) {
+  return {StatusCode::kNotFound, std::move(m)};
+}
+inline Status UnavailableError(std::string m) {
+  return {StatusCode::kUnavailable, std::move(m)};
+}
 inline Status DeadlineExceededError(std::string m) {
   return {StatusCode::kDeadlineExceeded, std::move(m)};
 }
 inline Status FailedPreconditionError(std::string m) {
   return {StatusCode::kFailedPrecondition, std::move(m)};
 }
-inline Status InternalError(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
-inline Status OutOfRangeError(std::string m) { return {StatusCode::kOutOfRange, std::move(m)}; }
+inline Status InternalError(std::string m) {
+  return {StatusCode::kInternal, std::move(m)};
+}
+inline Status OutOfRangeError(std::string m) {
+  return {StatusCode::kOutOfRange, std::move(m)};
+}
 inline Status AlreadyExistsError(std::string m) {
   return {StatusCode::kAlreadyExists, std::move(m)};
 }
-inline Status AbortedError(std::string m) { return {StatusCode::kAborted, std::move(m)}; }
-inline Status CancelledError(std::string m) { return {StatusCode::kCancelled, std::move(m)}; }
-inline Status DataLossError(std::string m) { return {StatusCode::kDataLoss, std::move(m)}; }
+inline Status AbortedError(std::string m) {
+  return {StatusCode::kAborted, std::move(m)};
+}
+inline Status CancelledError(std::string m) {
+  return {StatusCode::kCancelled, std::move(m)};
+}
+inline Status DataLossError(std::string m) {
+  return {StatusCode::kDataLoss, std::move(m)};
+}
 inline Status ResourceExhaustedError(std::string m) {
   return {StatusCode::kResourceExhausted, std::move(m)};
 }
@@ -99,7 +113,7 @@ inline Status UnimplementedError(std::string m) {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
   Result(Status status) : v_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     assert(!std::get<Status>(v_).ok() && "Result constructed from an OK status");
   }
@@ -137,10 +151,10 @@ class [[nodiscard]] Result {
 }  // namespace br2k
 
 // Returns early from the enclosing function when `expr` (a Status) is not OK.
-#define BR2K_RETURN_IF_ERROR(expr)          \
-  do {                                      \
-    ::br2k::Status _br2k_st = (expr);       \
-    if (!_br2k_st.ok()) return _br2k_st;    \
+#define BR2K_RETURN_IF_ERROR(expr)       \
+  do {                                   \
+    ::br2k::Status _br2k_st = (expr);    \
+    if (!_br2k_st.ok()) return _br2k_st; \
   } while (0)
 
 #define BR2K_CONCAT_INNER(a, b) a##b

@@ -42,8 +42,8 @@ enum class SortTarget { kKey, kVersion, kCreate, kMod, kValue };
 struct RangeRequest {
   std::string key;
   std::string range_end;
-  int64_t limit = 0;       // 0 = no limit
-  int64_t revision = 0;    // 0 = latest; otherwise read the store as of that revision
+  int64_t limit = 0;          // 0 = no limit
+  int64_t revision = 0;       // 0 = latest; otherwise read the store as of that revision
   bool serializable = false;  // true: answer from the contacted member without a quorum read
   bool keys_only = false;
   bool count_only = false;
@@ -59,8 +59,8 @@ struct RangeRequest {
 struct RangeResponse {
   ResponseHeader header;
   std::vector<KeyValue> kvs;
-  bool more = false;   // more keys exist in the range than `limit` allowed
-  int64_t count = 0;   // number of keys in the range (ignores limit)
+  bool more = false;  // more keys exist in the range than `limit` allowed
+  int64_t count = 0;  // number of keys in the range (ignores limit)
 };
 
 struct PutRequest {
@@ -172,7 +172,9 @@ struct TxnResponse {
   std::vector<OpResponse> responses;
 };
 
-inline Op Op::Txn(TxnRequest txn) { return Op{Box<TxnRequest>(std::move(txn))}; }
+inline Op Op::Txn(TxnRequest txn) {
+  return Op{Box<TxnRequest>(std::move(txn))};
+}
 inline const TxnResponse* OpResponse::txn() const {
   auto* b = std::get_if<Box<TxnResponse>>(&response);
   return b ? &**b : nullptr;

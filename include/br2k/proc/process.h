@@ -18,10 +18,10 @@
 namespace br2k::proc {
 
 struct SpawnSpec {
-  std::vector<std::string> argv;  // argv[0] is looked up in PATH when it has no '/'
-  std::filesystem::path log_file;  // stdout and stderr are appended here ("" = inherit)
+  std::vector<std::string> argv;           // argv[0] is looked up in PATH when it has no '/'
+  std::filesystem::path log_file;          // stdout and stderr are appended here ("" = inherit)
   std::map<std::string, std::string> env;  // added to (or replacing in) the parent's environment
-  std::filesystem::path cwd;  // "" = inherit
+  std::filesystem::path cwd;               // "" = inherit
   // true: the child gets its own session and outlives this process (`br2k up --detach`).
   // false: the child is sent SIGKILL when this process dies (PR_SET_PDEATHSIG).
   bool detach = false;

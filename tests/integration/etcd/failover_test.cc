@@ -126,10 +126,11 @@ TEST_F(Failover, LeaderKilled_anotherMemberLeads) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - killed_at);
   ASSERT_NE(new_leader, 0u) << "no new leader within 30 s";
   EXPECT_NE(new_leader, old_leader);
-  std::printf("leader failover: new leader %lx elected %lld ms after the old one was killed "
-              "(election timeout %d ms)\n",
-              static_cast<unsigned long>(new_leader), static_cast<long long>(ms.count()),
-              cluster_->options().election_ms);
+  std::printf(
+      "leader failover: new leader %lx elected %lld ms after the old one was killed "
+      "(election timeout %d ms)\n",
+      static_cast<unsigned long>(new_leader), static_cast<long long>(ms.count()),
+      cluster_->options().election_ms);
   RecordProperty("leader_failover_ms", static_cast<int>(ms.count()));
   // The cluster keeps serving writes, and the killed member rejoins as a follower.
   ASSERT_TRUE(client->Put("/after-failover", "ok", Deadline::After(10s)).ok());

@@ -18,8 +18,8 @@ class ClusterEnvironment : public ::testing::Environment {
  public:
   void SetUp() override {
     g_dir = new br2k::testing::ScratchDir("contract");
-    auto c = cluster::LocalCluster::Start(
-        cluster::LocalClusterOptions::TestProfile(g_dir->path()), Deadline::After(60s));
+    auto c = cluster::LocalCluster::Start(cluster::LocalClusterOptions::TestProfile(g_dir->path()),
+                                          Deadline::After(60s));
     ASSERT_TRUE(c.ok()) << c.status();
     g_cluster = c->release();
   }
@@ -32,7 +32,8 @@ class ClusterEnvironment : public ::testing::Environment {
 const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new ClusterEnvironment);
 
 Target kReal{"RealCluster", []() -> std::unique_ptr<Client> {
-               auto c = GrpcClient::Create(GrpcClientOptions{.endpoints = g_cluster->client_urls()});
+               auto c =
+                   GrpcClient::Create(GrpcClientOptions{.endpoints = g_cluster->client_urls()});
                EXPECT_TRUE(c.ok()) << c.status();
                return c.ok() ? std::move(c).value() : nullptr;
              }};
