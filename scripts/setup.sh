@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything br2k needs on a Debian 12 machine. Idempotent: safe to run again.
 #   - Debian packages (compiler, gRPC/protobuf, Boost, etcd, crypto, test libraries)
-#   - npm packages from the committed package-lock.json (anvil, solc)
+#   - npm packages pinned by the committed package-lock.json (anvil, solc)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -60,8 +60,12 @@ fi
 if [[ -f package-lock.json ]]; then
   stamp=node_modules/.br2k-lock-stamp
   if [[ ! -f $stamp ]] || ! cmp -s package-lock.json "$stamp"; then
-    echo "setup: npm ci"
-    npm ci --no-audit --no-fund --loglevel=error
+    # Exact versions from the committed lock. Not `npm ci`: anvil's package lists optional
+    # binaries for every platform, and `npm ci` refuses a lock without all of them, while only
+    # the linux-amd64 one is published in the registry reachable here. `npm install --no-save`
+    # installs what the lock says, tolerates missing optional packages, and never rewrites it.
+    echo "setup: npm install (from package-lock.json)"
+    npm install --no-save --no-audit --no-fund --loglevel=error
     cp package-lock.json "$stamp"
   else
     echo "setup: npm packages up to date"
