@@ -202,6 +202,14 @@ br2k::Status LocalCluster::WaitHealthy(Deadline deadline) const {
     auto health = Health(deadline);
     uint64_t leader_id = 0;
     bool ok = true;
+    for (const auto& m : members_) {
+      if (m.pid > 0 && !options_.launcher->Alive(m.pid)) {
+        auto exit = options_.launcher->Wait(m.pid, Deadline::After(100ms));
+        return UnavailableError("cluster: " + m.name + " exited (" +
+                                (exit.ok() ? exit->ToString() : "gone") + "); see " +
+                                m.log_file.string());
+      }
+    }
     for (const auto& h : health) {
       if (h.pid == 0) continue;  // deliberately stopped
       if (!h.healthy) {

@@ -50,6 +50,18 @@ TEST(LocalCluster, Start_missingEtcdBinaryIsFailedPrecondition) {
   EXPECT_NE(c.status().message().find("etcd-server"), std::string::npos) << c.status();
 }
 
+TEST(LocalCluster, Start_memberThatExitsAtOnceFailsFastWithItsLog) {
+  testing::ScratchDir dir("cluster");
+  auto o = LocalClusterOptions::TestProfile(dir.path());
+  o.etcd_binary = "false";  // runs, and exits with status 1 at once
+  Deadline deadline = Deadline::After(60s);
+  auto c = LocalCluster::Start(o, deadline);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("exited"), std::string::npos) << c.status();
+  EXPECT_NE(c.status().message().find("etcd.log"), std::string::npos) << c.status();
+  EXPECT_FALSE(deadline.expired()) << "a dead member must not make start-up wait for the deadline";
+}
+
 TEST(LocalCluster, Start_rejectsElectionTimeoutTooShortForHeartbeat) {
   testing::ScratchDir dir("cluster");
   auto o = LocalClusterOptions::TestProfile(dir.path());
