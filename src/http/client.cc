@@ -79,7 +79,11 @@ Result<ClientResponse> Connection::Call(const std::string& method, const std::st
     bhttp::write(*impl_->sock, req, ec);
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(64 * 1024 * 1024);
-    if (!ec) bhttp::read(*impl_->sock, impl_->buf, parser, ec);
+    // Even when the write failed, the server may have answered early (413) before closing.
+    beast::error_code wec = ec;
+    ec = {};
+    bhttp::read(*impl_->sock, impl_->buf, parser, ec);
+    if (ec && wec) ec = wec;
     if (ec) {
       impl_->sock.reset();
       if (ec == asio::error::would_block || ec == asio::error::try_again || deadline.expired()) {

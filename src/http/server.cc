@@ -55,6 +55,21 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     return !ec;
   }
 
+  // Lingering close: stop sending, then read and discard what the client is still sending (up
+  // to a bound), so that it sees our error answer instead of a connection reset.
+  static void DrainAndClose(tcp::socket& sock) {
+    beast::error_code ec;
+    sock.shutdown(tcp::socket::shutdown_send, ec);
+    SetTimeout(sock, std::chrono::milliseconds(500));
+    char buf[16384];
+    size_t total = 0;
+    while (total < 64 * 1024 * 1024) {
+      size_t n = sock.read_some(asio::buffer(buf), ec);
+      if (ec || n == 0) break;
+      total += n;
+    }
+  }
+
   void Serve(tcp::socket sock) {
     SetTimeout(sock, opt.read_timeout);
     beast::flat_buffer buf;
@@ -73,6 +88,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       if (ec == bhttp::error::body_limit || ec == bhttp::error::header_limit) {
         Send(sock, JsonError(413, "PAYLOAD_TOO_LARGE", "request too large: " + ec.message()),
              false);
+        DrainAndClose(sock);
         break;
       }
       if (ec) {

@@ -88,8 +88,14 @@ http::Handler MakeHandler(Replica& replica, const Application& app, const RouteT
                       {"leader_url", s.leader_url}}
                      .dump();
       } else if (p == "/replica") {
-        r.body =
-            json{{"id", s.id}, {"role", RoleName(s.role)}, {"url", options.advertise_url}}.dump();
+        json j = {{"id", s.id}, {"role", RoleName(s.role)}, {"url", options.advertise_url}};
+        if (req.query == "state=1") {
+          auto ls = replica.local_state();
+          j["lpi"] = ls.lpi;
+          json state = json::parse(ls.snapshot, nullptr, false);
+          j["state"] = state.is_discarded() ? json(ls.snapshot) : state;
+        }
+        r.body = j.dump(-1, ' ', false, json::error_handler_t::replace);
       } else if (p == "/status") {
         r.body = StatusJson(s, options.advertise_url);
       } else {

@@ -599,11 +599,14 @@ struct Replica::Impl {
       return StepDown("Current_Leader changed");
     }
     if (!opt.local_endpoint.empty()) {
-      bool raft_leader = LocalIsRaftLeader();
+      // Raft leadership is the trigger for claiming a vacancy; once leading, a replica keeps
+      // its claim while its lease lives (resigning whenever Raft leadership moves would make
+      // leadership flap). It resigns when its own member stops answering.
+      bool reachable = deps.client->EndpointStatus(opt.local_endpoint, EtcdDeadline()).ok();
       std::optional<Clock::time_point> since;
       {
         std::lock_guard lock(mu);
-        if (raft_leader) {
+        if (reachable) {
           not_raft_leader_since.reset();
         } else if (!not_raft_leader_since) {
           not_raft_leader_since = Clock::now();
@@ -615,7 +618,7 @@ struct Replica::Impl {
           std::lock_guard lock(mu);
           not_raft_leader_since.reset();
         }
-        return Resign(ep, "local etcd member is not the Raft leader");
+        return Resign(ep, "local etcd member unreachable");
       }
     }
     if (Clock::now() - last_sweep >= opt.session_sweep_interval) {
@@ -1127,6 +1130,11 @@ Result<WriteResult> Replica::Execute(Request request, RequestType type, Deadline
 
 Result<Response> Replica::Read(const Request& request, Deadline deadline) {
   return impl_->Read(request, deadline);
+}
+
+LocalState Replica::local_state() const {
+  std::lock_guard lock(impl_->state_mu);
+  return LocalState{.lpi = impl_->lpi, .snapshot = impl_->deps.app->Snapshot()};
 }
 
 ReplicaStatus Replica::status() const {

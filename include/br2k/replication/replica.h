@@ -41,7 +41,7 @@ struct ReplicaOptions {
   // A replica whose member is not the Raft leader claims a vacant Current_Leader only after it
   // has been vacant this long (the Raft leader's replica claims at once).
   std::chrono::milliseconds takeover_grace{1000};
-  // A leader whose local member is not the Raft leader (or unreachable) for this long resigns.
+  // A leader whose local member does not answer for this long resigns.
   std::chrono::milliseconds step_down_after{3000};
   std::chrono::milliseconds etcd_timeout{2000};  // per etcd call
   std::chrono::seconds session_ttl{3600};        // client sessions expire after this
@@ -112,6 +112,9 @@ class Replica {
   Result<Response> Read(const Request& request, Deadline deadline);
 
   ReplicaStatus status() const;
+  // The local LPI and application snapshot, read together (for /replica and tests). On the
+  // leader it may include a batch whose result is being committed.
+  LocalState local_state() const;
   // Prometheus text exposition of the replica's metrics.
   std::string MetricsText() const;
 

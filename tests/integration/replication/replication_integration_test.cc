@@ -1,0 +1,397 @@
+// The replicated log server against a real 3-member etcd cluster: three br2k-logserver child
+// processes, killed at each failpoint, paused, cut off from their etcd member, or left without
+// etcd. Every test ends by checking the etcd contents and every replica's local state.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <atomic>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "br2k/cluster/local_cluster.h"
+#include "br2k/etcd/grpc_client.h"
+#include "br2k/http/client.h"
+#include "br2k/proc/process.h"
+#include "br2k/replication/keys.h"
+#include "br2k/replication/log_entry.h"
+#include "br2k/replication/node_process.h"
+#include "test_env.h"
+
+namespace br2k::replication {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+constexpr char kService[] = "logs";
+constexpr int kNodes = 3;
+
+class ReplicationIT : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto c = cluster::LocalCluster::Start(cluster::LocalClusterOptions::TestProfile(dir_.path()),
+                                          Deadline::After(60s));
+    ASSERT_TRUE(c.ok()) << c.status();
+    cluster_ = std::move(c).value();
+    auto e = etcd::GrpcClient::Create({.endpoints = cluster_->client_urls()});
+    ASSERT_TRUE(e.ok());
+    etcd_ = std::move(e).value();
+    for (int i = 0; i < kNodes; ++i) {
+      auto port = proc::FreePort();
+      ASSERT_TRUE(port.ok());
+      ports_.push_back(*port);
+      pids_.push_back(0);
+    }
+  }
+
+  void TearDown() override {
+    for (int i = 0; i < kNodes; ++i) StopNode(i);
+    if (HasFailure()) {
+      for (int i = 0; i < kNodes; ++i) {
+        std::ifstream in(dir_.path() / ("node-" + std::to_string(i) + ".log"));
+        std::string all((std::istreambuf_iterator<char>(in)), {});
+        if (all.size() > 4000) all = all.substr(all.size() - 4000);
+        std::cerr << "---- node " << i << " log tail ----\n" << all << "\n";
+      }
+    }
+  }
+
+  std::string Url(int i) const { return "http://127.0.0.1:" + std::to_string(ports_[i]); }
+
+  void StartNode(int i, std::vector<std::string> extra = {}) {
+    LogserverNode n{.id = "node-" + std::to_string(i),
+                    .service = kService,
+                    .listen_port = ports_[i],
+                    .etcd_urls = cluster_->client_urls(),
+                    .local_etcd_url = cluster_->members()[i].client_url,
+                    .data_dir = dir_.path() / ("data-" + std::to_string(i))};
+    n.extra_args = {"--leader-ttl=1", "--takeover-grace-ms=500", "--step-down-ms=1500",
+                    "--request-timeout-ms=5000"};
+    n.extra_args.insert(n.extra_args.end(), extra.begin(), extra.end());
+    proc::SpawnSpec spec{.argv = LogserverArgv(testing::BinDir() / "br2k-logserver", n),
+                         .log_file = dir_.path() / ("node-" + std::to_string(i) + ".log")};
+    auto pid = launcher_->Spawn(spec);
+    ASSERT_TRUE(pid.ok()) << pid.status();
+    pids_[i] = *pid;
+    // Bounded wait until it answers.
+    auto until = Deadline::After(20s);
+    while (!until.expired() && !ProbeReplica(Url(i), Deadline::After(1s)).ok()) {
+      std::this_thread::sleep_for(50ms);
+    }
+    ASSERT_TRUE(ProbeReplica(Url(i), Deadline::After(2s)).ok()) << "node " << i << " not up";
+  }
+
+  void StopNode(int i) {
+    if (pids_[i] > 0) (void)proc::Terminate(*launcher_, pids_[i], 3s);
+    pids_[i] = 0;
+  }
+
+  void KillNode(int i) {
+    ASSERT_TRUE(launcher_->Signal(pids_[i], SIGKILL).ok());
+    ASSERT_TRUE(launcher_->Wait(pids_[i], Deadline::After(10s)).ok());
+    pids_[i] = 0;
+  }
+
+  // The index of the one node among `among` that reports Leader (bounded wait), or -1.
+  int WaitLeader(std::set<int> among) {
+    auto until = Deadline::After(40s);
+    while (!until.expired()) {
+      for (int i : among) {
+        auto p = ProbeReplica(Url(i), Deadline::After(1s));
+        if (p.ok() && p->role == "Leader") return i;
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+    return -1;
+  }
+
+  static std::map<std::string, std::string> Session(const std::string& client, uint64_t seq) {
+    return {{"X-Br2k-Client", client}, {"X-Br2k-Seq", std::to_string(seq)}};
+  }
+
+  static std::string Body(const std::string& user) { return json{{"user", user}}.dump(); }
+
+  Result<http::ClientResponse> PostTo(int i, const std::string& user, const std::string& client,
+                                      uint64_t seq, Deadline d = Deadline::After(15s)) {
+    return http::Call(Url(i), "POST", "/logs", Body(user), Session(client, seq), d);
+  }
+
+  // A well-behaved client: tries every node, follows redirects, retries the same (client, seq)
+  // until it gets a 200 or the bound runs out.
+  http::ClientResponse ClientPost(const std::string& user, const std::string& client,
+                                  uint64_t seq) {
+    auto until = Deadline::After(60s);
+    int next = 0;
+    http::ClientResponse last;
+    while (!until.expired()) {
+      int i = next++ % kNodes;
+      if (pids_[i] == 0) continue;
+      auto r = PostTo(i, user, client, seq, Deadline::After(8s));
+      if (r.ok() && r->status == 200) return *r;
+      if (r.ok() && r->status == 307) {
+        auto url = r->headers["x-br2k-leader-url"];
+        for (int k = 0; k < kNodes; ++k) {
+          if (Url(k) == url) next = k;
+        }
+      } else {
+        std::this_thread::sleep_for(100ms);
+      }
+      if (r.ok()) last = *r;
+    }
+    ADD_FAILURE() << "no 200 for " << user << " (last " << last.status << " " << last.body << ")";
+    return last;
+  }
+
+  std::string EtcdValue(const std::string& key) {
+    auto kv = etcd_->Get(key, Deadline::After(5s));
+    return kv.ok() && *kv ? (*kv)->value : "";
+  }
+
+  EntryStatus Rs(uint64_t i) {
+    auto s = DecodeEntryStatus(EtcdValue(KeyLayout(kService).rs(i)));
+    return s.ok() ? *s : EntryStatus{};
+  }
+
+  // The Success Replication entries in index order, from etcd; checks that nothing is pending.
+  std::vector<std::string> ExpectedFromEtcd(uint64_t& ssi) {
+    KeyLayout k(kService);
+    auto ls = ParseIndex(EtcdValue(k.log_size())).value_or(0);
+    ssi = ParseIndex(EtcdValue(k.ssi())).value_or(0);
+    EXPECT_EQ(ls, ssi) << "every logged entry is finished";
+    std::vector<std::string> out;
+    for (uint64_t i = 1; i <= ls; ++i) {
+      auto rs = Rs(i);
+      EXPECT_NE(rs.state, EntryState::kNull) << "entry " << i;
+      EXPECT_NE(rs.state, EntryState::kInProcess) << "entry " << i;
+      auto e = DecodeLogEntry(EtcdValue(k.rle(i)));
+      EXPECT_TRUE(e.ok()) << "RLE " << i;
+      if (e.ok() && rs.state == EntryState::kSuccess && e->type == RequestType::kReplication) {
+        out.push_back(json::parse(e->request.body).at("user").get<std::string>());
+      }
+    }
+    return out;
+  }
+
+  json ReplicaState(int i) {
+    auto r = http::Call(Url(i), "GET", "/replica?state=1", "", {}, Deadline::After(3s));
+    if (!r.ok() || r->status != 200) return json();
+    return json::parse(r->body, nullptr, false);
+  }
+
+  // Waits until every running node has applied SSI, then compares each one's state with the
+  // Success entries in etcd. Returns that list.
+  std::vector<std::string> CheckConverged() {
+    std::vector<std::string> expected;
+    uint64_t ssi = 0;
+    auto until = Deadline::After(40s);
+    bool all = false;
+    while (!until.expired() && !all) {
+      KeyLayout k(kService);
+      ssi = ParseIndex(EtcdValue(k.ssi())).value_or(0);
+      all = EtcdValue(k.log_size()) == EtcdValue(k.ssi());
+      for (int i = 0; i < kNodes && all; ++i) {
+        if (pids_[i] == 0) continue;
+        auto st = ReplicaState(i);
+        all = st.is_object() && st.value("lpi", uint64_t{0}) == ssi;
+      }
+      if (!all) std::this_thread::sleep_for(100ms);
+    }
+    EXPECT_TRUE(all) << "replicas did not converge on SSI " << ssi;
+    expected = ExpectedFromEtcd(ssi);
+    for (int i = 0; i < kNodes; ++i) {
+      if (pids_[i] == 0) continue;
+      auto st = ReplicaState(i);
+      EXPECT_TRUE(st.is_object()) << "node " << i;
+      if (st.is_object()) {
+        EXPECT_EQ(st["state"], json(expected)) << "node " << i;
+      }
+    }
+    return expected;
+  }
+
+  void RunFailpoint(const std::string& failpoint, EntryState want_rs3, bool retry_is_duplicate) {
+    for (int i = 0; i < kNodes; ++i) StartNode(i, {"--failpoint=" + failpoint + ":3"});
+    int leader = WaitLeader({0, 1, 2});
+    ASSERT_GE(leader, 0);
+    for (uint64_t s = 1; s <= 2; ++s) {
+      auto r = PostTo(leader, "u" + std::to_string(s), "c1", s);
+      ASSERT_TRUE(r.ok() && r->status == 200) << (r.ok() ? r->body : r.status().ToString());
+    }
+    // The third request crashes the leader at the failpoint: no acknowledgement.
+    auto r3 = PostTo(leader, "u3", "c1", 3);
+    EXPECT_FALSE(r3.ok() && r3->status == 200);
+    ASSERT_TRUE(launcher_->Wait(pids_[leader], Deadline::After(15s)).ok()) << "leader survived";
+    pids_[leader] = 0;
+    std::set<int> others;
+    for (int i = 0; i < kNodes; ++i) {
+      if (i != leader) others.insert(i);
+    }
+    int next = WaitLeader(others);
+    ASSERT_GE(next, 0) << "no new leader";
+    // The client retries the same (client, seq): answered once, executed once.
+    auto retry = ClientPost("u3", "c1", 3);
+    EXPECT_EQ(retry.status, 200);
+    EXPECT_EQ(retry.headers.count("x-br2k-duplicate") == 1, retry_is_duplicate) << failpoint;
+    EXPECT_EQ(ClientPost("u4", "c1", 4).status, 200);
+    EXPECT_EQ(Rs(3).state, want_rs3);
+    // The old leader restarts (without the failpoint) and catches up.
+    StartNode(leader);
+    auto logs = CheckConverged();
+    EXPECT_EQ(logs, (std::vector<std::string>{"u1", "u2", "u3", "u4"}));
+  }
+
+  testing::ScratchDir dir_{"repl-it"};
+  std::unique_ptr<cluster::LocalCluster> cluster_;
+  std::unique_ptr<etcd::GrpcClient> etcd_;
+  std::shared_ptr<proc::Launcher> launcher_ = proc::PosixLauncher();
+  std::vector<int> ports_;
+  std::vector<pid_t> pids_;
+};
+
+TEST_F(ReplicationIT, FailpointAfterAppend_entryIgnoredAndRetryRunsOnce) {
+  RunFailpoint("after_append", EntryState::kIgnore, false);
+}
+
+TEST_F(ReplicationIT, FailpointAfterInProcess_entryReprocessedByNewLeader) {
+  RunFailpoint("after_inprocess", EntryState::kSuccess, true);
+}
+
+TEST_F(ReplicationIT, FailpointMidApply_entryReprocessedAndOldLeaderRecovers) {
+  RunFailpoint("mid_apply", EntryState::kSuccess, true);
+}
+
+TEST_F(ReplicationIT, FailpointAfterResult_retryAnsweredFromRecord) {
+  RunFailpoint("after_result", EntryState::kSuccess, true);
+}
+
+TEST_F(ReplicationIT, PausedLeader_neverAcknowledgesAfterResume) {
+  for (int i = 0; i < kNodes; ++i) StartNode(i);
+  int old = WaitLeader({0, 1, 2});
+  ASSERT_GE(old, 0);
+  ASSERT_EQ(ClientPost("before", "c1", 1).status, 200);
+  ASSERT_TRUE(launcher_->Signal(pids_[old], SIGSTOP).ok());
+  std::set<int> others;
+  for (int i = 0; i < kNodes; ++i) {
+    if (i != old) others.insert(i);
+  }
+  int next = WaitLeader(others);
+  // A request reaches the paused leader's socket; it is read only after SIGCONT.
+  std::atomic<int> paused_status{-1};
+  std::thread t([&] {
+    auto r = PostTo(old, "to-paused", "c2", 1, Deadline::After(30s));
+    paused_status = r.ok() ? r->status : 0;
+  });
+  if (next < 0) {
+    (void)launcher_->Signal(pids_[old], SIGCONT);
+    t.join();
+    FAIL() << "no new leader while the old one was paused";
+  }
+  auto during = PostTo(next, "during", "c1", 2);
+  EXPECT_TRUE(during.ok() && during->status == 200);
+  ASSERT_TRUE(launcher_->Signal(pids_[old], SIGCONT).ok());
+  t.join();
+  EXPECT_NE(paused_status.load(), 200) << "the resumed old leader acknowledged a request";
+  EXPECT_NE(paused_status.load(), -1);
+  auto logs = CheckConverged();
+  EXPECT_EQ(logs, (std::vector<std::string>{"before", "during"}));
+  auto p = ProbeReplica(Url(old), Deadline::After(2s));
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->role, "Follower");
+  EXPECT_EQ(EtcdValue(KeyLayout(kService).current_leader()), "node-" + std::to_string(next));
+}
+
+TEST_F(ReplicationIT, LeaderEtcdMemberKilled_serviceContinuesWithoutLoss) {
+  for (int i = 0; i < kNodes; ++i) StartNode(i);
+  int old = WaitLeader({0, 1, 2});
+  ASSERT_GE(old, 0);
+  std::vector<std::string> acked;
+  uint64_t seq = 0;
+  for (int k = 0; k < 5; ++k) {
+    std::string u = "a" + std::to_string(++seq);
+    if (ClientPost(u, "c1", seq).status == 200) acked.push_back(u);
+  }
+  ASSERT_TRUE(cluster_->KillMember(old).ok());
+  std::set<int> others;
+  for (int i = 0; i < kNodes; ++i) {
+    if (i != old) others.insert(i);
+  }
+  // The client keeps going; the old leader resigns and a replica beside a live member leads.
+  for (int k = 0; k < 10; ++k) {
+    std::string u = "b" + std::to_string(++seq);
+    if (ClientPost(u, "c1", seq).status == 200) acked.push_back(u);
+  }
+  int next = WaitLeader(others);
+  EXPECT_GE(next, 0);
+  EXPECT_EQ(acked.size(), 15u);
+  auto logs = CheckConverged();
+  EXPECT_EQ(logs, acked) << "acknowledged requests lost or duplicated";
+}
+
+TEST_F(ReplicationIT, EtcdUnreachable_503ThenResumes) {
+  for (int i = 0; i < kNodes; ++i) StartNode(i);
+  int leader = WaitLeader({0, 1, 2});
+  ASSERT_GE(leader, 0);
+  ASSERT_EQ(ClientPost("u1", "c1", 1).status, 200);
+  for (int m = 0; m < kNodes; ++m) ASSERT_TRUE(cluster_->PauseMember(m).ok());
+  for (uint64_t s = 2; s <= 3; ++s) {
+    auto r = PostTo(leader, "outage", "c1", s);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->status, 503) << r->body;
+    auto j = json::parse(r->body, nullptr, false);
+    EXPECT_TRUE(j.is_object() && j.contains("error")) << r->body;
+  }
+  for (int m = 0; m < kNodes; ++m) ASSERT_TRUE(cluster_->ResumeMember(m).ok());
+  EXPECT_EQ(ClientPost("u2", "c1", 4).status, 200);
+  auto logs = CheckConverged();
+  EXPECT_EQ(logs, (std::vector<std::string>{"u1", "u2"}));
+}
+
+TEST_F(ReplicationIT, Frontend_redirectsAndAnswersBadInputWithJson) {
+  for (int i = 0; i < kNodes; ++i) StartNode(i);
+  int leader = WaitLeader({0, 1, 2});
+  ASSERT_GE(leader, 0);
+  int follower = (leader + 1) % kNodes;
+  auto until = Deadline::After(20s);
+  while (!until.expired()) {  // the follower learns the leader on its next check
+    auto p = ProbeReplica(Url(follower), Deadline::After(1s));
+    if (p.ok() && !p->leader.empty()) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  auto r = PostTo(follower, "x", "c1", 1);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 307);
+  EXPECT_EQ(r->headers["location"], Url(leader) + "/logs");
+  EXPECT_EQ(r->headers["x-br2k-leader"], "node-" + std::to_string(leader));
+  auto call = [&](const std::string& m, const std::string& target, const std::string& body,
+                  std::map<std::string, std::string> h = {}) {
+    auto c = http::Call(Url(leader), m, target, body, h, Deadline::After(10s));
+    EXPECT_TRUE(c.ok());
+    if (c.ok()) {
+      EXPECT_TRUE(json::parse(c->body, nullptr, false).is_object()) << c->body;
+    }
+    return c.ok() ? c->status : 0;
+  };
+  EXPECT_EQ(call("GET", "/nope", ""), 404);
+  EXPECT_EQ(call("DELETE", "/logs", ""), 405);
+  EXPECT_EQ(call("POST", "/logs", "{not json"), 400);
+  EXPECT_EQ(call("POST", "/logs", "{\"user\":\"u\"}", {{"X-Br2k-Seq", "1"}}), 400);
+  EXPECT_EQ(call("POST", "/logs", std::string(2 * 1024 * 1024, 'x')), 413);
+  EXPECT_EQ(call("GET", "/leader", ""), 200);
+  auto f = http::Call(Url(follower), "GET", "/leader", "", {}, Deadline::After(5s));
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->status, 503);
+  EXPECT_EQ(call("POST", "/logs", "{\"user\":\"ok\"}"), 200);
+  auto read = http::Call(Url(leader), "GET", "/logs", "", {}, Deadline::After(10s));
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(json::parse(read->body)["logs"], json({"ok"}));
+  auto metrics = http::Call(Url(leader), "GET", "/metrics", "", {}, Deadline::After(5s));
+  ASSERT_TRUE(metrics.ok());
+  EXPECT_NE(metrics->body.find("br2k_requests_total{type=\"Replication\",outcome=\"success\"} 1"),
+            std::string::npos)
+      << metrics->body;
+  EXPECT_EQ(CheckConverged(), std::vector<std::string>{"ok"});
+}
+
+}  // namespace
+}  // namespace br2k::replication
