@@ -1,9 +1,15 @@
 #include "br2k/replication/local_store.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
 #include "br2k/common/atomic_file.h"
+#include "br2k/replication/keys.h"
 
 namespace br2k::replication {
 namespace {
@@ -20,13 +26,56 @@ Result<std::optional<std::string>> ReadWhole(const std::filesystem::path& p) {
   return std::optional<std::string>(ss.str());
 }
 
+constexpr size_t kSlot = 64 * 1024;
+constexpr char kMagic[8] = {'B', 'R', '2', 'K', 'J', 'R', 'N', '1'};
+constexpr size_t kHeader = 8 + 8 + 4 + 4;  // magic, seq, length, crc
+
+uint32_t Crc32(std::string_view data) {
+  static const auto table = [] {
+    std::array<uint32_t, 256> t{};
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  uint32_t c = 0xFFFFFFFFu;
+  for (unsigned char ch : data) c = table[(c ^ ch) & 0xFF] ^ (c >> 8);
+  return c ^ 0xFFFFFFFFu;
+}
+
+// One slot: (seq, payload) when valid.
+std::optional<std::pair<uint64_t, std::string>> ReadSlot(std::string_view slot) {
+  if (slot.size() < kHeader || std::memcmp(slot.data(), kMagic, 8) != 0) return std::nullopt;
+  uint64_t seq;
+  uint32_t len, crc;
+  std::memcpy(&seq, slot.data() + 8, 8);
+  std::memcpy(&len, slot.data() + 16, 4);
+  std::memcpy(&crc, slot.data() + 20, 4);
+  if (len > slot.size() - kHeader) return std::nullopt;
+  std::string payload(slot.substr(kHeader, len));
+  if (Crc32(payload) != crc) return std::nullopt;
+  return std::make_pair(seq, std::move(payload));
+}
+
 }  // namespace
 
 Result<std::unique_ptr<FileStore>> FileStore::Open(const std::filesystem::path& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return InternalError("cannot create data dir " + dir.string() + ": " + ec.message());
-  return std::unique_ptr<FileStore>(new FileStore(dir));
+  auto store = std::unique_ptr<FileStore>(new FileStore(dir));
+  auto path = dir / "journal.dat";
+  store->journal_fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (store->journal_fd_ < 0) {
+    return InternalError("cannot open " + path.string() + ": " + std::strerror(errno));
+  }
+  return store;
+}
+
+FileStore::~FileStore() {
+  if (journal_fd_ >= 0) ::close(journal_fd_);
 }
 
 Result<std::optional<LocalState>> FileStore::LoadState() {
@@ -39,10 +88,20 @@ Result<std::optional<LocalState>> FileStore::LoadState() {
 }
 
 Result<std::optional<Journal>> FileStore::LoadJournal() {
-  auto path = dir_ / "journal.json";
+  std::lock_guard lock(journal_mu_);
+  auto path = dir_ / "journal.dat";
   BR2K_ASSIGN_OR_RETURN(auto text, ReadWhole(path));
-  if (!text) return std::optional<Journal>();
-  auto j = DecodeJournal(*text);
+  if (!text || text->empty()) return std::optional<Journal>();
+  std::optional<std::pair<uint64_t, std::string>> best;
+  for (size_t off = 0; off < 2 * kSlot && off < text->size(); off += kSlot) {
+    auto slot = ReadSlot(std::string_view(*text).substr(off, kSlot));
+    if (slot && (!best || slot->first > best->first)) best = std::move(slot);
+  }
+  if (!best) {
+    return DataLossError(path.string() + " is corrupt: no valid journal record (left untouched)");
+  }
+  journal_seq_ = best->first;
+  auto j = DecodeJournal(best->second);
   if (!j.ok()) return j.status().WithContext(path.string() + " is corrupt (left untouched)");
   return std::optional<Journal>(std::move(*j));
 }
@@ -52,9 +111,30 @@ Status FileStore::SaveState(const LocalState& state) {
   return WriteFileAtomically(dir_ / "state.json", EncodeLocalState(state));
 }
 
-Status FileStore::SaveJournal(const Journal& journal) {
+Status FileStore::SaveJournal(const Journal& journal, bool durable) {
+  std::string payload = EncodeJournal(journal);
+  if (payload.size() > kSlot - kHeader) {
+    return InvalidArgumentError("journal record of " + std::to_string(payload.size()) +
+                                " bytes exceeds the slot size");
+  }
   std::lock_guard lock(journal_mu_);
-  return WriteFileAtomically(dir_ / "journal.json", EncodeJournal(journal));
+  uint64_t seq = journal_seq_ + 1;
+  uint32_t len = static_cast<uint32_t>(payload.size());
+  uint32_t crc = Crc32(payload);
+  std::string rec(kHeader, '\0');
+  std::memcpy(rec.data(), kMagic, 8);
+  std::memcpy(rec.data() + 8, &seq, 8);
+  std::memcpy(rec.data() + 16, &len, 4);
+  std::memcpy(rec.data() + 20, &crc, 4);
+  rec += payload;
+  // Alternate slots: the other one keeps the previous record intact during this write.
+  off_t off = static_cast<off_t>((seq % 2) * kSlot);
+  if (::pwrite(journal_fd_, rec.data(), rec.size(), off) != static_cast<ssize_t>(rec.size()) ||
+      (durable && ::fdatasync(journal_fd_) != 0)) {
+    return InternalError("journal write failed: " + std::string(std::strerror(errno)));
+  }
+  journal_seq_ = seq;
+  return Status::Ok();
 }
 
 Result<std::optional<LocalState>> MemoryStore::LoadState() {
@@ -74,7 +154,7 @@ Status MemoryStore::SaveState(const LocalState& state) {
   return Status::Ok();
 }
 
-Status MemoryStore::SaveJournal(const Journal& journal) {
+Status MemoryStore::SaveJournal(const Journal& journal, bool) {
   std::lock_guard lock(mu_);
   if (fail_writes_) return InternalError("injected write failure");
   journal_ = journal;

@@ -3,6 +3,7 @@
 // tests can inject write failures and inspect what was persisted.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -23,24 +24,34 @@ class LocalStore {
   virtual Result<std::optional<Journal>> LoadJournal() = 0;
   // Durable on OK: a crash afterwards keeps the new value, a crash during keeps the old one.
   virtual Status SaveState(const LocalState& state) = 0;
-  virtual Status SaveJournal(const Journal& journal) = 0;
+  // Same guarantee when `durable`; otherwise the record is written but not synced (a crash may
+  // lose it, never corrupt it: the previous record stays readable).
+  virtual Status SaveJournal(const Journal& journal, bool durable = true) = 0;
 };
 
-// Files <dir>/state.json and <dir>/journal.json written with WriteFileAtomically.
+// <dir>/state.json, written with WriteFileAtomically (temporary file, fsync, rename, fsync of
+// the directory), and <dir>/journal.dat: two fixed slots written alternately in place with
+// pwrite + fdatasync, each record carrying a sequence number and a CRC-32, so that a torn write
+// leaves the previous record readable (the journal is written on every pipeline step, and a
+// rename per step would triple its cost). LoadJournal returns the newest valid record;
+// DATA_LOSS when the file exists but no slot is valid.
 class FileStore final : public LocalStore {
  public:
-  // Creates `dir` if needed. INTERNAL when it cannot.
+  // Creates `dir` if needed and opens the journal file. INTERNAL when it cannot.
   static Result<std::unique_ptr<FileStore>> Open(const std::filesystem::path& dir);
+  ~FileStore() override;
   Result<std::optional<LocalState>> LoadState() override;
   Result<std::optional<Journal>> LoadJournal() override;
   Status SaveState(const LocalState& state) override;
-  Status SaveJournal(const Journal& journal) override;
+  Status SaveJournal(const Journal& journal, bool durable = true) override;
 
  private:
   explicit FileStore(std::filesystem::path dir) : dir_(std::move(dir)) {}
   std::filesystem::path dir_;
   std::mutex state_mu_;  // serialises writers of one file (the temp name is shared)
   std::mutex journal_mu_;
+  int journal_fd_ = -1;
+  uint64_t journal_seq_ = 0;  // sequence number of the newest record written or found
 };
 
 // In memory, for unit tests. fail_writes makes every Save* return INTERNAL.
@@ -49,7 +60,7 @@ class MemoryStore final : public LocalStore {
   Result<std::optional<LocalState>> LoadState() override;
   Result<std::optional<Journal>> LoadJournal() override;
   Status SaveState(const LocalState& state) override;
-  Status SaveJournal(const Journal& journal) override;
+  Status SaveJournal(const Journal& journal, bool durable = true) override;
   void set_fail_writes(bool fail);
 
  private:

@@ -19,7 +19,7 @@ struct LogserverNode {
   int listen_port = 0;                  // HTTP port
   std::vector<std::string> etcd_urls;   // client URLs of all members
   std::string local_etcd_url;           // this node's own member (Check role)
-  std::filesystem::path data_dir;       // state.json / journal.json live here
+  std::filesystem::path data_dir;       // state.json / journal.dat live here
   std::vector<std::string> extra_args;  // appended verbatim (e.g. "--failpoint=mid_apply")
 };
 

@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
   cli.add_option("--etcd", etcd_urls, "comma-separated client URLs of all etcd members")
       ->required();
   cli.add_option("--local-etcd", local_etcd, "this node's own etcd member URL (Check role)");
-  cli.add_option("--data-dir", data_dir, "directory for state.json and journal.json")->required();
+  cli.add_option("--data-dir", data_dir, "directory for state.json and journal.dat")->required();
   cli.add_option("--advertise-url", advertise,
                  "URL clients are redirected to (default http://<listen>)");
   cli.add_option("--mode", mode, "group (group commit) or paper (one request at a time)")

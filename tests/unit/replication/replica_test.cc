@@ -396,6 +396,53 @@ TEST(Replica_recovery, CorruptStateFileIsClearErrorAndKept) {
   EXPECT_EQ(text, "{not json");
 }
 
+TEST(FileStore_journal, TornNewestRecordFallsBackToPreviousAndAllCorruptIsDataLoss) {
+  testing::ScratchDir dir("repl-journal");
+  {
+    auto store = FileStore::Open(dir.path());
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->SaveJournal({.step = JournalStep::kAppend, .first = 1, .last = 2}).ok());
+    ASSERT_TRUE((*store)->SaveJournal({.step = JournalStep::kApply, .first = 1, .last = 2}).ok());
+    auto j = (*store)->LoadJournal();
+    ASSERT_TRUE(j.ok() && j->has_value());
+    EXPECT_EQ((*j)->step, JournalStep::kApply);
+  }
+  auto path = dir.path() / "journal.dat";
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign((std::istreambuf_iterator<char>(in)), {});
+  }
+  // The second record went to slot 0 (seq 2); tear it.
+  std::string torn = bytes;
+  torn[30] ^= 0x5a;
+  { std::ofstream(path, std::ios::binary | std::ios::trunc) << torn; }
+  {
+    auto store = FileStore::Open(dir.path());
+    ASSERT_TRUE(store.ok());
+    auto j = (*store)->LoadJournal();
+    ASSERT_TRUE(j.ok() && j->has_value()) << j.status();
+    EXPECT_EQ((*j)->step, JournalStep::kAppend);
+  }
+  std::string both = torn;
+  both[64 * 1024 + 30] ^= 0x5a;
+  { std::ofstream(path, std::ios::binary | std::ios::trunc) << both; }
+  auto store = FileStore::Open(dir.path());
+  ASSERT_TRUE(store.ok());
+  auto j = (*store)->LoadJournal();
+  EXPECT_EQ(j.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(j.status().message().find("journal.dat"), std::string::npos);
+  // Creating a replica on it fails clearly and keeps the file.
+  etcd::FakeClient etcd;
+  apps::LogServerApp app;
+  auto r =
+      Replica::Create(Options("a", true), {.client = &etcd, .app = &app, .store = store->get()});
+  EXPECT_EQ(r.status().code(), StatusCode::kDataLoss);
+  std::ifstream in(path, std::ios::binary);
+  std::string after((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_EQ(after, both);
+}
+
 TEST(Replica_failpoint, MidApplyStopsBeforeResultIsWritten) {
   // In test mode the failpoint only counts; the crash itself is covered by integration tests.
   Failpoints f;

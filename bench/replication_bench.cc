@@ -1,0 +1,222 @@
+// br2k-bench-replication: replicated requests/s and latency of the log server on a local
+// 3-member etcd cluster, group commit vs the papers' one-at-a-time sequence vs the raw-etcd
+// baseline (a plain CAS Txn loop on the same cluster), with 1 and 64 closed-loop clients.
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <cstdio>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "br2k/cluster/local_cluster.h"
+#include "br2k/http/client.h"
+#include "br2k/proc/process.h"
+#include "br2k/replication/node_process.h"
+#include "etcd_load.h"
+
+namespace {
+
+using namespace br2k;
+using Clock = std::chrono::steady_clock;
+
+struct Row {
+  std::string name;
+  int clients = 0;
+  int64_t ops = 0;
+  int64_t errors = 0;
+  double ops_per_sec = 0;
+  double p50_ms = 0;
+  double p99_ms = 0;
+};
+
+// Three logserver nodes in one mode, stopped by the destructor.
+class Service {
+ public:
+  Service(cluster::LocalCluster& c, const std::filesystem::path& dir, const std::string& mode,
+          const std::filesystem::path& bin)
+      : launcher_(proc::PosixLauncher()) {
+    for (int i = 0; i < 3; ++i) {
+      auto port = proc::FreePort();
+      if (!port.ok()) continue;
+      replication::LogserverNode n{
+          .id = "n" + std::to_string(i),
+          .service = "bench-" + mode,
+          .listen_port = *port,
+          .etcd_urls = c.client_urls(),
+          .local_etcd_url = c.members()[static_cast<size_t>(i)].client_url,
+          .data_dir = dir / (mode + "-" + std::to_string(i)),
+          .extra_args = {"--mode=" + mode, "--request-timeout-ms=120000", "--log-level=warn"}};
+      proc::SpawnSpec spec{.argv = replication::LogserverArgv(bin / "br2k-logserver", n),
+                           .log_file = dir / (mode + "-" + std::to_string(i) + ".log")};
+      auto pid = launcher_->Spawn(spec);
+      if (pid.ok()) {
+        pids_.push_back(*pid);
+        urls_.push_back("http://127.0.0.1:" + std::to_string(*port));
+      }
+    }
+  }
+  ~Service() {
+    for (pid_t p : pids_) (void)proc::Terminate(*launcher_, p, std::chrono::seconds(3));
+  }
+  // The leader's URL (bounded wait), or "".
+  std::string Leader() {
+    auto until = Deadline::After(std::chrono::seconds(60));
+    while (!until.expired()) {
+      for (const auto& u : urls_) {
+        auto p = replication::ProbeReplica(u, Deadline::After(std::chrono::seconds(1)));
+        if (p.ok() && p->role == "Leader") return u;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return "";
+  }
+
+ private:
+  std::shared_ptr<proc::Launcher> launcher_;
+  std::vector<pid_t> pids_;
+  std::vector<std::string> urls_;
+};
+
+Row RunHttpLoad(const std::string& name, const std::string& url, int clients, double seconds) {
+  auto hp = http::ParseHttpUrl(url);
+  Row row{.name = name, .clients = clients};
+  if (!hp.ok()) return row;
+  std::atomic<bool> go{false};
+  std::atomic<int64_t> errors{0};
+  std::mutex mu;
+  std::vector<int64_t> all;
+  std::vector<std::thread> threads;
+  Clock::time_point start;
+  const auto run_for =
+      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  static std::atomic<int> run_id{0};
+  const int run = run_id++;
+  for (int i = 0; i < clients; ++i) {
+    threads.emplace_back([&, i] {
+      http::Connection conn(hp->first, hp->second);
+      std::string client = "bench-" + std::to_string(::getpid()) + "-" + std::to_string(run) + "-" +
+                           std::to_string(i);
+      uint64_t seq = 0;
+      // Warm-up request outside the clock.
+      (void)conn.Call("POST", "/logs", "{\"user\":\"warm\"}",
+                      {{"X-Br2k-Client", client}, {"X-Br2k-Seq", std::to_string(++seq)}},
+                      Deadline::After(std::chrono::seconds(120)));
+      std::vector<int64_t> lat;
+      while (!go.load()) std::this_thread::yield();
+      const auto end = start + run_for;
+      while (Clock::now() < end) {
+        auto t0 = Clock::now();
+        auto r = conn.Call("POST", "/logs", "{\"user\":\"" + client + "\"}",
+                           {{"X-Br2k-Client", client}, {"X-Br2k-Seq", std::to_string(++seq)}},
+                           Deadline::After(std::chrono::seconds(120)));
+        if (!r.ok() || r->status != 200) {
+          errors++;
+          continue;
+        }
+        lat.push_back(
+            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count());
+      }
+      std::lock_guard lock(mu);
+      all.insert(all.end(), lat.begin(), lat.end());
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  start = Clock::now();
+  go = true;
+  for (auto& t : threads) t.join();
+  double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  row.ops = static_cast<int64_t>(all.size());
+  row.errors = errors.load();
+  row.ops_per_sec = static_cast<double>(row.ops) / elapsed;
+  row.p50_ms = bench::PercentileMs(all, 50);
+  row.p99_ms = bench::PercentileMs(all, 99);
+  return row;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"br2k replication throughput: group commit vs paper mode vs raw etcd"};
+  double seconds = 5;
+  std::string clients_list = "1,64";
+  app.add_option("--seconds", seconds, "Duration of each case")->capture_default_str();
+  app.add_option("--clients", clients_list, "Comma-separated client counts")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  std::vector<int> counts;
+  std::stringstream ss(clients_list);
+  for (std::string tok; std::getline(ss, tok, ',');) counts.push_back(std::stoi(tok));
+  signal(SIGPIPE, SIG_IGN);
+
+  auto bin = std::filesystem::read_symlink("/proc/self/exe").parent_path();
+  auto dir =
+      std::filesystem::temp_directory_path() / ("br2k-bench-repl-" + std::to_string(::getpid()));
+  cluster::LocalClusterOptions o;
+  o.run_dir = dir / "etcd";
+  auto c = cluster::LocalCluster::Start(o, Deadline::After(std::chrono::seconds(60)));
+  if (!c.ok()) {
+    std::fprintf(stderr, "br2k-bench-replication: %s\n", c.status().ToString().c_str());
+    return 1;
+  }
+  auto cl = std::move(c).value();
+  std::printf(
+      "replication bench: local 3-member etcd (heartbeat %d ms, election %d ms), %.1f s "
+      "per case, closed-loop clients, POST /logs\n",
+      o.heartbeat_ms, o.election_ms, seconds);
+
+  std::vector<Row> rows;
+  auto endpoints = cl->client_urls();
+  if (auto leader = cl->LeaderIndex(Deadline::After(std::chrono::seconds(5))); leader.ok()) {
+    std::swap(endpoints[0], endpoints[static_cast<size_t>(*leader)]);
+  }
+  for (int n : counts) {
+    auto r = bench::RunEtcdLoad(endpoints, bench::EtcdOp::kTxn, n,
+                                std::chrono::duration<double>(seconds));
+    if (r.ok()) {
+      rows.push_back({.name = "raw-etcd-txn",
+                      .clients = n,
+                      .ops = r->ops,
+                      .errors = r->errors,
+                      .ops_per_sec = r->ops_per_sec,
+                      .p50_ms = r->p50_ms,
+                      .p99_ms = r->p99_ms});
+    }
+  }
+  int rc = 0;
+  for (const std::string mode : {"group", "paper"}) {
+    Service svc(*cl, dir, mode, bin);
+    std::string leader = svc.Leader();
+    if (leader.empty()) {
+      std::fprintf(stderr, "br2k-bench-replication: no leader in %s mode\n", mode.c_str());
+      rc = 1;
+      continue;
+    }
+    for (int n : counts)
+      rows.push_back(
+          RunHttpLoad(mode == "group" ? "group-commit" : "paper-mode", leader, n, seconds));
+  }
+  auto find = [&](const std::string& name, int n) -> const Row* {
+    for (const auto& r : rows) {
+      if (r.name == name && r.clients == n) return &r;
+    }
+    return nullptr;
+  };
+  std::printf("%-14s %7s %10s %9s %9s %7s %10s %10s\n", "case", "clients", "req/s", "p50 ms",
+              "p99 ms", "errors", "x raw-etcd", "x paper");
+  for (const auto& r : rows) {
+    const Row* raw = find("raw-etcd-txn", r.clients);
+    const Row* paper = find("paper-mode", r.clients);
+    auto ratio = [](const Row* base, double v) {
+      return base && base->ops_per_sec > 0 ? v / base->ops_per_sec : 0.0;
+    };
+    std::printf("%-14s %7d %10.1f %9.2f %9.2f %7lld %10.2f %10.2f\n", r.name.c_str(), r.clients,
+                r.ops_per_sec, r.p50_ms, r.p99_ms, static_cast<long long>(r.errors),
+                ratio(raw, r.ops_per_sec), ratio(paper, r.ops_per_sec));
+  }
+  cl.reset();
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  return rc;
+}
