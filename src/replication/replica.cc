@@ -147,6 +147,9 @@ struct Replica::Impl {
   std::optional<Clock::time_point> vacant_since;
   std::optional<Clock::time_point> not_raft_leader_since;
   Clock::time_point last_sweep = Clock::now();
+  // Follower persistence (control thread only).
+  bool follower_dirty = false;
+  Clock::time_point last_follower_flush{};
 
   // Asynchronous snapshot saving (the leader acknowledges before the snapshot is on disk; a
   // crash then only means re-applying committed entries from etcd).
@@ -365,6 +368,7 @@ struct Replica::Impl {
 
   // Follower: claim a vacant Current_Leader, publish, Prepare service, then lead.
   void TryClaim() {
+    if (!FlushFollower(true).ok()) return;
     auto grant = deps.client->LeaseGrant(opt.leader_ttl_seconds, 0, EtcdDeadline());
     if (!grant.ok()) return;
     etcd::TxnRequest req;
@@ -559,9 +563,25 @@ struct Replica::Impl {
           lpi = i;
         }
       }
-      BR2K_RETURN_IF_ERROR(SaveStateNow());
-      (void)deps.client->Put(keys.lpi(opt.replica_id), FormatIndex(to), EtcdDeadline());
+      follower_dirty = true;
     }
+    return FlushFollower(false);
+  }
+
+  // Saves the follower's state and publishes its LPI, at most once per snapshot_interval (both
+  // cost a sync on the disk etcd uses; a crash only means re-applying committed entries).
+  Status FlushFollower(bool force) {
+    if (!follower_dirty) return Status::Ok();
+    if (!force && Clock::now() - last_follower_flush < opt.snapshot_interval) return Status::Ok();
+    last_follower_flush = Clock::now();
+    uint64_t saved;
+    {
+      std::lock_guard lock(state_mu);
+      saved = lpi;
+    }
+    BR2K_RETURN_IF_ERROR(SaveStateNow());
+    follower_dirty = false;
+    (void)deps.client->Put(keys.lpi(opt.replica_id), FormatIndex(saved), EtcdDeadline());
     return Status::Ok();
   }
 
@@ -1120,6 +1140,9 @@ void Replica::Stop() {
   if (impl_->pipeline_thread.joinable()) impl_->pipeline_thread.join();
   if (impl_->control_thread.joinable()) impl_->control_thread.join();
   impl_->StepDown("stopping");
+  if (Status st = impl_->FlushFollower(true); !st.ok()) {
+    spdlog::warn("replica {}: final save failed: {}", impl_->opt.replica_id, st.ToString());
+  }
   {
     std::lock_guard lock(impl_->mu);
     impl_->FailAll(UnavailableError("replica stopping"));
