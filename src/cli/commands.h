@@ -9,5 +9,10 @@ namespace br2k::cli {
 
 // up, status, down (cluster_commands.cc)
 void RegisterClusterCommands(CLI::App& app);
+// eth keccak | sig | calldata | abi-encode | abi-decode | ... (eth_commands.cc)
+void RegisterEthCommands(CLI::App& app);
+// registry deploy | register | update-location | show | locate | claim | watch
+// (registry_commands.cc)
+void RegisterRegistryCommands(CLI::App& app);
 
 }  // namespace br2k::cli

@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
       [&] { spdlog::set_level(verbose ? spdlog::level::debug : spdlog::level::warn); });
 
   br2k::cli::RegisterClusterCommands(app);
+  br2k::cli::RegisterEthCommands(app);
+  br2k::cli::RegisterRegistryCommands(app);
 
   try {
     app.parse(argc, argv);

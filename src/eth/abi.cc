@@ -700,15 +700,31 @@ Result<AbiValue> ParseAbiValue(const AbiType& t, std::string_view text) {
   return InternalError("abi: unreachable");
 }
 
-std::string FormatAbiValue(const AbiType& t, const AbiValue& v) {
+namespace {
+// cast's hint: the first four digits with trailing zeros trimmed, "1.234e9".
+std::string ExpHint(const std::string& digits) {
+  std::string mantissa = digits.substr(0, 4);
+  while (mantissa.size() > 1 && mantissa.back() == '0') mantissa.pop_back();
+  if (mantissa.size() > 1) mantissa.insert(1, ".");
+  return mantissa + "e" + std::to_string(digits.size() - 1);
+}
+
+std::string FormatNumber(const U256& magnitude, bool negative, bool hints) {
+  std::string digits = magnitude.ToDecimal();
+  std::string sign = negative ? "-" : "";
+  if (!hints || magnitude < U256(10000)) return sign + digits;
+  return sign + digits + " [" + sign + ExpHint(digits) + "]";
+}
+}  // namespace
+
+std::string FormatAbiValue(const AbiType& t, const AbiValue& v, bool hints) {
   using K = AbiType::Kind;
   switch (t.kind) {
     case K::kUint:
-      return v.word.ToDecimal();
-    case K::kInt: {
-      if (t.bits < 256 && v.word.IsNegative()) return v.word.ToSignedDecimal();
-      return v.word.ToSignedDecimal();
-    }
+      return FormatNumber(v.word, false, hints);
+    case K::kInt:
+      return v.word.IsNegative() ? FormatNumber(v.word.Negate(), true, hints)
+                                 : FormatNumber(v.word, false, hints);
     case K::kBool:
       return v.word.IsZero() ? "false" : "true";
     case K::kAddress:
@@ -727,7 +743,7 @@ std::string FormatAbiValue(const AbiType& t, const AbiValue& v) {
         if (i) s += ", ";
         const AbiType& et =
             is_tuple ? t.components[std::min(i, t.components.size() - 1)] : t.components[0];
-        s += FormatAbiValue(et, v.items[i]);
+        s += FormatAbiValue(et, v.items[i], hints);
       }
       return s + (is_tuple ? ")" : "]");
     }

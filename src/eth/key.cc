@@ -244,6 +244,27 @@ Result<PrivateKey> LoadKeystoreFile(const std::filesystem::path& path, std::stri
   return k;
 }
 
+Result<PrivateKey> LoadKey(const KeySource& src) {
+  int n = !src.private_key.empty() + !src.key_file.empty() + !src.key_env.empty() +
+          !src.keystore.empty();
+  if (n == 0) {
+    return InvalidArgumentError(
+        "no signing key: give --private-key, --key-file, --key-env or --keystore");
+  }
+  if (n > 1)
+    return InvalidArgumentError(
+        "give only one of --private-key, --key-file, --key-env, --keystore");
+  if (!src.private_key.empty()) return PrivateKey::FromHex(src.private_key);
+  if (!src.key_file.empty()) return LoadKeyFile(src.key_file);
+  if (!src.key_env.empty()) return LoadKeyFromEnv(src.key_env);
+  std::string password = src.password;
+  if (!src.password_file.empty()) {
+    BR2K_ASSIGN_OR_RETURN(std::string text, ReadFile(src.password_file));
+    password = text.substr(0, text.find('\n'));
+  }
+  return LoadKeystoreFile(src.keystore, password);
+}
+
 std::string EncryptKeystore(const PrivateKey& key, std::string_view password, ScryptParams params) {
   CryptoPP::AutoSeededRandomPool rng;
   Bytes salt(32), iv(16), uuid(16);

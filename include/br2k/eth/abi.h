@@ -104,8 +104,9 @@ Result<std::vector<AbiValue>> AbiDecode(const std::vector<AbiType>& types, Bytes
 // arrays "[a,b]", tuples "(a,b)".
 Result<AbiValue> ParseAbiValue(const AbiType& type, std::string_view text);
 // The inverse, as cast prints decoded values: decimal numbers, checksummed addresses, 0x-hex
-// bytes, strings in double quotes, arrays "[a, b]", tuples "(a, b)".
-std::string FormatAbiValue(const AbiType& type, const AbiValue& value);
+// bytes, strings in double quotes, arrays "[a, b]", tuples "(a, b)". With `exp_hints`, numbers
+// of 10000 and more carry cast's exponent hint: "1000000000000000000 [1e18]".
+std::string FormatAbiValue(const AbiType& type, const AbiValue& value, bool exp_hints = false);
 
 // A function or error signature "name(T1,T2)" with optional outputs "name(T1)(R1,R2)".
 struct AbiFunction {

@@ -69,6 +69,18 @@ Result<PrivateKey> DecryptKeystore(std::string_view json_text, std::string_view 
 // Reads and decrypts a keystore file.
 Result<PrivateKey> LoadKeystoreFile(const std::filesystem::path& path, std::string_view password);
 
+// Where to find a signing key, as the CLI flags name it. Exactly one source must be set.
+struct KeySource {
+  std::string private_key;  // hex
+  std::string key_file;     // file holding hex
+  std::string key_env;      // environment variable holding hex
+  std::string keystore;     // v3 keystore file, with password or password_file
+  std::string password;
+  std::string password_file;  // first line is the password
+};
+// INVALID_ARGUMENT when none or several sources are set; otherwise as the loaders above.
+Result<PrivateKey> LoadKey(const KeySource& source);
+
 struct ScryptParams {
   uint64_t n = 262144;  // 2^18, as geth's "standard" parameters
   uint32_t r = 8;

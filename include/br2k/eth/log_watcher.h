@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <stop_token>
+#include <utility>
 
 #include "br2k/common/deadline.h"
 #include "br2k/common/status.h"
@@ -51,6 +52,9 @@ class LogWatcher {
   Options options_;
   uint64_t next_block_;
   bool subscribed_ = false;
+  // The last delivered (block, log index): logs at or before it are not delivered again.
+  std::pair<uint64_t, uint64_t> cursor_{0, 0};
+  bool has_cursor_ = false;
 };
 
 }  // namespace br2k::eth

@@ -8,6 +8,7 @@
 
 #include "anvil.h"
 #include "br2k/eth/keccak.h"
+#include "br2k/eth/log_watcher.h"
 #include "br2k/eth/rpc_transport.h"
 #include "br2k/eth/tx_sender.h"
 #include "br2k/proc/process.h"
@@ -219,6 +220,54 @@ TEST_F(RpcTest, Errors_areClear) {
   // https is refused up front.
   EXPECT_EQ(MakeHttpTransport("https://example.invalid").status().code(),
             StatusCode::kUnimplemented);
+}
+
+TEST_F(RpcTest, WebSocket_callsAndLogSubscription) {
+  std::string ws_url = "ws" + anvil_->url().substr(4);  // anvil serves ws on the same port
+  auto t = MakeWebSocketTransport(ws_url, Soon());
+  ASSERT_TRUE(t.ok()) << t.status();
+  auto client = std::make_shared<RpcClient>(*t);
+  EXPECT_EQ(*client->ChainId(Soon()), testing::kAnvilChainId);
+  auto b = client->Batch(
+      {{"eth_chainId", nlohmann::json::array()}, {"eth_blockNumber", nlohmann::json::array()}},
+      Soon());
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_TRUE((*b)[1].ok());
+
+  // A watcher over the WebSocket subscribes and receives pushed logs, once each.
+  auto sender = Funder();
+  Bytes init = {0x60, 0x00, 0x60, 0x00, 0xa0, 0x00};  // constructor emits LOG0
+  LogFilter f;
+  f.from_block = *client->BlockNumber(Soon()) + 1;
+  LogWatcher::Options opts;
+  opts.poll_interval = std::chrono::milliseconds(20);
+  LogWatcher w(client, f, opts);
+  std::mutex mu;
+  std::vector<uint64_t> blocks;
+  std::stop_source stop;
+  std::atomic<bool> subscribed{false};
+  std::thread watcher([&] {
+    Status s = w.Run(
+        [&](const Log& l) {
+          subscribed = w.subscribed();
+          std::lock_guard<std::mutex> g(mu);
+          blocks.push_back(l.block_number);
+          if (blocks.size() == 4) stop.request_stop();
+          return Status::Ok();
+        },
+        stop.get_token(), Soon());
+    EXPECT_TRUE(s.ok()) << s;
+  });
+  for (int i = 0; i < 4; ++i) {
+    SendOptions o;
+    o.gas_limit = 100000;
+    ASSERT_TRUE(sender->SendAndWait(std::nullopt, init, o, Soon()).ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  watcher.join();
+  ASSERT_EQ(blocks.size(), 4u);
+  for (size_t i = 1; i < blocks.size(); ++i) EXPECT_GT(blocks[i], blocks[i - 1]);
+  EXPECT_TRUE(subscribed.load());
 }
 
 }  // namespace
