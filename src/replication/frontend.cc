@@ -65,6 +65,7 @@ std::string StatusJson(const ReplicaStatus& s, const std::string& url) {
             {"epoch", s.epoch},
             {"url", url},
             {"healthy", s.healthy},
+            {"queued", s.queued},
             {"last_error", s.last_error}};
   return j.dump();
 }

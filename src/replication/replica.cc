@@ -1182,6 +1182,7 @@ ReplicaStatus Replica::status() const {
   s.leader = impl_->leader_id;
   s.leader_url = impl_->leader_url;
   s.epoch = impl_->epoch;
+  s.queued = impl_->queue.size();
   s.healthy = impl_->healthy;
   s.last_error = impl_->last_error;
   return s;

@@ -62,6 +62,7 @@ struct ReplicaStatus {
   std::string leader;      // Current_Leader's id ("" if vacant / unknown)
   std::string leader_url;  // its advertised URL
   int64_t epoch = 0;       // this replica's fencing epoch while Register/Leader
+  size_t queued = 0;       // requests waiting for the leader pipeline
   bool healthy = true;     // false after a fatal local error (disk), see last_error
   std::string last_error;
 };

@@ -148,41 +148,33 @@ TEST(Replica_groupCommit, ConcurrentRequestsShareOneAppendTransaction) {
   etcd::FakeClient etcd;
   auto a = StartNode(etcd, Options("a", true));
   ASSERT_TRUE(WaitFor([&] { return IsLeader(*a); }));
-  // Hold the first append until every request is queued: the rest must form one batch.
+  // The first request's append transaction blocks in the hook; the other 15 requests queue
+  // behind it and must then share one batch.
   constexpr int kClients = 16;
   std::mutex mu;
   std::condition_variable cv;
   bool release = false;
+  std::atomic<bool> blocked{false};
   std::atomic<int> txns{0};
-  std::atomic<bool> first{true};
   etcd.SetHook([&](std::string_view method) {
-    if (method != "Txn") return Status::Ok();
-    txns++;
-    return Status::Ok();
-  });
-  std::vector<std::thread> threads;
-  std::atomic<int> ok{0};
-  // One request first, blocked inside the pipeline by the hook below.
-  etcd.SetHook([&](std::string_view method) {
-    if (method == "Txn") {
-      txns++;
-      if (first.exchange(false)) {
-        std::unique_lock lock(mu);
-        cv.wait(lock, [&] { return release; });
-      }
+    if (method == "Txn" && txns++ == 0) {
+      blocked = true;
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return release; });
     }
     return Status::Ok();
   });
-  for (int i = 0; i < kClients; ++i) {
-    threads.emplace_back([&, i] {
-      auto r = a->replica->Execute(Post("c" + std::to_string(i)), RequestType::kReplication,
-                                   Deadline::After(20s));
-      if (r.ok() && r->state == EntryState::kSuccess) ok++;
-    });
-  }
-  // Every client but the one in flight is queued once the pipeline is blocked; give them a
-  // bounded chance to enqueue, then release.
-  std::this_thread::sleep_for(300ms);
+  std::atomic<int> ok{0};
+  auto client = [&](int i) {
+    auto r = a->replica->Execute(Post("c" + std::to_string(i)), RequestType::kReplication,
+                                 Deadline::After(20s));
+    if (r.ok() && r->state == EntryState::kSuccess) ok++;
+  };
+  std::vector<std::thread> threads;
+  threads.emplace_back(client, 0);
+  EXPECT_TRUE(WaitFor([&] { return blocked.load(); }));
+  for (int i = 1; i < kClients; ++i) threads.emplace_back(client, i);
+  EXPECT_TRUE(WaitFor([&] { return a->replica->status().queued == kClients - 1; }));
   {
     std::lock_guard lock(mu);
     release = true;
@@ -193,8 +185,8 @@ TEST(Replica_groupCommit, ConcurrentRequestsShareOneAppendTransaction) {
   EXPECT_EQ(ok.load(), kClients);
   EXPECT_EQ(Value(etcd, KeyLayout(kService).log_size()), std::to_string(kClients));
   EXPECT_EQ(a->app.logs().size(), static_cast<size_t>(kClients));
-  // Three transactions per batch; with one request per transaction it would be 3 * 16.
-  EXPECT_LT(txns.load(), 3 * kClients);
+  // Two batches of three transactions (append, InProcess, result), not three per request.
+  EXPECT_EQ(txns.load(), 6);
 }
 
 TEST(Replica_fencing, DeposedLeaderCannotWrite) {
