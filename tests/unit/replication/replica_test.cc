@@ -305,6 +305,27 @@ TEST(Replica_exactlyOnce, DuplicateAcrossLeadersUsesEtcdRecord) {
   EXPECT_EQ(Rs(etcd, 3).state, EntryState::kSuccess);
 }
 
+TEST(Replica_exactlyOnce, ExpiredSessionIsSweptAndRetryRunsAsNew) {
+  etcd::FakeClient etcd;
+  auto o = Options("a", true);
+  o.session_ttl = 0s;  // every record is expired by the next sweep
+  o.session_sweep_interval = 0s;
+  auto a = StartNode(etcd, o);
+  ASSERT_TRUE(WaitFor([&] { return IsLeader(*a); }));
+  auto r1 =
+      a->replica->Execute(Post("u", "c1", 1), RequestType::kReplication, Deadline::After(10s));
+  ASSERT_TRUE(r1.ok()) << r1.status();
+  KeyLayout k(kService);
+  ASSERT_TRUE(WaitFor([&] { return Value(etcd, k.session("c1", 1)).empty(); }));
+  // After expiry the same (client, seq) is a new request: documented client contract.
+  auto r2 =
+      a->replica->Execute(Post("u", "c1", 1), RequestType::kReplication, Deadline::After(10s));
+  ASSERT_TRUE(r2.ok()) << r2.status();
+  EXPECT_FALSE(r2->duplicate);
+  EXPECT_EQ(r2->index, 2u);
+  EXPECT_EQ(a->app.logs().size(), 2u);
+}
+
 TEST(Replica_etcdUnavailable, NoAcknowledgementThenResumes) {
   etcd::FakeClient etcd;
   auto a = StartNode(etcd, Options("a", true));
