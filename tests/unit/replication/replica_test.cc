@@ -326,6 +326,57 @@ TEST(Replica_exactlyOnce, ExpiredSessionIsSweptAndRetryRunsAsNew) {
   EXPECT_EQ(a->app.logs().size(), 2u);
 }
 
+struct RecordingPublisher final : LocationPublisher {
+  Status Publish(const std::string& url, int64_t epoch, Deadline) override {
+    std::lock_guard lock(mu);
+    calls.emplace_back(url, epoch);
+    return fail ? UnavailableError("registry down") : Status::Ok();
+  }
+  std::mutex mu;
+  std::vector<std::pair<std::string, int64_t>> calls;
+  bool fail = false;
+};
+
+TEST(Replica_register, PublishesUrlAndEpochBeforeServingAndResignsIfItCannot) {
+  etcd::FakeClient etcd;
+  KeyLayout k(kService);
+  {
+    RecordingPublisher pub;
+    apps::LogServerApp app;
+    MemoryStore store;
+    auto r = Replica::Create(Options("a", true),
+                             {.client = &etcd, .app = &app, .store = &store, .publisher = &pub});
+    ASSERT_TRUE(r.ok());
+    ASSERT_TRUE((*r)->Start().ok());
+    ASSERT_TRUE(WaitFor([&] { return (*r)->status().role == Role::kLeader; }));
+    auto cl = etcd.Get(k.current_leader(), Deadline::After(5s));
+    ASSERT_TRUE(cl.ok() && cl->has_value());
+    std::lock_guard lock(pub.mu);
+    ASSERT_EQ(pub.calls.size(), 1u);
+    EXPECT_EQ(pub.calls[0].first, "http://127.0.0.1:1/a");
+    EXPECT_EQ(pub.calls[0].second, (*cl)->mod_revision);
+    EXPECT_EQ((*r)->status().epoch, (*cl)->mod_revision);
+  }
+  // The first replica stopped and released its claim; b cannot publish, so it never serves.
+  RecordingPublisher pub;
+  pub.fail = true;
+  apps::LogServerApp app;
+  MemoryStore store;
+  auto r = Replica::Create(Options("b", true),
+                           {.client = &etcd, .app = &app, .store = &store, .publisher = &pub});
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE((*r)->Start().ok());
+  ASSERT_TRUE(WaitFor([&] {
+    std::lock_guard lock(pub.mu);
+    return pub.calls.size() >= 2;
+  }));
+  EXPECT_NE((*r)->status().role, Role::kLeader);
+  EXPECT_EQ(
+      (*r)->Execute(Post("x"), RequestType::kReplication, Deadline::After(1s)).status().code(),
+      StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Value(etcd, k.log_size()), "");
+}
+
 TEST(Replica_etcdUnavailable, NoAcknowledgementThenResumes) {
   etcd::FakeClient etcd;
   auto a = StartNode(etcd, Options("a", true));
