@@ -1,0 +1,154 @@
+// `br2k eth ...` and `br2k registry ...` as a user runs them: outputs in cast's format, errors
+// as "br2k: <message>" with exit status 1.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "anvil.h"
+#include "vectors_path.h"
+
+namespace br2k::eth {
+namespace {
+
+struct CliRun {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string Quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) {
+    if (c == '\'')
+      q += "'\\''";
+    else
+      q.push_back(c);
+  }
+  return q + "'";
+}
+
+CliRun Br2k(const std::vector<std::string>& args, const std::string& env = "") {
+  br2k::testing::ScratchDir dir("eth-cli");
+  std::string cmd = env + " " + Quote(kHarness);
+  for (const auto& a : args) cmd += " " + Quote(a);
+  cmd += " 2>" + Quote((dir.path() / "err").string());
+  CliRun r;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  int st = ::pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  std::ifstream e(dir.path() / "err");
+  std::stringstream ss;
+  ss << e.rdbuf();
+  r.err = ss.str();
+  return r;
+}
+
+TEST(EthCli, OfflineVerbsMatchCastOutput) {
+  EXPECT_EQ(Br2k({"eth", "sig", "transfer(address,uint256)"}).out, "0xa9059cbb\n");
+  EXPECT_EQ(Br2k({"eth", "keccak", "hello"}).out,
+            "0x1c8aff950685c2ed4bc3174f3472287b56d9517b9c948127319a09a7a36deac8\n");
+  EXPECT_EQ(Br2k({"eth", "keccak", "0x"}).out,
+            "0xc5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470\n");
+  EXPECT_EQ(
+      Br2k({"eth", "calldata", "baz(uint32,bool)", "69", "true"}).out,
+      "0xcdcd77c0000000000000000000000000000000000000000000000000000000000000004500000000000000"
+      "00000000000000000000000000000000000000000000000001\n");
+  EXPECT_EQ(Br2k({"eth", "to-checksum", "0xfb6916095ca1df60bb79ce92ce3ea74c37c5d359"}).out,
+            "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359\n");
+  EXPECT_EQ(Br2k({"eth", "address-of", testing::kAnvilKey0}).out,
+            "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266\n");
+  CliRun enc =
+      Br2k({"eth", "abi-encode", "f(uint256,string,int8,address[],(bool,bytes2))", "1234567890",
+            "he\"llo", "-5", "[0xfb6916095ca1df60bb79ce92ce3ea74c37c5d359]", "(true,0x0102)"});
+  ASSERT_EQ(enc.status, 0) << enc.err;
+  CliRun dec = Br2k({"eth", "abi-decode", "f()(uint256,string,int8,address[],(bool,bytes2))",
+                     enc.out.substr(0, enc.out.size() - 1)});
+  ASSERT_EQ(dec.status, 0) << dec.err;
+  EXPECT_EQ(
+      dec.out,
+      "1234567890 [1.234e9]\n\"he\\\"llo\"\n-5\n[0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359]\n"
+      "(true, 0x0102)\n");
+}
+
+TEST(EthCli, SignTxOfflineReproducesEip155Example) {
+  CliRun r = Br2k({"eth", "sign-tx", "0x3535353535353535353535353535353535353535", "--value",
+                   "1000000000000000000", "--nonce", "9", "--gas-limit", "21000", "--chain", "1",
+                   "--gas-price", "20000000000", "--legacy", "--private-key",
+                   "0x4646464646464646464646464646464646464646464646464646464646464646"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(
+      r.out,
+      "0xf86c098504a817c800825208943535353535353535353535353535353535353535880de0b6b3a76400008025a0"
+      "28ef61340bd939bc2195fe537567866003e1a15d3c71ff63e1590620aa636276a067cbe9d8997f761aecb70330"
+      "4b3800ccf555c9f3dc64214b297fb1966a3b6d83\n");
+}
+
+TEST(EthCli, ErrorsAreOneLineOnStderrWithExit1) {
+  CliRun r = Br2k({"eth", "sig", "bad("});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err, "br2k: invalid signature 'bad(': missing ')'\n");
+  r = Br2k({"eth", "call", "0x0000000000000000000000000000000000000001", "f()", "-r",
+            "http://127.0.0.1:1"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err.rfind("br2k: http://127.0.0.1:1: node unreachable", 0), 0u) << r.err;
+}
+
+TEST(EthCli, RegistryVerbsOnAnvil) {
+  auto anvil = testing::Anvil::Start("eth-cli-anvil");
+  ASSERT_TRUE(anvil.ok()) << anvil.status();
+  std::string env =
+      "ETH_RPC_URL=" + (*anvil)->url() + " BR2K_ETH_KEY=" + std::string(testing::kAnvilKey0);
+  CliRun deploy = Br2k({"registry", "deploy"}, env);
+  ASSERT_EQ(deploy.status, 0) << deploy.err;
+  std::string reg = deploy.out.substr(0, deploy.out.size() - 1);
+  ASSERT_EQ(reg.size(), 42u);
+  env += " BR2K_REGISTRY=" + reg;
+  CliRun r = Br2k({"registry", "register", "logserver", "127.0.0.1:7000", "--replicas", "3",
+                   "--image", "app:1"},
+                  env);
+  ASSERT_EQ(r.status, 0) << r.err;
+  ASSERT_EQ(
+      Br2k({"registry", "update-location", "logserver", "127.0.0.1:7001", "--epoch", "5"}, env)
+          .status,
+      0);
+  r = Br2k({"registry", "update-location", "logserver", "127.0.0.1:7009", "--epoch", "4"}, env);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("StaleEpoch("), std::string::npos) << r.err;
+  EXPECT_EQ(Br2k({"registry", "locate", "logserver"}, env).out, "127.0.0.1:7001\n");
+  r = Br2k({"registry", "show", "logserver", "--json"}, env);
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["epoch"], 5);
+  EXPECT_EQ(j["replicas"], 3);
+  EXPECT_EQ(j["state"], "Active");
+  ASSERT_EQ(
+      Br2k({"registry", "claim", "logserver", "127.0.0.1:7001", "--reason", "down"}, env).status,
+      0);
+  r = Br2k({"registry", "watch", "logserver", "--from-block", "1", "--for", "1", "--json"}, env);
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::istringstream lines(r.out);
+  std::string line;
+  std::vector<nlohmann::json> events;
+  while (std::getline(lines, line)) events.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(events.size(), 3u);  // NewLocation (register), NewLocation (epoch 5), Claim
+  EXPECT_EQ(events[1]["epoch"], 5);
+  EXPECT_EQ(events[2]["event"], "Claim");
+  EXPECT_EQ(events[2]["reason"], "down");
+  // eth call decodes with cast's formatting.
+  r = Br2k({"eth", "call", reg, "getServiceLocation(bytes32)(string,uint64,uint8)",
+            j["id"].get<std::string>()},
+           env);
+  EXPECT_EQ(r.out, "\"127.0.0.1:7001\"\n5\n1\n");
+  EXPECT_EQ(Br2k({"registry", "locate", "nobody"}, env).status, 1);
+}
+
+}  // namespace
+}  // namespace br2k::eth
