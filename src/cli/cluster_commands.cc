@@ -14,6 +14,7 @@
 #include "br2k/cluster/local_cluster.h"
 #include "br2k/common/run_state.h"
 #include "commands.h"
+#include "local_service.h"
 #include "run_dir.h"
 
 namespace br2k::cli {
@@ -38,19 +39,29 @@ int Fail(const std::string& message) {
 
 // A pid from a state file is only ours to signal if it still runs etcd (pids get reused).
 bool RunsEtcd(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline");
-  std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return cmd.find("etcd") != std::string::npos;
+  return ProcessRuns(pid, "etcd");
 }
 
 bool AnyAlive(const RunState& s) {
   for (const auto& m : s.etcd) {
     if (m.pid > 0 && proc::PosixLauncher()->Alive(m.pid) && RunsEtcd(m.pid)) return true;
   }
+  for (const auto& r : s.replicas) {
+    if (r.pid > 0 && proc::PosixLauncher()->Alive(r.pid) && ProcessRuns(r.pid, "br2k-logserver")) {
+      return true;
+    }
+  }
   return false;
 }
 
-nlohmann::json StatusJson(const RunState& s, const std::vector<cluster::MemberHealth>& health) {
+std::vector<int> ReplicaPids(const std::vector<ReplicaState>& replicas) {
+  std::vector<int> pids;
+  for (const auto& r : replicas) pids.push_back(r.pid);
+  return pids;
+}
+
+nlohmann::json StatusJson(const RunState& s, const std::vector<cluster::MemberHealth>& health,
+                          const std::vector<ReplicaRow>& replicas) {
   nlohmann::json etcd = nlohmann::json::array();
   for (const auto& h : health) {
     nlohmann::json m = {
@@ -59,7 +70,53 @@ nlohmann::json StatusJson(const RunState& s, const std::vector<cluster::MemberHe
     if (!h.error.empty()) m["error"] = h.error;
     etcd.push_back(std::move(m));
   }
-  return {{"run_dir", s.run_dir}, {"detached", s.detached}, {"etcd", std::move(etcd)}};
+  nlohmann::json reps = nlohmann::json::array();
+  nlohmann::json service = nullptr;
+  for (const auto& r : replicas) {
+    nlohmann::json j = {
+        {"id", r.state.id},   {"role", r.probe.role},       {"lpi", r.probe.lpi},
+        {"ssi", r.probe.ssi}, {"ls", r.probe.ls},           {"url", r.state.url},
+        {"pid", r.state.pid}, {"healthy", r.error.empty()}, {"etcd_member", r.state.etcd_member}};
+    if (!r.error.empty()) j["error"] = r.error;
+    if (r.probe.role == "Leader") {
+      service = {{"id", s.service}, {"leader", r.state.id}, {"location", r.state.url}};
+    }
+    reps.push_back(std::move(j));
+  }
+  if (service.is_null() && !s.service.empty()) {
+    service = {{"id", s.service}, {"leader", nullptr}, {"location", nullptr}};
+  }
+  return {{"run_dir", s.run_dir},
+          {"detached", s.detached},
+          {"etcd", std::move(etcd)},
+          {"service", service},
+          {"replicas", std::move(reps)}};
+}
+
+void PrintReplicas(const std::vector<ReplicaRow>& rows) {
+  if (rows.empty()) return;
+  std::printf("\n%-8s %-9s %-7s %-7s %-7s %-8s %s\n", "REPLICA", "ROLE", "LPI", "SSI", "LS", "PID",
+              "LOCATION");
+  for (const auto& r : rows) {
+    std::string role = r.error.empty() ? r.probe.role : "down: " + r.error;
+    std::printf("%-8s %-9s %-7llu %-7llu %-7llu %-8d %s\n", r.state.id.c_str(), role.c_str(),
+                static_cast<unsigned long long>(r.probe.lpi),
+                static_cast<unsigned long long>(r.probe.ssi),
+                static_cast<unsigned long long>(r.probe.ls), r.state.pid, r.state.url.c_str());
+  }
+}
+
+void PrintHowToCall(const std::vector<ReplicaRow>& rows) {
+  for (const auto& r : rows) {
+    if (r.probe.role != "Leader") continue;
+    std::printf(
+        "\ntry the replicated log server (any replica answers; followers redirect):\n"
+        "  curl -sL -XPOST %s/logs -H 'X-Br2k-Client: me' -H 'X-Br2k-Seq: 1' "
+        "-d '{\"user\": \"alice\"}'\n"
+        "  curl -sL %s/logs\n",
+        r.state.url.c_str(), r.state.url.c_str());
+    return;
+  }
 }
 
 void PrintTable(const std::vector<cluster::MemberHealth>& health) {
@@ -79,6 +136,7 @@ struct UpFlags {
   int heartbeat_ms = 100;
   int election_ms = 1000;
   std::string etcd_binary = "etcd";
+  bool no_service = false;
 };
 
 int Up(const UpFlags& f) {
@@ -91,6 +149,7 @@ int Up(const UpFlags& f) {
       std::printf("br2k: already running from %s; reusing it (stop it with `br2k down`)\n",
                   run_dir.c_str());
       PrintTable(health);
+      PrintReplicas(ProbeReplicas(existing->replicas, Deadline::After(5s)));
       return 0;
     }
     std::printf("br2k: removing stale state of a previous run (no process left)\n");
@@ -134,10 +193,35 @@ int Up(const UpFlags& f) {
   s.etcd = (*c)->ToState();
   if (Status st = s.Save(state_file); !st.ok()) return Fail(st.message());
 
+  if (!f.no_service) {
+    std::printf("br2k: starting %zu replicas of the sample service (br2k-logserver) ...\n",
+                s.etcd.size());
+    std::fflush(stdout);
+    auto reps = StartReplicas(s.etcd, run_dir, "logserver", f.detach);
+    Status st = reps.ok() ? Status::Ok() : reps.status();
+    if (st.ok()) {
+      s.service = "logserver";
+      s.replicas = *reps;
+      st = s.Save(state_file);
+      if (st.ok()) st = WaitForServiceLeader(s.replicas, Deadline::After(60s));
+    }
+    if (!st.ok()) {
+      StopProcesses(ReplicaPids(s.replicas), "br2k-logserver");
+      (void)(*c)->Stop();
+      std::error_code ec;
+      std::filesystem::remove(state_file, ec);
+      return Fail(st.message());
+    }
+    std::printf("br2k: the service has a leader\n\n");
+  }
+
   PrintTable((*c)->Health(Deadline::After(5s)));
-  std::printf("\nendpoints: ");
+  auto rows = ProbeReplicas(s.replicas, Deadline::After(5s));
+  PrintReplicas(rows);
+  std::printf("\netcd endpoints: ");
   for (const auto& u : (*c)->client_urls()) std::printf("%s ", u.c_str());
   std::printf("\n");
+  PrintHowToCall(rows);
   if (f.detach) {
     std::printf("br2k: running in the background. `br2k status` shows it, `br2k down` stops it.\n");
     return 0;
@@ -163,6 +247,7 @@ int Up(const UpFlags& f) {
       }
     }
   }
+  StopProcesses(ReplicaPids(s.replicas), "br2k-logserver");
   Status st = (*c)->Stop();
   std::error_code ec;
   std::filesystem::remove(state_file, ec);
@@ -189,15 +274,18 @@ int StatusCmd(const std::string& run_dir_flag, bool json) {
     return Fail(s.status().message());
   }
   auto health = cluster::ProbeMembers(s->etcd, Deadline::After(5s));
+  auto rows = ProbeReplicas(s->replicas, Deadline::After(5s));
   bool all_healthy = !health.empty();
   for (const auto& h : health) all_healthy &= h.healthy;
+  for (const auto& r : rows) all_healthy &= r.error.empty();
   if (json) {
-    auto doc = StatusJson(*s, health);
+    auto doc = StatusJson(*s, health, rows);
     doc["running"] = true;
     std::cout << doc.dump(2) << "\n";
   } else {
     std::printf("run dir %s%s\n", s->run_dir.c_str(), s->detached ? " (detached)" : "");
     PrintTable(health);
+    PrintReplicas(rows);
   }
   return all_healthy ? 0 : 1;
 }
@@ -215,7 +303,7 @@ int Down(const std::string& run_dir_flag, bool purge) {
     return Fail(s.status().message());
   }
   auto launcher = proc::PosixLauncher();
-  int stopped = 0;
+  int stopped = StopProcesses(ReplicaPids(s->replicas), "br2k-logserver");
   Status first;
   for (const auto& m : s->etcd) {
     if (m.pid <= 0 || !launcher->Alive(m.pid) || !RunsEtcd(m.pid)) continue;
@@ -254,6 +342,7 @@ void RegisterClusterCommands(CLI::App& app) {
       ->check(CLI::Range(50, 60000))
       ->capture_default_str();
   up->add_option("--etcd-binary", flags->etcd_binary, "The etcd executable")->capture_default_str();
+  up->add_flag("--no-service", flags->no_service, "Start only the etcd cluster");
   up->callback([flags] { std::exit(Up(*flags)); });
 
   auto run_dir = std::make_shared<std::string>();

@@ -91,6 +91,29 @@ Result<RunState> RunState::Parse(std::string_view text) {
     if (e.name.empty()) return InvalidArgumentError(where + ".name must not be empty");
     s.etcd.push_back(std::move(e));
   }
+  if (auto svc = doc.find("service"); svc != doc.end()) {
+    if (!svc->is_string()) return InvalidArgumentError("run state.service must be a string");
+    s.service = svc->get<std::string>();
+  }
+  if (auto reps = doc.find("replicas"); reps != doc.end()) {
+    if (!reps->is_array()) return InvalidArgumentError("run state.replicas must be an array");
+    for (size_t i = 0; i < reps->size(); ++i) {
+      const json& m = (*reps)[i];
+      std::string where = "run state.replicas[" + std::to_string(i) + "]";
+      if (!m.is_object()) return InvalidArgumentError(where + " must be an object");
+      ReplicaState rep;
+      r.Get(m, "id", rep.id, where);
+      r.Get(m, "url", rep.url, where);
+      r.Get(m, "pid", rep.pid, where);
+      r.Get(m, "etcd_member", rep.etcd_member, where);
+      r.Get(m, "data_dir", rep.data_dir, where);
+      r.Get(m, "log_file", rep.log_file, where);
+      if (!err.ok()) return err;
+      if (rep.pid < 0) return InvalidArgumentError(where + ".pid must not be negative");
+      if (rep.id.empty()) return InvalidArgumentError(where + ".id must not be empty");
+      s.replicas.push_back(std::move(rep));
+    }
+  }
   return s;
 }
 
@@ -110,6 +133,18 @@ std::string RunState::Serialize() const {
                            {"pid", e.pid},
                            {"data_dir", e.data_dir},
                            {"log_file", e.log_file}});
+  }
+  if (!service.empty()) doc["service"] = service;
+  if (!replicas.empty()) {
+    doc["replicas"] = json::array();
+    for (const auto& r : replicas) {
+      doc["replicas"].push_back({{"id", r.id},
+                                 {"url", r.url},
+                                 {"pid", r.pid},
+                                 {"etcd_member", r.etcd_member},
+                                 {"data_dir", r.data_dir},
+                                 {"log_file", r.log_file}});
+    }
   }
   return doc.dump(2) + "\n";
 }

@@ -18,9 +18,8 @@ struct CliRun {
   std::string out;
 };
 
-CliRun Br2k(const std::filesystem::path& run_dir, const std::string& args) {
-  std::string cmd = "BR2K_RUN_DIR='" + run_dir.string() + "' '" +
-                    (testing::BinDir() / "br2k").string() + "' " + args + " 2>&1";
+CliRun Shell(const std::string& command) {
+  std::string cmd = command + " 2>&1";
   FILE* p = ::popen(cmd.c_str(), "r");
   std::string out;
   char buf[4096];
@@ -28,6 +27,11 @@ CliRun Br2k(const std::filesystem::path& run_dir, const std::string& args) {
   while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
   int st = ::pclose(p);
   return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
+
+CliRun Br2k(const std::filesystem::path& run_dir, const std::string& args) {
+  return Shell("BR2K_RUN_DIR='" + run_dir.string() + "' '" + (testing::BinDir() / "br2k").string() +
+               "' " + args);
 }
 
 TEST(Cli, UpStatusDown_fullCycle) {
@@ -57,6 +61,26 @@ TEST(Cli, UpStatusDown_fullCycle) {
   }
   EXPECT_EQ(leaders, 1);
 
+  // Three replicas of the sample service, one leading, each beside its own etcd member.
+  ASSERT_EQ(doc["replicas"].size(), 3u) << doc.dump();
+  int service_leaders = 0;
+  std::string follower_url;
+  for (const auto& r : doc["replicas"]) {
+    EXPECT_TRUE(r["healthy"].get<bool>()) << r.dump();
+    service_leaders += r["role"] == "Leader";
+    if (r["role"] == "Follower") follower_url = r["url"];
+    pids.push_back(r["pid"].get<int>());
+  }
+  EXPECT_EQ(service_leaders, 1);
+  EXPECT_EQ(doc["service"]["id"], "logserver");
+  ASSERT_FALSE(follower_url.empty());
+  // A request sent to a follower is redirected to the leader and committed on every replica.
+  CliRun post = Shell("curl -sL -XPOST '" + follower_url +
+                      "/logs' -H 'X-Br2k-Client: e2e' -H 'X-Br2k-Seq: 1' -d '{\"user\": \"bob\"}'");
+  EXPECT_NE(post.out.find("\"index\":0"), std::string::npos) << "POST answered: " << post.out;
+  CliRun logs = Shell("curl -sL '" + follower_url + "/logs'");
+  EXPECT_NE(logs.out.find("\"bob\""), std::string::npos) << logs.out;
+
   // A second `up` reuses what runs instead of starting another cluster.
   CliRun again = Br2k(run_dir, "up --detach");
   EXPECT_EQ(again.code, 0) << again.out;
@@ -66,7 +90,7 @@ TEST(Cli, UpStatusDown_fullCycle) {
 
   CliRun down = Br2k(run_dir, "down");
   ASSERT_EQ(down.code, 0) << down.out;
-  EXPECT_NE(down.out.find("stopped 3"), std::string::npos) << down.out;
+  EXPECT_NE(down.out.find("stopped 6"), std::string::npos) << down.out;
   for (int pid : pids) EXPECT_FALSE(proc::PosixLauncher()->Alive(pid)) << "left behind: " << pid;
   EXPECT_EQ(Br2k(run_dir, "status").code, 1);
   // Down twice is harmless.

@@ -22,6 +22,16 @@ struct EtcdMemberState {
   std::string log_file;
 };
 
+// One replica of the replicated service (br2k-logserver for now).
+struct ReplicaState {
+  std::string id;   // node-<i>
+  std::string url;  // http://127.0.0.1:PORT (its advertised URL)
+  int pid = 0;
+  std::string etcd_member;  // name of the etcd member beside it
+  std::string data_dir;
+  std::string log_file;
+};
+
 struct RunState {
   static constexpr int kVersion = 1;
   std::string run_dir;
@@ -31,6 +41,8 @@ struct RunState {
   bool detached = false;
   int owner_pid = 0;  // the `br2k up` process that owns the children (0 when detached)
   std::vector<EtcdMemberState> etcd;
+  std::string service;                 // service id of the replicas ("" when none run)
+  std::vector<ReplicaState> replicas;  // optional in the document (absent = none)
 
   // Parses and validates a document. INVALID_ARGUMENT (with the offending field named) for
   // malformed JSON, a wrong version, missing or mistyped fields, or out-of-range values.

@@ -31,6 +31,25 @@ TEST(RunState, SerializeParseRoundTrip) {
   EXPECT_EQ(back->etcd[1].pid, 78);
 }
 
+TEST(RunState, ReplicasSectionRoundTripsAndIsOptional) {
+  RunState s = Sample();
+  s.service = "logserver";
+  s.replicas.push_back({"node-0", "http://127.0.0.1:2000", 90, "etcd-0", "/n0", "/n0/log"});
+  auto back = RunState::Parse(s.Serialize());
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->service, "logserver");
+  ASSERT_EQ(back->replicas.size(), 1u);
+  EXPECT_EQ(back->replicas[0].url, "http://127.0.0.1:2000");
+  EXPECT_EQ(back->replicas[0].etcd_member, "etcd-0");
+  // A document without the section (an etcd-only run) parses with no replicas.
+  auto plain = RunState::Parse(Sample().Serialize());
+  ASSERT_TRUE(plain.ok());
+  EXPECT_TRUE(plain->replicas.empty());
+  std::string bad = s.Serialize();
+  bad.replace(bad.find("\"pid\": 90"), 9, "\"pid\": -4");
+  EXPECT_FALSE(RunState::Parse(bad).ok());
+}
+
 TEST(RunState, Parse_rejectsMalformedJsonWithClearError) {
   auto r = RunState::Parse("{\"version\": 1,");
   ASSERT_FALSE(r.ok());
