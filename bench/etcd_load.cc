@@ -19,14 +19,8 @@ double PercentileMs(std::vector<int64_t>& micros, double pct) {
   return static_cast<double>(micros[k]) / 1000.0;
 }
 
-Result<LoadResult> RunEtcdLoad(const std::vector<std::string>& endpoints, EtcdOp op, int clients,
-                               std::chrono::duration<double> duration) {
-  std::vector<std::unique_ptr<etcd::GrpcClient>> conns;
-  for (int i = 0; i < clients; ++i) {
-    BR2K_ASSIGN_OR_RETURN(auto c, etcd::GrpcClient::Create({.endpoints = endpoints}));
-    conns.push_back(std::move(c));
-  }
-  const std::string value(256, 'x');
+LoadResult RunClosedLoop(std::string name, int clients, std::chrono::duration<double> duration,
+                         const std::function<ClientOp(int)>& make_client) {
   std::atomic<bool> go{false};
   std::atomic<int64_t> errors{0};
   std::mutex mu;
@@ -36,32 +30,14 @@ Result<LoadResult> RunEtcdLoad(const std::vector<std::string>& endpoints, EtcdOp
   Clock::time_point start;
   for (int i = 0; i < clients; ++i) {
     threads.emplace_back([&, i] {
-      etcd::Client& c = *conns[static_cast<size_t>(i)];
-      const std::string key = "/bench/etcd/" + std::to_string(i);
-      // Warm the connection up before the clock starts.
-      auto first = c.Put(key, value, Deadline::After(std::chrono::seconds(10)));
-      int64_t last_rev = first.ok() ? *first : 0;
+      ClientOp op = make_client(i);
+      (void)op();  // warm the connection up before the clock starts
       std::vector<int64_t> lat;
       while (!go.load()) std::this_thread::yield();
       const auto end = start + run_for;
       while (Clock::now() < end) {
         auto t0 = Clock::now();
-        bool ok;
-        if (op == EtcdOp::kPut) {
-          ok = c.Put(key, value, Deadline::After(std::chrono::seconds(5))).ok();
-        } else {
-          auto r = c.Txn(etcd::TxnRequest{.compare = {etcd::Compare::ModRevision(
-                                              key, etcd::CompareOp::kEqual, last_rev)},
-                                          .success = {etcd::Op::Put(key, value)},
-                                          .failure = {etcd::Op::Get(key)}},
-                         Deadline::After(std::chrono::seconds(5)));
-          ok = r.ok() && r->succeeded;
-          if (r.ok()) {
-            last_rev = r->succeeded ? r->header.revision
-                                    : r->responses.at(0).range()->kvs.at(0).mod_revision;
-          }
-        }
-        if (ok) {
+        if (op()) {
           lat.push_back(
               std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count());
         } else {
@@ -78,7 +54,7 @@ Result<LoadResult> RunEtcdLoad(const std::vector<std::string>& endpoints, EtcdOp
   for (auto& t : threads) t.join();
   double secs = std::chrono::duration<double>(Clock::now() - start).count();
   LoadResult r;
-  r.op = op == EtcdOp::kPut ? "put" : "txn";
+  r.name = std::move(name);
   r.clients = clients;
   r.ops = static_cast<int64_t>(all.size());
   r.errors = errors;
@@ -87,6 +63,43 @@ Result<LoadResult> RunEtcdLoad(const std::vector<std::string>& endpoints, EtcdOp
   r.p50_ms = PercentileMs(all, 50);
   r.p99_ms = PercentileMs(all, 99);
   return r;
+}
+
+Result<LoadResult> RunEtcdLoad(const std::vector<std::string>& endpoints, EtcdOp op, int clients,
+                               std::chrono::duration<double> duration) {
+  std::vector<std::shared_ptr<etcd::GrpcClient>> conns;
+  for (int i = 0; i < clients; ++i) {
+    BR2K_ASSIGN_OR_RETURN(auto c, etcd::GrpcClient::Create({.endpoints = endpoints}));
+    conns.push_back(std::move(c));
+  }
+  const std::string value(256, 'x');
+  return RunClosedLoop(
+      op == EtcdOp::kPut ? "put" : "txn", clients, duration, [&](int i) -> ClientOp {
+        auto c = conns[static_cast<size_t>(i)];
+        const std::string key = "/bench/etcd/" + std::to_string(i);
+        if (op == EtcdOp::kPut) {
+          return [c, key, &value] {
+            return c->Put(key, value, Deadline::After(std::chrono::seconds(5))).ok();
+          };
+        }
+        // Compare-and-swap on the client's own key: the revision it last saw must still hold.
+        auto last_rev = std::make_shared<int64_t>(0);
+        return [c, key, &value, last_rev] {
+          auto r = c->Txn(etcd::TxnRequest{.compare = {etcd::Compare::ModRevision(
+                                               key, etcd::CompareOp::kEqual, *last_rev)},
+                                           .success = {etcd::Op::Put(key, value)},
+                                           .failure = {etcd::Op::Get(key)}},
+                          Deadline::After(std::chrono::seconds(5)));
+          if (!r.ok()) return false;
+          if (r->succeeded) {
+            *last_rev = r->header.revision;
+          } else {
+            const auto& kvs = r->responses.at(0).range()->kvs;
+            *last_rev = kvs.empty() ? 0 : kvs.front().mod_revision;
+          }
+          return r->succeeded;
+        };
+      });
 }
 
 std::string FormatHeader() {
@@ -98,7 +111,7 @@ std::string FormatHeader() {
 
 std::string FormatRow(const LoadResult& r) {
   char buf[128];
-  std::snprintf(buf, sizeof buf, "%-5s %8d %10.0f %9.2f %9.2f %7lld", r.op.c_str(), r.clients,
+  std::snprintf(buf, sizeof buf, "%-5s %8d %10.0f %9.2f %9.2f %7lld", r.name.c_str(), r.clients,
                 r.ops_per_sec, r.p50_ms, r.p99_ms, static_cast<long long>(r.errors));
   return buf;
 }

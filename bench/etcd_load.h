@@ -1,8 +1,9 @@
-// Closed-loop load against etcd: N clients, each with its own connection, each issuing one
-// operation at a time for a fixed duration. The raw-etcd baseline of every br2k benchmark.
+// Closed-loop load: N clients, each with its own connection, each issuing one operation at a
+// time for a fixed duration. RunEtcdLoad is the raw-etcd baseline of every br2k benchmark.
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -16,7 +17,7 @@ enum class EtcdOp {
 };
 
 struct LoadResult {
-  std::string op;
+  std::string name;  // the case ("put", "txn", "group-commit", ...)
   int clients = 0;
   int64_t ops = 0;
   int64_t errors = 0;
@@ -26,7 +27,17 @@ struct LoadResult {
   double p99_ms = 0;
 };
 
-// Runs the load. `endpoints` should list the leader first (clients stick to the first endpoint
+// One client's operation: returns true on success. Called once before the clock starts (warm-up,
+// not counted), then repeatedly until the duration is over. Runs on the client's own thread.
+using ClientOp = std::function<bool()>;
+
+// Runs `clients` threads; `make_client(i)` (called on client i's thread) sets up its connection
+// and returns its operation. Latencies of successful operations give p50/p99; failures count as
+// errors.
+LoadResult RunClosedLoop(std::string name, int clients, std::chrono::duration<double> duration,
+                         const std::function<ClientOp(int)>& make_client);
+
+// Runs the etcd load. `endpoints` should list the leader first (clients stick to the first endpoint
 // that answers). Errors are counted, not fatal.
 Result<LoadResult> RunEtcdLoad(const std::vector<std::string>& endpoints, EtcdOp op, int clients,
                                std::chrono::duration<double> duration);

@@ -22,15 +22,7 @@ namespace {
 using namespace br2k;
 using Clock = std::chrono::steady_clock;
 
-struct Row {
-  std::string name;
-  int clients = 0;
-  int64_t ops = 0;
-  int64_t errors = 0;
-  double ops_per_sec = 0;
-  double p50_ms = 0;
-  double p99_ms = 0;
-};
+using Row = bench::LoadResult;
 
 // Three logserver nodes in one mode, stopped by the destructor.
 class Service {
@@ -82,58 +74,22 @@ class Service {
 
 Row RunHttpLoad(const std::string& name, const std::string& url, int clients, double seconds) {
   auto hp = http::ParseHttpUrl(url);
-  Row row{.name = name, .clients = clients};
-  if (!hp.ok()) return row;
-  std::atomic<bool> go{false};
-  std::atomic<int64_t> errors{0};
-  std::mutex mu;
-  std::vector<int64_t> all;
-  std::vector<std::thread> threads;
-  Clock::time_point start;
-  const auto run_for =
-      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  if (!hp.ok()) return Row{.name = name, .clients = clients};
   static std::atomic<int> run_id{0};
   const int run = run_id++;
-  for (int i = 0; i < clients; ++i) {
-    threads.emplace_back([&, i] {
-      http::Connection conn(hp->first, hp->second);
-      std::string client = "bench-" + std::to_string(::getpid()) + "-" + std::to_string(run) + "-" +
-                           std::to_string(i);
-      uint64_t seq = 0;
-      // Warm-up request outside the clock.
-      (void)conn.Call("POST", "/logs", "{\"user\":\"warm\"}",
-                      {{"X-Br2k-Client", client}, {"X-Br2k-Seq", std::to_string(++seq)}},
-                      Deadline::After(std::chrono::seconds(120)));
-      std::vector<int64_t> lat;
-      while (!go.load()) std::this_thread::yield();
-      const auto end = start + run_for;
-      while (Clock::now() < end) {
-        auto t0 = Clock::now();
-        auto r = conn.Call("POST", "/logs", "{\"user\":\"" + client + "\"}",
-                           {{"X-Br2k-Client", client}, {"X-Br2k-Seq", std::to_string(++seq)}},
-                           Deadline::After(std::chrono::seconds(120)));
-        if (!r.ok() || r->status != 200) {
-          errors++;
-          continue;
-        }
-        lat.push_back(
-            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count());
-      }
-      std::lock_guard lock(mu);
-      all.insert(all.end(), lat.begin(), lat.end());
-    });
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  start = Clock::now();
-  go = true;
-  for (auto& t : threads) t.join();
-  double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  row.ops = static_cast<int64_t>(all.size());
-  row.errors = errors.load();
-  row.ops_per_sec = static_cast<double>(row.ops) / elapsed;
-  row.p50_ms = bench::PercentileMs(all, 50);
-  row.p99_ms = bench::PercentileMs(all, 99);
-  return row;
+  return bench::RunClosedLoop(
+      name, clients, std::chrono::duration<double>(seconds), [&](int i) -> bench::ClientOp {
+        auto conn = std::make_shared<http::Connection>(hp->first, hp->second);
+        std::string client = "bench-" + std::to_string(::getpid()) + "-" + std::to_string(run) +
+                             "-" + std::to_string(i);
+        auto seq = std::make_shared<uint64_t>(0);
+        return [conn, client, seq] {
+          auto r = conn->Call("POST", "/logs", "{\"user\":\"" + client + "\"}",
+                              {{"X-Br2k-Client", client}, {"X-Br2k-Seq", std::to_string(++*seq)}},
+                              Deadline::After(std::chrono::seconds(120)));
+          return r.ok() && r->status == 200;
+        };
+      });
 }
 
 }  // namespace
@@ -175,13 +131,8 @@ int main(int argc, char** argv) {
     auto r = bench::RunEtcdLoad(endpoints, bench::EtcdOp::kTxn, n,
                                 std::chrono::duration<double>(seconds));
     if (r.ok()) {
-      rows.push_back({.name = "raw-etcd-txn",
-                      .clients = n,
-                      .ops = r->ops,
-                      .errors = r->errors,
-                      .ops_per_sec = r->ops_per_sec,
-                      .p50_ms = r->p50_ms,
-                      .p99_ms = r->p99_ms});
+      r->name = "raw-etcd-txn";
+      rows.push_back(*r);
     }
   }
   int rc = 0;
