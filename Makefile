@@ -17,14 +17,14 @@ setup:
 	@bash scripts/setup.sh
 
 configure: setup fuzz-build
-	@cmake -S . -B $(BUILD) -DBR2K_WERROR=$(WERROR) -DBR2K_FUZZ_BIN_DIR=$(CURDIR)/$(FUZZ_BUILD)/bin >/dev/null
+	@cmake -S . -B $(BUILD) -DBR2K_SKIP_AREAS= -DBR2K_WERROR=$(WERROR) -DBR2K_FUZZ_BIN_DIR=$(CURDIR)/$(FUZZ_BUILD)/bin >/dev/null
 
 build: configure
 	@cmake --build $(BUILD) -j$(JOBS)
 
 fuzz-build: setup
 	@CC=clang-14 CXX=clang++-14 cmake -S . -B $(FUZZ_BUILD) -DBR2K_FUZZ=ON -DBR2K_TESTS=OFF \
-	  -DBR2K_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBR2K_WERROR=$(WERROR) >/dev/null
+	  -DBR2K_BENCH=OFF -DBR2K_SKIP_AREAS= -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBR2K_WERROR=$(WERROR) >/dev/null
 	@cmake --build $(FUZZ_BUILD) -j$(JOBS)
 
 demo: build

@@ -20,15 +20,6 @@ namespace br2k::cli {
 
 using namespace std::chrono_literals;
 
-std::filesystem::path ResolveRunDir(const std::string& flag) {
-  std::filesystem::path p = flag;
-  if (p.empty()) {
-    const char* env = std::getenv("BR2K_RUN_DIR");
-    p = env && *env ? env : ".br2k";
-  }
-  return std::filesystem::absolute(p).lexically_normal();
-}
-
 namespace {
 
 int Fail(const std::string& message) {

@@ -73,10 +73,9 @@ Result<std::vector<ReplicaState>> StartReplicas(const std::vector<EtcdMemberStat
     r.etcd_member = members[i].name;
     r.data_dir = node.data_dir.string();
     r.log_file = (node.data_dir / "logserver.log").string();
+    r.argv = replication::LogserverArgv(binary, node);
     auto pid = proc::PosixLauncher()->Spawn(
-        proc::SpawnSpec{.argv = replication::LogserverArgv(binary, node),
-                        .log_file = r.log_file,
-                        .detach = detach});
+        proc::SpawnSpec{.argv = r.argv, .log_file = r.log_file, .detach = detach});
     if (!pid.ok()) return fail(pid.status().WithContext("starting " + node.id));
     r.pid = *pid;
     out.push_back(std::move(r));

@@ -111,8 +111,56 @@ Result<RunState> RunState::Parse(std::string_view text) {
       if (!err.ok()) return err;
       if (rep.pid < 0) return InvalidArgumentError(where + ".pid must not be negative");
       if (rep.id.empty()) return InvalidArgumentError(where + ".id must not be empty");
+      if (auto av = m.find("argv"); av != m.end()) {
+        if (!av->is_array()) return InvalidArgumentError(where + ".argv must be an array");
+        for (const auto& a : *av) {
+          if (!a.is_string()) return InvalidArgumentError(where + ".argv must hold strings");
+          rep.argv.push_back(a.get<std::string>());
+        }
+      }
       s.replicas.push_back(std::move(rep));
     }
+  }
+  if (auto ch = doc.find("chain"); ch != doc.end()) {
+    const std::string where = "run state.chain";
+    if (!ch->is_object()) return InvalidArgumentError(where + " must be an object");
+    ChainState c;
+    r.Get(*ch, "rpc_url", c.rpc_url, where);
+    int64_t chain_id = 0;
+    r.Get(*ch, "chain_id", chain_id, where);
+    r.Get(*ch, "anvil_pid", c.anvil_pid, where);
+    r.Get(*ch, "anvil_log", c.anvil_log, where);
+    r.Get(*ch, "registry", c.registry, where);
+    r.Get(*ch, "service_name", c.service_name, where);
+    r.Get(*ch, "owner_key_file", c.owner_key_file, where);
+    r.Get(*ch, "manager_key_file", c.manager_key_file, where);
+    r.Get(*ch, "tx_key_file", c.tx_key_file, where);
+    if (!err.ok()) return err;
+    if (chain_id < 0) return InvalidArgumentError(where + ".chain_id must not be negative");
+    c.chain_id = static_cast<uint64_t>(chain_id);
+    if (c.anvil_pid < 0) return InvalidArgumentError(where + ".anvil_pid must not be negative");
+    if (c.rpc_url.empty()) return InvalidArgumentError(where + ".rpc_url must not be empty");
+    auto ops = ch->find("operator_key_files");
+    if (ops == ch->end() || !ops->is_array()) {
+      return InvalidArgumentError(where + ".operator_key_files must be an array");
+    }
+    for (const auto& f : *ops) {
+      if (!f.is_string()) {
+        return InvalidArgumentError(where + ".operator_key_files must hold strings");
+      }
+      c.operator_key_files.push_back(f.get<std::string>());
+    }
+    s.chain = std::move(c);
+  }
+  if (auto mg = doc.find("manager"); mg != doc.end()) {
+    const std::string where = "run state.manager";
+    if (!mg->is_object()) return InvalidArgumentError(where + " must be an object");
+    ManagerState m;
+    r.Get(*mg, "pid", m.pid, where);
+    r.Get(*mg, "log_file", m.log_file, where);
+    if (!err.ok()) return err;
+    if (m.pid < 0) return InvalidArgumentError(where + ".pid must not be negative");
+    s.manager = std::move(m);
   }
   return s;
 }
@@ -144,8 +192,22 @@ std::string RunState::Serialize() const {
                                  {"etcd_member", r.etcd_member},
                                  {"data_dir", r.data_dir},
                                  {"log_file", r.log_file}});
+      if (!r.argv.empty()) doc["replicas"].back()["argv"] = r.argv;
     }
   }
+  if (chain) {
+    doc["chain"] = {{"rpc_url", chain->rpc_url},
+                    {"chain_id", chain->chain_id},
+                    {"anvil_pid", chain->anvil_pid},
+                    {"anvil_log", chain->anvil_log},
+                    {"registry", chain->registry},
+                    {"service_name", chain->service_name},
+                    {"owner_key_file", chain->owner_key_file},
+                    {"manager_key_file", chain->manager_key_file},
+                    {"tx_key_file", chain->tx_key_file},
+                    {"operator_key_files", chain->operator_key_files}};
+  }
+  if (manager) doc["manager"] = {{"pid", manager->pid}, {"log_file", manager->log_file}};
   return doc.dump(2) + "\n";
 }
 

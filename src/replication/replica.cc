@@ -347,11 +347,13 @@ struct Replica::Impl {
   void StepDown(const std::string& reason) {
     std::unique_ptr<etcd::LeaseKeeper> k;
     int64_t lease = 0;
+    int64_t old_epoch = 0;
     {
       std::lock_guard lock(mu);
       if (role == Role::kFollower) return;
       spdlog::warn("replica {}: stepping down: {}", opt.replica_id, reason);
       SetRole(Role::kFollower);
+      old_epoch = epoch;
       epoch = 0;
       k = std::move(keeper);
       lease = lease_id;
@@ -362,6 +364,7 @@ struct Replica::Impl {
       FailAll(UnavailableError("leadership lost (" + reason + "); retry"));
     }
     k.reset();
+    publisher().Withdraw(old_epoch);
     if (lease != 0)
       (void)deps.client->LeaseRevoke(lease, Deadline::After(std::chrono::milliseconds(500)));
   }

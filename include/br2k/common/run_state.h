@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +31,31 @@ struct ReplicaState {
   std::string etcd_member;  // name of the etcd member beside it
   std::string data_dir;
   std::string log_file;
+  // The exact command line it was started with (argv[0] = binary), so a deployment backend can
+  // restart it as it was. Optional in the document (absent = empty).
+  std::vector<std::string> argv;
+};
+
+// The Ethereum side of a `br2k up` run: the chain the registry lives on and the accounts the
+// local deployment uses. Key files hold one 0x-prefixed hex private key each (mode 0600); for the
+// embedded anvil they are anvil's well-known development keys, never real funds.
+struct ChainState {
+  std::string rpc_url;  // http://127.0.0.1:PORT (or the configured external endpoint)
+  uint64_t chain_id = 0;
+  int anvil_pid = 0;             // 0 when the chain is external (not started by br2k up)
+  std::string anvil_log;         // "" when external
+  std::string registry;          // 0x-address of the ServiceRegistry contract
+  std::string service_name;      // the registry id is keccak256(service_name)
+  std::string owner_key_file;    // owner and manager of the service
+  std::string manager_key_file;  // the manager daemon's key (a registered manager)
+  std::string tx_key_file;       // the service's own key for Normal requests that send txs
+  std::vector<std::string> operator_key_files;  // one per replica, same order as `replicas`
+};
+
+// The manager daemon `br2k up` started.
+struct ManagerState {
+  int pid = 0;
+  std::string log_file;
 };
 
 struct RunState {
@@ -41,8 +67,10 @@ struct RunState {
   bool detached = false;
   int owner_pid = 0;  // the `br2k up` process that owns the children (0 when detached)
   std::vector<EtcdMemberState> etcd;
-  std::string service;                 // service id of the replicas ("" when none run)
-  std::vector<ReplicaState> replicas;  // optional in the document (absent = none)
+  std::string service;                  // service id of the replicas ("" when none run)
+  std::vector<ReplicaState> replicas;   // optional in the document (absent = none)
+  std::optional<ChainState> chain;      // optional (absent = no chain)
+  std::optional<ManagerState> manager;  // optional (absent = no manager)
 
   // Parses and validates a document. INVALID_ARGUMENT (with the offending field named) for
   // malformed JSON, a wrong version, missing or mistyped fields, or out-of-range values.

@@ -1,5 +1,5 @@
-// The Register role's hook for publishing the leader's location (the on-chain registry update
-// is a later issue). Called by the replica that just won Current_Leader, before it serves.
+// The Register role's hook for publishing the leader's location (for example in the on-chain
+// service registry). Called by the replica that just won Current_Leader, before it serves.
 #pragma once
 
 #include <cstdint>
@@ -10,15 +10,21 @@
 
 namespace br2k::replication {
 
-// Implementations must be thread-safe and must honour the deadline. A non-OK status makes the
-// replica give up leadership (it releases Current_Leader and goes back to Follower), so a leader
-// never serves from a location nobody can find.
+// Implementations must be thread-safe and must honour the deadline.
 class LocationPublisher {
  public:
   virtual ~LocationPublisher() = default;
   // `url`: the leader's advertised URL. `epoch`: its fencing epoch, the mod_revision of its
   // Current_Leader claim; epochs only grow, so a registry can refuse stale updates.
+  // OK: the replica serves. An implementation whose backend is unreachable may return OK and
+  // keep retrying in the background (clients still reach the leader through follower redirects)
+  // until Withdraw(epoch). A non-OK status makes the replica resign (release Current_Leader and
+  // go back to Follower); return it when serving would be wrong, e.g. ABORTED because a newer
+  // epoch is already published.
   virtual Status Publish(const std::string& url, int64_t epoch, Deadline deadline) = 0;
+  // The replica stopped leading with `epoch` (step-down, resignation, shutdown): stop any
+  // background work for it. Must not block for long. Default: nothing to stop.
+  virtual void Withdraw(int64_t /*epoch*/) {}
 };
 
 // The default: does nothing and succeeds.

@@ -34,13 +34,20 @@ TEST(RunState, SerializeParseRoundTrip) {
 TEST(RunState, ReplicasSectionRoundTripsAndIsOptional) {
   RunState s = Sample();
   s.service = "logserver";
-  s.replicas.push_back({"node-0", "http://127.0.0.1:2000", 90, "etcd-0", "/n0", "/n0/log"});
+  s.replicas.push_back({"node-0",
+                        "http://127.0.0.1:2000",
+                        90,
+                        "etcd-0",
+                        "/n0",
+                        "/n0/log",
+                        {"/bin/br2k-logserver", "--id=node-0"}});
   auto back = RunState::Parse(s.Serialize());
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(back->service, "logserver");
   ASSERT_EQ(back->replicas.size(), 1u);
   EXPECT_EQ(back->replicas[0].url, "http://127.0.0.1:2000");
   EXPECT_EQ(back->replicas[0].etcd_member, "etcd-0");
+  EXPECT_EQ(back->replicas[0].argv.size(), 2u);
   // A document without the section (an etcd-only run) parses with no replicas.
   auto plain = RunState::Parse(Sample().Serialize());
   ASSERT_TRUE(plain.ok());
@@ -48,6 +55,41 @@ TEST(RunState, ReplicasSectionRoundTripsAndIsOptional) {
   std::string bad = s.Serialize();
   bad.replace(bad.find("\"pid\": 90"), 9, "\"pid\": -4");
   EXPECT_FALSE(RunState::Parse(bad).ok());
+}
+
+TEST(RunState, ChainAndManagerSectionsRoundTripAndAreOptional) {
+  RunState s = Sample();
+  ChainState c;
+  c.rpc_url = "http://127.0.0.1:8545";
+  c.chain_id = 31337;
+  c.anvil_pid = 99;
+  c.anvil_log = "/run/anvil.log";
+  c.registry = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+  c.service_name = "logserver";
+  c.owner_key_file = "/run/keys/owner";
+  c.manager_key_file = "/run/keys/manager";
+  c.tx_key_file = "/run/keys/tx";
+  c.operator_key_files = {"/run/keys/op-0", "/run/keys/op-1"};
+  s.chain = c;
+  s.manager = ManagerState{.pid = 123, .log_file = "/run/manager.log"};
+  auto back = RunState::Parse(s.Serialize());
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->Serialize(), s.Serialize());
+  ASSERT_TRUE(back->chain.has_value());
+  EXPECT_EQ(back->chain->chain_id, 31337u);
+  EXPECT_EQ(back->chain->operator_key_files.size(), 2u);
+  EXPECT_EQ(back->chain->registry, c.registry);
+  ASSERT_TRUE(back->manager.has_value());
+  EXPECT_EQ(back->manager->pid, 123);
+  auto plain = RunState::Parse(Sample().Serialize());
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(plain->chain.has_value());
+  EXPECT_FALSE(plain->manager.has_value());
+  std::string bad = s.Serialize();
+  bad.replace(bad.find("\"chain_id\": 31337"), 17, "\"chain_id\": \"x\"");
+  auto r = RunState::Parse(bad);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("chain.chain_id"), std::string::npos) << r.status();
 }
 
 TEST(RunState, Parse_rejectsMalformedJsonWithClearError) {
