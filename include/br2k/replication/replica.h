@@ -23,8 +23,12 @@ enum class Role { kFollower, kRegister, kLeader };
 const char* RoleName(Role r);  // "Follower", "Register", "Leader"
 
 enum class CommitMode {
-  kGroupCommit,  // batches share the append, InProcess and result transactions
-  kPaper,        // one request at a time, one fenced write per key (the papers' sequence)
+  // Batches of requests, pipelined: each fenced transaction appends batch k (RLE, RS=Null, LS),
+  // marks batch k-1 InProcess, and records the results of batch k-2 (RS, LPI, SSI). Every
+  // entry still passes through the paper's three commits in order; a batch costs one
+  // transaction in steady state.
+  kGroupCommit,
+  kPaper,  // one request at a time, one fenced write per key (the papers' sequence)
 };
 
 struct ReplicaOptions {
@@ -36,6 +40,11 @@ struct ReplicaOptions {
   CommitMode mode = CommitMode::kGroupCommit;
   size_t max_batch = 256;               // requests per group commit
   std::chrono::microseconds linger{0};  // wait this long for a batch to fill
+  // Limits of one pipeline transaction; they must not exceed the etcd cluster's
+  // --max-txn-ops (etcd's default is 128) and --max-request-bytes (default 1.5 MiB). A batch
+  // is cut short to stay within them.
+  size_t max_txn_ops = 128;
+  size_t max_txn_bytes = 1 << 20;
   int64_t leader_ttl_seconds = 2;       // lease TTL of the Current_Leader claim
   std::chrono::milliseconds check_interval{100};
   // A replica whose member is not the Raft leader claims a vacant Current_Leader only after it

@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
   CLI::App cli{"br2k-logserver: a log server replicated over etcd by br2k"};
   std::string id, service = "logserver", listen = "127.0.0.1:8080", etcd_urls, local_etcd, data_dir,
                   advertise, mode = "group", failpoint, log_level = "info";
-  size_t max_batch = 256, max_body = 1024 * 1024;
+  size_t max_batch = 256, max_body = 1024 * 1024, max_txn_ops = 128;
   int64_t linger_us = 0, leader_ttl = 2, takeover_grace_ms = 1000, step_down_ms = 3000;
   int64_t request_timeout_ms = 10000, session_ttl_s = 3600;
   cli.add_option("--id", id, "replica id ([A-Za-z0-9._-], unique per service)")->required();
@@ -55,6 +55,9 @@ int main(int argc, char** argv) {
   cli.add_option("--mode", mode, "group (group commit) or paper (one request at a time)")
       ->check(CLI::IsMember({"group", "paper"}));
   cli.add_option("--max-batch", max_batch, "requests per group commit")->check(CLI::Range(1, 4096));
+  cli.add_option("--max-txn-ops", max_txn_ops,
+                 "operations per etcd transaction; at most the cluster's --max-txn-ops")
+      ->check(CLI::Range(16, 100000));
   cli.add_option("--linger-us", linger_us, "wait this long for a batch to fill")
       ->check(CLI::Range(0, 1000000));
   cli.add_option("--leader-ttl", leader_ttl, "seconds: lease TTL of the leader claim")
@@ -108,6 +111,7 @@ int main(int argc, char** argv) {
   opt.mode =
       mode == "paper" ? replication::CommitMode::kPaper : replication::CommitMode::kGroupCommit;
   opt.max_batch = max_batch;
+  opt.max_txn_ops = max_txn_ops;
   opt.linger = std::chrono::microseconds(linger_us);
   opt.leader_ttl_seconds = leader_ttl;
   opt.takeover_grace = std::chrono::milliseconds(takeover_grace_ms);
