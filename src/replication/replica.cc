@@ -5,10 +5,12 @@
 //  - Current_Leader is attached to a lease kept alive by the leader, so a dead or paused leader
 //    vacates it after the TTL; Check role then picks the replica beside the Raft leader (at once)
 //    or any replica (after takeover_grace) when that one is gone.
-//  - The leader pipeline runs one batch at a time: append (RLE, RS=Null, LS), InProcess, apply,
-//    result (RS, LPI, SSI). A request is acknowledged only after its result transaction
-//    committed. If anything fails after the local apply, the in-memory state is thrown away and
-//    reloaded from the last durable snapshot, so local state never runs ahead of etcd.
+//  - The leader pipeline keeps up to three batches in flight, one per step: each fenced
+//    transaction appends one batch (RLE, RS=Null, LS), marks the previous one InProcess and
+//    records the results of the one before (RS, LPI, SSI); one transaction is in flight at a
+//    time. A request is acknowledged only after its result transaction committed. If anything fails
+//    after the local apply, the in-memory state is thrown away and reloaded from the last durable
+//    snapshot, so local state never runs ahead of etcd.
 #include "br2k/replication/replica.h"
 
 #include <spdlog/spdlog.h>
@@ -123,6 +125,7 @@ struct Replica::Impl {
   std::condition_variable state_cv;
   uint64_t lpi = 0;
   bool uncommitted = false;  // the leader applied a batch whose result is not committed yet
+  int readers_waiting = 0;   // linearizable reads waiting for a committed point
 
   // Roles, leadership and the request queue: guarded by mu.
   mutable std::mutex mu;
@@ -186,6 +189,7 @@ struct Replica::Impl {
       spdlog::info("replica {}: {} -> {} (epoch {})", opt.replica_id, RoleName(role), RoleName(r),
                    epoch);
       role = r;
+      queue_cv.notify_all();  // the pipeline drops or resumes its in-flight batches
       std::lock_guard lock(metrics_mu);
       role_changes++;
     }
@@ -693,6 +697,9 @@ struct Replica::Impl {
     for (uint64_t i = from; i <= journal->last; ++i) {
       const auto& e = entries[i];
       if (e.rle.type == RequestType::kExternalTxn) continue;
+      // Only an entry marked InProcess may have been applied, and one whose result is
+      // committed was not interrupted.
+      if (e.rs.state != EntryState::kInProcess) continue;
       spdlog::info("replica {}: rolling back interrupted apply of entry {}", opt.replica_id, i);
       deps.app->Rollback(e.rle.request, {.index = i, .type = e.rle.type, .as_leader = true});
     }
@@ -746,6 +753,7 @@ struct Replica::Impl {
   // ---- leader pipeline ----
 
   void PipelineLoop() {
+    if (opt.mode == CommitMode::kGroupCommit) return GroupLoop();
     while (true) {
       std::vector<std::shared_ptr<Pending>> batch;
       int64_t ep;
@@ -768,8 +776,7 @@ struct Replica::Impl {
           batch.back()->index = first + batch.size() - 1;
         }
       }
-      Status st =
-          opt.mode == CommitMode::kPaper ? RunPaper(batch, ep, first) : RunGroup(batch, ep, first);
+      Status st = RunPaper(batch, ep, first);
       if (!st.ok()) {
         for (auto& p : batch) {
           CountRequest(p->entry.type, "error");
@@ -885,64 +892,182 @@ struct Replica::Impl {
     }
   }
 
-  Status RunGroup(const std::vector<std::shared_ptr<Pending>>& batch, int64_t ep, uint64_t first) {
-    auto start = Clock::now();
-    uint64_t last = batch.back()->index;
-    Journal j{.step = JournalStep::kAppend, .first = first, .last = last, .epoch = ep};
+  // ---- group commit, pipelined ----
+  //
+  // One fenced transaction per cycle carries three stages of three consecutive batches:
+  //   append(fresh)     RLE, RS=Null, session records, LS        (Replicate request)
+  //   InProcess(next)   RS=InProcess for the batch appended last  (Process request)
+  //   result(applied)   RS=Success|Fail, LPI(self), SSI           for the batch applied last
+  // After it commits, `applied` is acknowledged, `next` is applied locally (its InProcess is now
+  // committed) and becomes `applied`, and `fresh` becomes `next`. Each entry still goes through
+  // the paper's three commits in order; a batch costs one transaction in steady state.
+  struct Stage {
+    std::vector<std::shared_ptr<Pending>> batch;
+    std::vector<EntryStatus> results;  // once applied
+    Clock::time_point start;
+    uint64_t first() const { return batch.front()->index; }
+    uint64_t last() const { return batch.back()->index; }
+  };
 
-    // 1. Replicate request: RLE + RS=Null (+ session records) + LS, one fenced transaction.
-    // The append and result records are not synced: recovery never depends on them (an entry
-    // appended but not InProcess is Ignored by the next leader; a result is in etcd). The apply
-    // record, naming the entries whose outside effects a crash would have to roll back, is.
-    auto ops = AppendOps(batch, UnixNow());
-    ops.push_back(etcd::Op::Put(keys.log_size(), FormatIndex(last)));
-    SaveJournalOrMark(j, /*durable=*/false);
-    auto r1 = FencedTxn(ep, std::move(ops));
-    if (!r1.ok()) return r1.status();
-    {
-      std::lock_guard lock(mu);
-      ls = last;
-    }
-    RecordSessions(batch);
-    failpoints().Hit(Failpoint::kAfterAppend);
+  // Operations and bytes an entry adds to the append stage.
+  static std::pair<size_t, size_t> AppendCost(const Pending& p) {
+    size_t ops = 2 + (p.entry.request.client_id.empty() ? 0 : 1);
+    size_t bytes = p.entry.request.body.size() + p.entry.request.path.size() + 256;
+    return {ops, bytes};
+  }
 
-    // 2. Process request: RS=InProcess for everything that is processed.
-    std::vector<etcd::Op> ops2;
-    for (const auto& p : batch) {
-      if (p->entry.type == RequestType::kExternalTxn) continue;
-      ops2.push_back(etcd::Op::Put(
-          keys.rs(p->index),
-          EncodeEntryStatus({.type = p->entry.type, .state = EntryState::kInProcess})));
+  // Fails the requests of a stage that will not complete here.
+  void FailStage(Stage& st, const Status& why) {
+    for (auto& p : st.batch) {
+      CountRequest(p->entry.type, "error");
+      p->Complete(UnavailableError("request not committed: " + why.message() + "; retry"));
     }
-    j.step = JournalStep::kApply;
-    auto r2 = WithJournal(j, [&]() -> Result<bool> {
-      if (ops2.empty()) return true;
-      auto r = FencedTxn(ep, std::move(ops2));
-      if (!r.ok()) return r.status();
-      return true;
-    });
-    if (!r2.ok()) return r2.status();
-    failpoints().Hit(Failpoint::kAfterInProcess);
+    st.batch.clear();
+  }
 
-    auto results = ApplyBatch(batch);
+  // Drops everything in flight after a failed cycle or a lost leadership: the applied batch is
+  // rolled back (local state reloaded), every waiting request fails with UNAVAILABLE (a retry
+  // with the same (client, seq) learns the outcome).
+  void AbandonPipeline(std::optional<Stage>& next, std::optional<Stage>& applied,
+                       const Status& why) {
+    if (applied) {
+      AbandonApplied(applied->batch);
+      FailStage(*applied, why);
+      applied.reset();
+    }
+    if (next) {
+      FailStage(*next, why);
+      next.reset();
+    }
+  }
 
-    // 3. Results, LPI and SSI in one fenced transaction.
-    std::vector<etcd::Op> ops3;
-    j.step = JournalStep::kResult;
-    for (size_t k = 0; k < batch.size(); ++k) {
-      ops3.push_back(etcd::Op::Put(keys.rs(batch[k]->index), EncodeEntryStatus(results[k])));
+  void GroupLoop() {
+    std::optional<Stage> next;     // appended; InProcess in the coming cycle
+    std::optional<Stage> applied;  // applied locally; result in the coming cycle
+    int64_t ep = 0;
+    while (true) {
+      Stage fresh;
+      {
+        std::unique_lock lock(mu);
+        auto in_flight = [&] { return next.has_value() || applied.has_value(); };
+        auto leading = [&] { return role == Role::kLeader && (in_flight() ? epoch == ep : true); };
+        queue_cv.wait(lock, [&] {
+          return stop || (in_flight() && !leading()) ||
+                 (role == Role::kLeader && (!queue.empty() || in_flight()));
+        });
+        if (stop || !leading()) {
+          Status why = UnavailableError(stop ? "replica stopping" : "leadership lost");
+          lock.unlock();
+          AbandonPipeline(next, applied, why);
+          if (stop) return;
+          continue;
+        }
+        ep = epoch;
+        if (!in_flight() && opt.linger.count() > 0 && queue.size() < opt.max_batch) {
+          queue_cv.wait_for(lock, opt.linger,
+                            [&] { return stop || queue.size() >= opt.max_batch; });
+          if (stop || role != Role::kLeader || epoch != ep) continue;
+        }
+        // Budget: what InProcess and result need, then as many new entries as fit.
+        size_t ops = 2 + (next ? next->batch.size() : 0) + (applied ? applied->batch.size() : 0);
+        size_t bytes = 4096 + (applied ? applied->batch.size() * 512 : 0);
+        if (applied) {
+          for (const auto& r : applied->results) bytes += r.response ? r.response->body.size() : 0;
+        }
+        uint64_t first = ls + 1;
+        fresh.start = Clock::now();
+        while (!queue.empty() && fresh.batch.size() < std::max<size_t>(1, opt.max_batch)) {
+          auto [o, b] = AppendCost(*queue.front());
+          bool fits = ops + o + 1 <= opt.max_txn_ops && bytes + b <= opt.max_txn_bytes;
+          if (!fits && !(fresh.batch.empty() && !in_flight())) break;  // never stall on one
+          ops += o;
+          bytes += b;
+          fresh.batch.push_back(queue.front());
+          queue.pop_front();
+          fresh.batch.back()->index = first + fresh.batch.size() - 1;
+        }
+      }
+      Status st = RunCycle(fresh, next, applied, ep);
+      if (!st.ok()) {
+        FailStage(fresh, st);
+        AbandonPipeline(next, applied, st);
+        StepDown(st.ToString());
+      }
     }
-    ops3.push_back(etcd::Op::Put(keys.lpi(opt.replica_id), FormatIndex(last)));
-    ops3.push_back(etcd::Op::Put(keys.ssi(), FormatIndex(last)));
-    SaveJournalOrMark(j, /*durable=*/false);
-    auto r3 = FencedTxn(ep, std::move(ops3));
-    if (!r3.ok()) {
-      AbandonApplied(batch);
-      return r3.status();
+  }
+
+  // One pipeline transaction and what follows it. On error nothing of `fresh` was recorded
+  // locally; the caller abandons the pipeline.
+  Status RunCycle(Stage& fresh, std::optional<Stage>& next, std::optional<Stage>& applied,
+                  int64_t ep) {
+    std::vector<etcd::Op> ops;
+    if (!fresh.batch.empty()) {
+      ops = AppendOps(fresh.batch, UnixNow());
+      ops.push_back(etcd::Op::Put(keys.log_size(), FormatIndex(fresh.last())));
     }
-    failpoints().Hit(Failpoint::kAfterResult);
-    Finish(batch, results, start);
+    if (next) {
+      for (const auto& p : next->batch) {
+        if (p->entry.type == RequestType::kExternalTxn) continue;  // recorded, not processed
+        ops.push_back(etcd::Op::Put(
+            keys.rs(p->index),
+            EncodeEntryStatus({.type = p->entry.type, .state = EntryState::kInProcess})));
+      }
+    }
+    if (applied) {
+      for (size_t k = 0; k < applied->batch.size(); ++k) {
+        ops.push_back(etcd::Op::Put(keys.rs(applied->batch[k]->index),
+                                    EncodeEntryStatus(applied->results[k])));
+      }
+      ops.push_back(etcd::Op::Put(keys.lpi(opt.replica_id), FormatIndex(applied->last())));
+      ops.push_back(etcd::Op::Put(keys.ssi(), FormatIndex(applied->last())));
+    }
+    // The journal names the entries whose local apply a crash could interrupt: the applied
+    // batch (until its result commits) and the batch about to be applied. It is synced,
+    // concurrently with the transaction, before anything of `next` is applied.
+    Result<etcd::TxnResponse> r = InternalError("no transaction");
+    if (next) {
+      Journal j{.step = JournalStep::kApply,
+                .first = applied ? applied->first() : next->first(),
+                .last = next->last(),
+                .epoch = ep};
+      r = WithJournal(j, [&] { return FencedTxn(ep, std::move(ops)); });
+    } else {
+      r = FencedTxn(ep, std::move(ops));
+    }
+    if (!r.ok()) return r.status();
+
+    // Committed: in the order the paper's steps happened to each batch.
+    if (applied) {
+      failpoints().Hit(Failpoint::kAfterResult);
+      Finish(applied->batch, applied->results, applied->start);
+      applied.reset();
+    }
+    if (!fresh.batch.empty()) {
+      {
+        std::lock_guard lock(mu);
+        ls = fresh.last();
+      }
+      RecordSessions(fresh.batch);
+      failpoints().Hit(Failpoint::kAfterAppend);
+    }
+    if (next) {
+      failpoints().Hit(Failpoint::kAfterInProcess);
+      LetReadersIn();
+      next->results = ApplyBatch(next->batch);
+      applied = std::move(next);
+      next.reset();
+    }
+    if (!fresh.batch.empty()) next = std::move(fresh);
     return Status::Ok();
+  }
+
+  // Linearizable reads need the state at a committed point; under load the leader nearly always
+  // holds an applied-but-uncommitted batch. Before applying the next batch, give waiting readers
+  // a moment at the committed point just reached.
+  void LetReadersIn() {
+    std::unique_lock lock(state_mu);
+    if (readers_waiting == 0) return;
+    state_cv.wait_for(lock, std::chrono::milliseconds(5), [&] { return readers_waiting == 0; });
   }
 
   // The papers' literal sequence for one request: one fenced write per key.
@@ -1082,12 +1207,16 @@ struct Replica::Impl {
     const auto* range = r->responses.empty() ? nullptr : r->responses[0].range();
     if (range && !range->kvs.empty()) target = ParseIndex(range->kvs[0].value).value_or(0);
     std::unique_lock lock(state_mu);
-    if (!state_cv.wait_until(lock, deadline.when(),
-                             [&] { return !uncommitted && lpi >= target; })) {
-      return DeadlineExceededError("state not caught up with SSI before the deadline");
-    }
+    readers_waiting++;
+    bool ready =
+        state_cv.wait_until(lock, deadline.when(), [&] { return !uncommitted && lpi >= target; });
+    Response out;
+    if (ready) out = deps.app->Read(request);
+    readers_waiting--;
+    state_cv.notify_all();
+    if (!ready) return DeadlineExceededError("state not caught up with SSI before the deadline");
     CountRequest(RequestType::kReadOnly, "success");
-    return deps.app->Read(request);
+    return out;
   }
 };
 
