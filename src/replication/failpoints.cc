@@ -14,8 +14,10 @@ Result<Failpoint> Failpoints::ParseName(std::string_view name) {
   if (name == "after_inprocess") return Failpoint::kAfterInProcess;
   if (name == "mid_apply") return Failpoint::kMidApply;
   if (name == "after_result") return Failpoint::kAfterResult;
-  return InvalidArgumentError("unknown failpoint '" + std::string(name) +
-                              "' (after_append, after_inprocess, mid_apply, after_result)");
+  if (name == "after_broadcast") return Failpoint::kAfterBroadcast;
+  return InvalidArgumentError(
+      "unknown failpoint '" + std::string(name) +
+      "' (after_append, after_inprocess, mid_apply, after_result, after_broadcast)");
 }
 
 Status Failpoints::Configure(std::string_view spec) {

@@ -20,6 +20,12 @@ std::string KeyLayout::rle(uint64_t index) const {
 std::string KeyLayout::rs(uint64_t index) const {
   return rs_prefix() + Pad(index);
 }
+std::string KeyLayout::tx(uint64_t index) const {
+  return tx_prefix() + Pad(index);
+}
+std::string KeyLayout::tx_pending(uint64_t index) const {
+  return tx_pending_prefix() + Pad(index);
+}
 std::string KeyLayout::lpi(std::string_view replica) const {
   return lpi_prefix() + std::string(replica);
 }

@@ -1,7 +1,9 @@
 #include "br2k/replication/log_entry.h"
 
+#include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "br2k/replication/chain_effects.h"
 #include "br2k/replication/keys.h"
 
 namespace br2k::replication {
@@ -157,6 +159,32 @@ Result<SessionRecord> DecodeSessionRecord(std::string_view bytes) {
   BR2K_RETURN_IF_ERROR(GetUint(j, "i", r.index, what, kBad));
   BR2K_RETURN_IF_ERROR(GetInt(j, "ts", r.unix_ts, what, kBad));
   return r;
+}
+
+std::string EncodeSignedTx(const SignedTx& tx) {
+  return Dump(json{{"raw", tx.raw}, {"hash", tx.hash}, {"nonce", tx.nonce}, {"from", tx.from}});
+}
+
+Result<SignedTx> DecodeSignedTx(std::string_view bytes) {
+  const char* what = "TX";
+  BR2K_ASSIGN_OR_RETURN(json j, ParseObject(bytes, what, kBad));
+  SignedTx tx;
+  BR2K_RETURN_IF_ERROR(GetString(j, "raw", tx.raw, what, kBad));
+  BR2K_RETURN_IF_ERROR(GetString(j, "hash", tx.hash, what, kBad));
+  BR2K_RETURN_IF_ERROR(GetUint(j, "nonce", tx.nonce, what, kBad));
+  BR2K_RETURN_IF_ERROR(GetString(j, "from", tx.from, what, kBad));
+  auto hex = [](const std::string& v, size_t min_len) {
+    if (v.size() < 2 + min_len || v[0] != '0' || v[1] != 'x') return false;
+    for (size_t i = 2; i < v.size(); ++i) {
+      if (!std::isxdigit(static_cast<unsigned char>(v[i]))) return false;
+    }
+    return true;
+  };
+  if (!hex(tx.raw, 2) || !hex(tx.hash, 64) || tx.hash.size() != 66 || !hex(tx.from, 40) ||
+      tx.from.size() != 42) {
+    return InvalidArgumentError("TX: raw, hash and from must be 0x-hex of the right length");
+  }
+  return tx;
 }
 
 std::string EncodeLocalState(const LocalState& s) {

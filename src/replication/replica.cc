@@ -23,10 +23,13 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <thread>
 
 #include "br2k/etcd/lease_keeper.h"
+#include "br2k/replication/chain_effects.h"
 #include "br2k/replication/keys.h"
 #include "br2k/replication/log_entry.h"
 
@@ -154,6 +157,19 @@ struct Replica::Impl {
   bool follower_dirty = false;
   Clock::time_point last_follower_flush{};
 
+  // Normal requests whose transaction is recorded and must be settled from its receipt
+  // (chain_effects.h). Guarded by mu; worked on by the settler thread while leading.
+  struct Settlement {
+    uint64_t index = 0;
+    SignedTx tx;
+    std::shared_ptr<Pending> pending;  // null when recovered from etcd by a new leader
+    bool broadcast = false;
+    Clock::time_point last_broadcast{};
+  };
+  std::map<uint64_t, Settlement> settlements;
+  std::condition_variable settle_cv;
+  uint64_t tx_nonce_floor = 0;  // above every recorded nonce (set by Prepare service)
+
   // Asynchronous snapshot saving (the leader acknowledges before the snapshot is on disk; a
   // crash then only means re-applying committed entries from etcd).
   std::mutex save_mu;
@@ -171,6 +187,7 @@ struct Replica::Impl {
   std::thread control_thread;
   std::thread pipeline_thread;
   std::thread saver_thread;
+  std::thread settler_thread;
 
   Impl(ReplicaOptions o, Deps d) : opt(std::move(o)), deps(d), keys(opt.service_id) {}
 
@@ -365,6 +382,13 @@ struct Replica::Impl {
       leader_id.clear();
       leader_url.clear();
       sessions.clear();
+      for (auto& [i, st] : settlements) {
+        if (st.pending)
+          st.pending->Complete(
+              UnavailableError("leadership lost (" + reason + ") before the transaction of entry " +
+                               std::to_string(i) + " was settled; retry to learn its outcome"));
+      }
+      settlements.clear();
       FailAll(UnavailableError("leadership lost (" + reason + "); retry"));
     }
     k.reset();
@@ -405,6 +429,8 @@ struct Replica::Impl {
     if (!st.ok()) return StepDown("prepare service failed: " + st.ToString());
     st = LoadSessions();
     if (!st.ok()) return StepDown("loading sessions failed: " + st.ToString());
+    st = LoadPendingTransactions();
+    if (!st.ok()) return StepDown("loading recorded transactions failed: " + st.ToString());
     std::lock_guard lock(mu);
     if (role == Role::kRegister && epoch == ep) {
       SetRole(Role::kLeader);
@@ -432,6 +458,16 @@ struct Replica::Impl {
     std::map<uint64_t, std::string> journal_results;
     if (journal && journal->step == JournalStep::kResult) journal_results = journal->results;
     uint64_t next = std::min(my_lpi, h.ssi) + 1;
+    std::set<uint64_t> tx_recorded;
+    if (next <= h.ls) {
+      BR2K_ASSIGN_OR_RETURN(
+          auto recs, deps.client->Range(
+                         {.key = keys.tx(next), .range_end = keys.tx(h.ls + 1), .keys_only = true},
+                         EtcdDeadline()));
+      for (const auto& kv : recs.kvs) {
+        if (auto idx = KeyLayout::IndexOf(kv.key); idx && *idx >= next) tx_recorded.insert(*idx);
+      }
+    }
     while (next <= h.ls) {
       uint64_t to = std::min<uint64_t>(h.ls, next + opt.follow_chunk - 1);
       BR2K_ASSIGN_OR_RETURN(auto entries, ReadEntries(next, to));
@@ -451,6 +487,11 @@ struct Replica::Impl {
           }
           if (e.rs.state == EntryState::kNull) {
             e.rs.state = EntryState::kIgnore;  // never started: drop it
+            ops.push_back(etcd::Op::Put(keys.rs(i), EncodeEntryStatus(e.rs)));
+          } else if (e.rle.type == RequestType::kNormal && e.rs.state == EntryState::kInProcess &&
+                     deps.app->NormalEffectsAreChainCalls() && !tx_recorded.count(i)) {
+            // Its transaction was never recorded, so never broadcast: nothing happened.
+            e.rs.state = EntryState::kIgnore;
             ops.push_back(etcd::Op::Put(keys.rs(i), EncodeEntryStatus(e.rs)));
           } else if (e.rle.type == RequestType::kReplication &&
                      (e.rs.state == EntryState::kInProcess || e.rs.state == EntryState::kSuccess)) {
@@ -812,8 +853,10 @@ struct Replica::Impl {
     return ops;
   }
 
-  // Applies the batch locally (leader). Fills results. Marks the state uncommitted.
-  std::vector<EntryStatus> ApplyBatch(const std::vector<std::shared_ptr<Pending>>& batch) {
+  // Applies the batch locally (leader). Fills results. Marks the state uncommitted. Chain calls
+  // of Normal requests go to `calls` (index in the batch -> call) when given.
+  std::vector<EntryStatus> ApplyBatch(const std::vector<std::shared_ptr<Pending>>& batch,
+                                      std::map<size_t, ChainCall>* calls = nullptr) {
     std::vector<EntryStatus> out;
     std::lock_guard lock(state_mu);
     uncommitted = true;
@@ -830,6 +873,16 @@ struct Replica::Impl {
             p->entry.request, {.index = p->index, .type = p->entry.type, .as_leader = true});
         s.state = r.outcome == Outcome::kSuccess ? EntryState::kSuccess : EntryState::kFail;
         s.response = std::move(r.response);
+        if (r.chain_call && p->entry.type == RequestType::kNormal &&
+            r.outcome == Outcome::kSuccess) {
+          if (calls) {
+            (*calls)[k] = std::move(*r.chain_call);
+          } else {
+            s.state = EntryState::kFail;
+            s.response = Response{
+                .status = 501, .body = "{\"error\":\"chain transactions need group commit mode\"}"};
+          }
+        }
       }
       out.push_back(std::move(s));
       if (k == 0) failpoints().Hit(Failpoint::kMidApply);
@@ -852,7 +905,8 @@ struct Replica::Impl {
   }
 
   void Finish(const std::vector<std::shared_ptr<Pending>>& batch,
-              const std::vector<EntryStatus>& results, Clock::time_point start) {
+              const std::vector<EntryStatus>& results, Clock::time_point start,
+              const std::map<size_t, SignedTx>* txs = nullptr) {
     uint64_t last = batch.back()->index;
     LocalState snap;
     {
@@ -866,8 +920,9 @@ struct Replica::Impl {
     {
       std::lock_guard lock(mu);
       ssi = std::max(ssi, last);
-      for (const auto& p : batch) {
-        const auto& rq = p->entry.request;
+      for (size_t k = 0; k < batch.size(); ++k) {
+        if (txs && txs->count(k)) continue;  // still in flight until settled
+        const auto& rq = batch[k]->entry.request;
         if (!rq.client_id.empty()) inflight.erase({rq.client_id, rq.seq});
       }
     }
@@ -877,6 +932,14 @@ struct Replica::Impl {
       commit_latency.Observe(std::chrono::duration<double>(Clock::now() - start).count());
     }
     for (size_t k = 0; k < batch.size(); ++k) {
+      if (txs && txs->count(k)) continue;  // answered by the settler
+      if (results[k].state == EntryState::kIgnore) {
+        CountRequest(batch[k]->entry.type, "ignored");
+        batch[k]->Complete(UnavailableError(
+            "entry " + std::to_string(batch[k]->index) +
+            " was not executed (its transaction could not be signed: chain unreachable); retry"));
+        continue;
+      }
       CountRequest(batch[k]->entry.type,
                    results[k].state == EntryState::kSuccess ? "success" : "fail");
       batch[k]->Complete(WriteResult{
@@ -904,6 +967,7 @@ struct Replica::Impl {
   struct Stage {
     std::vector<std::shared_ptr<Pending>> batch;
     std::vector<EntryStatus> results;  // once applied
+    std::map<size_t, SignedTx> txs;    // position in batch -> its recorded transaction
     Clock::time_point start;
     uint64_t first() const { return batch.front()->index; }
     uint64_t last() const { return batch.back()->index; }
@@ -1015,8 +1079,15 @@ struct Replica::Impl {
     }
     if (applied) {
       for (size_t k = 0; k < applied->batch.size(); ++k) {
-        ops.push_back(etcd::Op::Put(keys.rs(applied->batch[k]->index),
-                                    EncodeEntryStatus(applied->results[k])));
+        uint64_t i = applied->batch[k]->index;
+        if (auto t = applied->txs.find(k); t != applied->txs.end()) {
+          // Recorded before it is broadcast; RS stays InProcess until the receipt settles it.
+          std::string rec = EncodeSignedTx(t->second);
+          ops.push_back(etcd::Op::Put(keys.tx(i), rec));
+          ops.push_back(etcd::Op::Put(keys.tx_pending(i), rec));
+          continue;
+        }
+        ops.push_back(etcd::Op::Put(keys.rs(i), EncodeEntryStatus(applied->results[k])));
       }
       ops.push_back(etcd::Op::Put(keys.lpi(opt.replica_id), FormatIndex(applied->last())));
       ops.push_back(etcd::Op::Put(keys.ssi(), FormatIndex(applied->last())));
@@ -1039,7 +1110,15 @@ struct Replica::Impl {
     // Committed: in the order the paper's steps happened to each batch.
     if (applied) {
       failpoints().Hit(Failpoint::kAfterResult);
-      Finish(applied->batch, applied->results, applied->start);
+      if (!applied->txs.empty()) {
+        std::lock_guard lock(mu);
+        for (const auto& [k, tx] : applied->txs) {
+          settlements[applied->batch[k]->index] =
+              Settlement{.index = applied->batch[k]->index, .tx = tx, .pending = applied->batch[k]};
+        }
+        settle_cv.notify_all();
+      }
+      Finish(applied->batch, applied->results, applied->start, &applied->txs);
       applied.reset();
     }
     if (!fresh.batch.empty()) {
@@ -1053,11 +1132,152 @@ struct Replica::Impl {
     if (next) {
       failpoints().Hit(Failpoint::kAfterInProcess);
       LetReadersIn();
-      next->results = ApplyBatch(next->batch);
+      std::map<size_t, ChainCall> calls;
+      next->results = ApplyBatch(next->batch, &calls);
+      for (auto& [k, call] : calls) SignCall(*next, k, call);
       applied = std::move(next);
       next.reset();
     }
     if (!fresh.batch.empty()) next = std::move(fresh);
+    return Status::Ok();
+  }
+
+  // Signs the chain call of entry `k` of an applied stage. Nothing is sent: the transaction is
+  // recorded with the stage's result and broadcast only after that committed. When it cannot
+  // be signed nothing happened on chain: an unreachable chain makes the entry Ignore (a retry
+  // with the same (client, seq) runs it again), a refused call makes it Fail.
+  void SignCall(Stage& st, size_t k, const ChainCall& call) {
+    EntryStatus& res = st.results[k];
+    if (!deps.chain) {
+      res.state = EntryState::kFail;
+      res.response =
+          Response{.status = 501, .body = "{\"error\":\"this replica has no chain configured\"}"};
+      return;
+    }
+    auto tx = deps.chain->Sign(call, EtcdDeadline());
+    if (tx.ok()) {
+      st.txs[k] = std::move(*tx);
+      return;
+    }
+    spdlog::warn("replica {}: entry {}: cannot sign its transaction: {}", opt.replica_id,
+                 st.batch[k]->index, tx.status().ToString());
+    if (tx.status().code() == StatusCode::kUnavailable ||
+        tx.status().code() == StatusCode::kDeadlineExceeded) {
+      res.state = EntryState::kIgnore;
+      res.response.reset();
+      return;
+    }
+    res.state = EntryState::kFail;
+    nlohmann::json body = {
+        {"index", st.batch[k]->index},
+        {"error", "transaction refused before sending: " + tx.status().message()}};
+    res.response = Response{.status = 422, .body = body.dump()};
+  }
+
+  // ---- settling recorded transactions ----
+
+  static Response SettledResponse(uint64_t index, const SignedTx& tx, const TxReceiptInfo& r) {
+    nlohmann::json body = {{"index", index},
+                           {"tx", tx.hash},
+                           {"nonce", tx.nonce},
+                           {"block", r.block},
+                           {"status", r.success ? "success" : "reverted"}};
+    return Response{.status = r.success ? 200 : 422, .body = body.dump()};
+  }
+
+  // The settler: broadcasts each recorded transaction (again after a while if it is not mined,
+  // in case the node dropped it), reads its receipt and settles RS with a fenced transaction.
+  void SettlerLoop() {
+    while (true) {
+      Settlement work;
+      int64_t ep;
+      {
+        std::unique_lock lock(mu);
+        settle_cv.wait_for(lock, std::chrono::milliseconds(100),
+                           [&] { return stop || (role == Role::kLeader && !settlements.empty()); });
+        if (stop) return;
+        if (role != Role::kLeader || settlements.empty()) continue;
+        work = settlements.begin()->second;  // oldest first: nonces in order
+        ep = epoch;
+      }
+      Status st = SettleOne(work, ep);
+      if (st.code() == StatusCode::kAborted) {
+        StepDown("fenced out while settling: " + st.ToString());
+      } else if (!st.ok()) {
+        spdlog::debug("replica {}: settling entry {}: {}", opt.replica_id, work.index,
+                      st.ToString());
+        std::unique_lock lock(mu);
+        stop_cv.wait_for(lock, std::chrono::milliseconds(200), [&] { return stop; });
+      }
+    }
+  }
+
+  Status SettleOne(Settlement& work, int64_t ep) {
+    auto now = Clock::now();
+    if (!work.broadcast || now - work.last_broadcast > std::chrono::seconds(5)) {
+      BR2K_RETURN_IF_ERROR(deps.chain->Broadcast(work.tx, EtcdDeadline()));
+      failpoints().Hit(Failpoint::kAfterBroadcast);
+      std::lock_guard lock(mu);
+      if (auto it = settlements.find(work.index); it != settlements.end()) {
+        it->second.broadcast = true;
+        it->second.last_broadcast = now;
+      }
+    }
+    BR2K_ASSIGN_OR_RETURN(auto receipt, deps.chain->Receipt(work.tx.hash, EtcdDeadline()));
+    if (!receipt) return UnavailableError("not mined yet");
+    EntryStatus rs{.type = RequestType::kNormal,
+                   .state = receipt->success ? EntryState::kSuccess : EntryState::kFail,
+                   .response = SettledResponse(work.index, work.tx, *receipt)};
+    BR2K_RETURN_IF_ERROR(FencedTxn(ep, {etcd::Op::Put(keys.rs(work.index), EncodeEntryStatus(rs)),
+                                        etcd::Op::Delete(keys.tx_pending(work.index))})
+                             .status());
+    spdlog::info("replica {}: entry {} settled: tx {} {} in block {}", opt.replica_id, work.index,
+                 work.tx.hash, receipt->success ? "succeeded" : "reverted", receipt->block);
+    std::shared_ptr<Pending> p;
+    {
+      std::lock_guard lock(mu);
+      auto it = settlements.find(work.index);
+      if (it == settlements.end()) return Status::Ok();  // dropped by a step-down meanwhile
+      p = it->second.pending;
+      settlements.erase(it);
+      if (p && !p->entry.request.client_id.empty()) {
+        inflight.erase({p->entry.request.client_id, p->entry.request.seq});
+      }
+    }
+    if (p) {
+      CountRequest(RequestType::kNormal, receipt->success ? "success" : "fail");
+      p->Complete(WriteResult{.index = work.index, .state = rs.state, .response = *rs.response});
+    }
+    return Status::Ok();
+  }
+
+  // Prepare service, for chain effects: every recorded transaction not settled yet is queued
+  // for settlement (re-broadcast of the same raw transaction), and new transactions are signed
+  // above every recorded nonce.
+  Status LoadPendingTransactions() {
+    BR2K_ASSIGN_OR_RETURN(auto kvs,
+                          deps.client->GetPrefix(keys.tx_pending_prefix(), EtcdDeadline()));
+    std::map<uint64_t, Settlement> loaded;
+    uint64_t floor = 0;
+    for (const auto& kv : kvs) {
+      auto idx = KeyLayout::IndexOf(kv.key);
+      auto tx = DecodeSignedTx(kv.value);
+      if (!idx || !tx.ok()) return DataLossError("bad pending transaction record " + kv.key);
+      floor = std::max(floor, tx->nonce + 1);
+      loaded[*idx] = Settlement{.index = *idx, .tx = std::move(*tx)};
+    }
+    if (!loaded.empty() && !deps.chain) {
+      return FailedPreconditionError(std::to_string(loaded.size()) +
+                                     " recorded transactions wait for settlement, but this "
+                                     "replica has no chain configured");
+    }
+    if (deps.chain) deps.chain->ResetNonce(floor);
+    if (!loaded.empty()) {
+      spdlog::info("replica {}: {} recorded transactions to settle", opt.replica_id, loaded.size());
+    }
+    std::lock_guard lock(mu);
+    settlements = std::move(loaded);
+    settle_cv.notify_all();
     return Status::Ok();
   }
 
@@ -1258,6 +1478,7 @@ Status Replica::Start() {
   impl_->saver_thread = std::thread([this] { impl_->SaverLoop(); });
   impl_->control_thread = std::thread([this] { impl_->ControlLoop(); });
   impl_->pipeline_thread = std::thread([this] { impl_->PipelineLoop(); });
+  if (impl_->deps.chain) impl_->settler_thread = std::thread([this] { impl_->SettlerLoop(); });
   return Status::Ok();
 }
 
@@ -1268,8 +1489,10 @@ void Replica::Stop() {
     impl_->stop = true;
     impl_->queue_cv.notify_all();
     impl_->stop_cv.notify_all();
+    impl_->settle_cv.notify_all();
   }
   if (impl_->pipeline_thread.joinable()) impl_->pipeline_thread.join();
+  if (impl_->settler_thread.joinable()) impl_->settler_thread.join();
   if (impl_->control_thread.joinable()) impl_->control_thread.join();
   impl_->StepDown("stopping");
   if (Status st = impl_->FlushFollower(true); !st.ok()) {

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,9 +53,23 @@ struct Response {
 
 enum class Outcome { kSuccess, kFail };
 
+// An Ethereum transaction a Normal request asks the leader to send, exactly once (see
+// chain_effects.h). Plain strings keep this header free of Ethereum types.
+struct ChainCall {
+  std::string to;           // 0x-address (20 bytes)
+  std::string data;         // 0x-hex calldata ("" or "0x" for none)
+  std::string value = "0";  // wei, decimal
+  uint64_t gas_limit = 0;   // 0: estimated when signing
+  friend bool operator==(const ChainCall&, const ChainCall&) = default;
+};
+
 struct ApplyResult {
   Outcome outcome = Outcome::kSuccess;
   Response response;
+  // Normal requests on the leader only: a transaction to send once (with kSuccess). The client
+  // is answered when it is mined: Success if it succeeded, Fail if it reverted, with the JSON
+  // body {"index","tx","nonce","block","status"} (status "success" or "reverted").
+  std::optional<ChainCall> chain_call;
 };
 
 // Where an Apply() call happens, for applications that care.
@@ -99,6 +114,12 @@ class Application {
     (void)type;
     return Status::Ok();
   }
+
+  // True when every outside effect of this application's Normal requests goes through
+  // ApplyResult::chain_call. A new leader may then mark a Normal entry left InProcess without a
+  // recorded transaction Ignore (it was never sent, so nothing happened; a retry runs it once)
+  // instead of leaving its outcome unknown. Default: false.
+  virtual bool NormalEffectsAreChainCalls() const { return false; }
 
   // Answers a read-only route from the current state. Must not change the state.
   virtual Response Read(const Request& request) const = 0;

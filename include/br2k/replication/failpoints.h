@@ -3,7 +3,7 @@
 // production never crashes on purpose.
 //
 // Spec syntax: "<name>" or "<name>:<n>" (fire on the n-th time the point is reached, default 1).
-// Names: after_append, after_inprocess, mid_apply, after_result.
+// Names: after_append, after_inprocess, mid_apply, after_result, after_broadcast.
 #pragma once
 
 #include <atomic>
@@ -14,7 +14,14 @@
 
 namespace br2k::replication {
 
-enum class Failpoint { kNone, kAfterAppend, kAfterInProcess, kMidApply, kAfterResult };
+enum class Failpoint {
+  kNone,
+  kAfterAppend,
+  kAfterInProcess,
+  kMidApply,
+  kAfterResult,
+  kAfterBroadcast,  // a Normal request's recorded transaction was broadcast, not yet settled
+};
 
 // Thread-safe.
 class Failpoints {

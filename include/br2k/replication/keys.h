@@ -35,8 +35,13 @@ class KeyLayout {
   std::string replica_url(std::string_view replica) const;
   std::string session(std::string_view client, uint64_t seq) const;
   std::string session_prefix() const { return prefix_ + "Session/"; }
+  // A Normal request's signed transaction (chain_effects.h), and its pending-settlement marker.
+  std::string tx(uint64_t index) const;
+  std::string tx_prefix() const { return prefix_ + "TX/"; }
+  std::string tx_pending(uint64_t index) const;
+  std::string tx_pending_prefix() const { return prefix_ + "TXQ/"; }
 
-  // The index at the end of an RLE/ or RS/ key; nullopt for anything else.
+  // The index at the end of an RLE/, RS/, TX/ or TXQ/ key; nullopt for anything else.
   static std::optional<uint64_t> IndexOf(std::string_view key);
   // Splits a Session key into (client, seq).
   std::optional<std::pair<std::string, uint64_t>> SessionOf(std::string_view key) const;

@@ -13,6 +13,7 @@
 #include "br2k/common/status.h"
 #include "br2k/etcd/client.h"
 #include "br2k/replication/application.h"
+#include "br2k/replication/chain_effects.h"
 #include "br2k/replication/failpoints.h"
 #include "br2k/replication/local_store.h"
 #include "br2k/replication/location_publisher.h"
@@ -45,7 +46,7 @@ struct ReplicaOptions {
   // is cut short to stay within them.
   size_t max_txn_ops = 128;
   size_t max_txn_bytes = 1 << 20;
-  int64_t leader_ttl_seconds = 2;       // lease TTL of the Current_Leader claim
+  int64_t leader_ttl_seconds = 2;  // lease TTL of the Current_Leader claim
   std::chrono::milliseconds check_interval{100};
   // A replica whose member is not the Raft leader claims a vacant Current_Leader only after it
   // has been vacant this long (the Raft leader's replica claims at once).
@@ -95,6 +96,9 @@ class Replica {
     LocalStore* store = nullptr;
     LocationPublisher* publisher = nullptr;  // null = NoopLocationPublisher
     Failpoints* failpoints = nullptr;        // null = none
+    // Signs, sends and settles the transactions of Normal requests (chain_effects.h). null: a
+    // request asking for one fails with 501.
+    ChainEffects* chain = nullptr;
   };
   // Validates options and recovers the local state (Check for pending process).
   // INVALID_ARGUMENT for bad options; DATA_LOSS for a corrupt state or journal file (nothing is

@@ -2,6 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "br2k/eth/bytes.h"
+#include "br2k/eth/keccak.h"
+
 namespace br2k::apps {
 using namespace br2k::replication;
 using nlohmann::json;
@@ -23,7 +26,9 @@ Result<std::string> UserOf(const std::string& body) {
 }  // namespace
 
 std::vector<Route> LogServerApp::Routes() const {
-  return {{"POST", "/logs", RequestType::kReplication}, {"GET", "/logs", RequestType::kReadOnly}};
+  return {{"POST", "/logs", RequestType::kReplication},
+          {"GET", "/logs", RequestType::kReadOnly},
+          {"POST", "/anchor", RequestType::kNormal}};
 }
 
 Status LogServerApp::Validate(const Request& r, RequestType t) const {
@@ -32,7 +37,19 @@ Status LogServerApp::Validate(const Request& r, RequestType t) const {
   return u.ok() ? Status::Ok() : u.status();
 }
 
-ApplyResult LogServerApp::Apply(const Request& r, const ApplyContext&) {
+ApplyResult LogServerApp::Apply(const Request& r, const ApplyContext& ctx) {
+  if (ctx.type == RequestType::kNormal) {  // POST /anchor, on the leader only
+    eth::Bytes data;
+    auto digest = eth::Keccak256(Snapshot());
+    data.insert(data.end(), digest.bytes.begin(), digest.bytes.end());
+    eth::Bytes size(32, 0);
+    uint64_t n = logs_.size();
+    for (int i = 0; i < 8; ++i) size[31 - i] = static_cast<uint8_t>(n >> (8 * i));
+    data.insert(data.end(), size.begin(), size.end());
+    ApplyResult out{Outcome::kSuccess, {.status = 200, .body = "{}"}};
+    out.chain_call = ChainCall{.to = "", .data = eth::ToHex(data), .gas_limit = 60000};
+    return out;
+  }
   auto u = UserOf(r.body);
   if (!u.ok()) {  // rejected: the state is unchanged
     return {Outcome::kFail, {.status = 400, .body = json{{"error", u.status().message()}}.dump()}};

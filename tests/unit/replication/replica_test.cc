@@ -8,9 +8,13 @@
 #include <atomic>
 #include <condition_variable>
 #include <fstream>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "br2k/etcd/fake_client.h"
+#include "br2k/replication/chain_effects.h"
 #include "br2k/replication/keys.h"
 #include "br2k/replication/log_entry.h"
 #include "log_server_app.h"
@@ -541,6 +545,187 @@ TEST(Replica_paperMode, SameOutcomeOneRequestAtATime) {
   EXPECT_EQ(Value(etcd, KeyLayout(kService).ssi()), "1");
   // RLE, RS, session, LS, InProcess, result, LPI, SSI: one fenced write each.
   EXPECT_GE(txns.load(), 8);
+}
+
+// An in-process chain for the runtime's side of exactly-once transactions (the real path, with
+// anvil, is tested end to end in tests/e2e). It mines a broadcast transaction when `mining`.
+class FakeChain final : public ChainEffects {
+ public:
+  void ResetNonce(uint64_t floor) override {
+    std::lock_guard lock(mu);
+    next = std::max(mined_nonces, floor);
+  }
+  Result<SignedTx> Sign(const ChainCall& call, Deadline) override {
+    std::lock_guard lock(mu);
+    if (unreachable) return UnavailableError("chain unreachable");
+    ++signs;
+    uint64_t n = next++;
+    char hash[67];
+    std::snprintf(hash, sizeof hash, "0x%064llx", static_cast<unsigned long long>(1000 + n));
+    calls.push_back(call);
+    return SignedTx{.raw = "0x02" + std::string(hash + 2, 8),
+                    .hash = hash,
+                    .nonce = n,
+                    .from = "0x" + std::string(40, 'a')};
+  }
+  Status Broadcast(const SignedTx& tx, Deadline) override {
+    std::lock_guard lock(mu);
+    if (unreachable) return UnavailableError("chain unreachable");
+    broadcasts[tx.hash]++;
+    if (mining && !mined.count(tx.hash)) {
+      mined[tx.hash] = ++block;
+      mined_nonces = std::max(mined_nonces, tx.nonce + 1);
+    }
+    return Status::Ok();
+  }
+  Result<std::optional<TxReceiptInfo>> Receipt(const std::string& hash, Deadline) override {
+    std::lock_guard lock(mu);
+    auto it = mined.find(hash);
+    if (it == mined.end()) return std::optional<TxReceiptInfo>();
+    return std::optional<TxReceiptInfo>(TxReceiptInfo{.success = true, .block = it->second});
+  }
+  std::mutex mu;
+  bool unreachable = false;
+  bool mining = true;
+  int signs = 0;
+  uint64_t next = 0, mined_nonces = 0, block = 0;
+  std::vector<ChainCall> calls;
+  std::map<std::string, int> broadcasts;
+  std::map<std::string, uint64_t> mined;
+};
+
+std::unique_ptr<Node> StartChainNode(etcd::Client& client, ReplicaOptions o, ChainEffects* chain) {
+  auto n = std::make_unique<Node>();
+  n->failpoints.set_test_mode(true);
+  auto r = Replica::Create(std::move(o), {.client = &client,
+                                          .app = &n->app,
+                                          .store = &n->store,
+                                          .failpoints = &n->failpoints,
+                                          .chain = chain});
+  EXPECT_TRUE(r.ok()) << r.status();
+  if (!r.ok()) return nullptr;
+  n->replica = std::move(*r);
+  EXPECT_TRUE(n->replica->Start().ok());
+  return n;
+}
+
+Request Anchor(const std::string& client, uint64_t seq) {
+  return Request{
+      .method = "POST", .path = "/anchor", .body = "{}", .client_id = client, .seq = seq};
+}
+
+TEST(Replica_chainEffects, NormalRequestSignsRecordsThenBroadcastsOnceAndSettles) {
+  etcd::FakeClient etcd;
+  FakeChain chain;
+  KeyLayout k(kService);
+  auto a = StartChainNode(etcd, Options("a", true), &chain);
+  ASSERT_TRUE(WaitFor([&] { return IsLeader(*a); }));
+  ASSERT_TRUE(
+      a->replica->Execute(Post("u1"), RequestType::kReplication, Deadline::After(10s)).ok());
+  // The record must be in etcd before the broadcast: check it from inside the broadcast.
+  auto r = a->replica->Execute(Anchor("c1", 1), RequestType::kNormal, Deadline::After(10s));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->state, EntryState::kSuccess);
+  EXPECT_EQ(r->index, 2u);
+  auto body = nlohmann::json::parse(r->response.body);
+  std::string hash = body.at("tx");
+  EXPECT_EQ(body.at("status"), "success");
+  EXPECT_EQ(body.at("nonce"), 0);
+  {
+    std::lock_guard lock(chain.mu);
+    EXPECT_EQ(chain.signs, 1);
+    EXPECT_EQ(chain.broadcasts[hash], 1);
+    ASSERT_EQ(chain.calls.size(), 1u);
+    EXPECT_EQ(chain.calls[0].data.size(), 2u + 128u);  // digest + size, as hex
+  }
+  auto rec = DecodeSignedTx(Value(etcd, k.tx(2)));
+  ASSERT_TRUE(rec.ok()) << rec.status();
+  EXPECT_EQ(rec->hash, hash);
+  EXPECT_EQ(Value(etcd, k.tx_pending(2)), "");  // settled: marker gone
+  EXPECT_EQ(Rs(etcd, 2).state, EntryState::kSuccess);
+  // A retry is answered from the record, and nothing is signed or sent again.
+  auto dup = a->replica->Execute(Anchor("c1", 1), RequestType::kNormal, Deadline::After(10s));
+  ASSERT_TRUE(dup.ok());
+  EXPECT_TRUE(dup->duplicate);
+  std::lock_guard lock(chain.mu);
+  EXPECT_EQ(chain.signs, 1);
+  EXPECT_EQ(chain.broadcasts[hash], 1);
+  // Followers never execute Normal requests; the replicated state holds only u1.
+  EXPECT_EQ(a->app.logs(), (std::vector<std::string>{"u1"}));
+}
+
+TEST(Replica_chainEffects, NewLeaderRebroadcastsTheSameRawTransactionAndSettles) {
+  etcd::FakeClient etcd;
+  FakeChain chain;
+  chain.mining = false;  // broadcast, never mined while a leads
+  KeyLayout k(kService);
+  std::string hash;
+  {
+    auto a = StartChainNode(etcd, Options("a", true), &chain);
+    ASSERT_TRUE(WaitFor([&] { return IsLeader(*a); }));
+    auto r = a->replica->Execute(Anchor("c1", 7), RequestType::kNormal, Deadline::After(1s));
+    EXPECT_FALSE(r.ok());  // not mined: no answer yet
+    ASSERT_TRUE(WaitFor([&] {
+      std::lock_guard lock(chain.mu);
+      return !chain.broadcasts.empty();
+    }));
+    hash = chain.broadcasts.begin()->first;
+    EXPECT_EQ(Rs(etcd, 1).state, EntryState::kInProcess);
+    EXPECT_NE(Value(etcd, k.tx_pending(1)), "");
+  }  // a stops (as if it died after the broadcast)
+  {
+    std::lock_guard lock(chain.mu);
+    chain.mining = true;
+  }
+  auto b = StartChainNode(etcd, Options("b", true), &chain);
+  ASSERT_TRUE(WaitFor([&] { return IsLeader(*b); }));
+  ASSERT_TRUE(WaitFor([&] { return Rs(etcd, 1).state == EntryState::kSuccess; }));
+  auto r = b->replica->Execute(Anchor("c1", 7), RequestType::kNormal, Deadline::After(10s));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->duplicate);
+  EXPECT_EQ(nlohmann::json::parse(r->response.body).at("tx"), hash);
+  EXPECT_EQ(Value(etcd, k.tx_pending(1)), "");
+  // A new request is signed above the recorded nonce.
+  auto r2 = b->replica->Execute(Anchor("c1", 8), RequestType::kNormal, Deadline::After(10s));
+  ASSERT_TRUE(r2.ok()) << r2.status();
+  EXPECT_EQ(nlohmann::json::parse(r2->response.body).at("nonce"), 1);
+  std::lock_guard lock(chain.mu);
+  EXPECT_EQ(chain.signs, 2);             // one signature per request, ever
+  EXPECT_GE(chain.broadcasts[hash], 2);  // the same raw transaction, sent again
+  EXPECT_EQ(chain.mined.size(), 2u);
+}
+
+TEST(Replica_chainEffects, UnreachableChainIgnoresTheEntryAndARetryRunsOnce) {
+  etcd::FakeClient etcd;
+  FakeChain chain;
+  chain.unreachable = true;
+  auto a = StartChainNode(etcd, Options("a", true), &chain);
+  ASSERT_TRUE(WaitFor([&] { return IsLeader(*a); }));
+  auto r = a->replica->Execute(Anchor("c1", 1), RequestType::kNormal, Deadline::After(10s));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable) << r.status();
+  EXPECT_EQ(Rs(etcd, 1).state, EntryState::kIgnore);
+  {
+    std::lock_guard lock(chain.mu);
+    chain.unreachable = false;
+  }
+  auto r2 = a->replica->Execute(Anchor("c1", 1), RequestType::kNormal, Deadline::After(10s));
+  ASSERT_TRUE(r2.ok()) << r2.status();
+  EXPECT_EQ(r2->index, 2u);
+  EXPECT_EQ(r2->state, EntryState::kSuccess);
+  std::lock_guard lock(chain.mu);
+  EXPECT_EQ(chain.signs, 1);
+  EXPECT_EQ(chain.mined.size(), 1u);
+}
+
+TEST(Replica_chainEffects, WithoutAChainTheRequestFailsClearly) {
+  etcd::FakeClient etcd;
+  auto a = StartNode(etcd, Options("a", true));
+  ASSERT_TRUE(WaitFor([&] { return IsLeader(*a); }));
+  auto r = a->replica->Execute(Anchor("c1", 1), RequestType::kNormal, Deadline::After(10s));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->state, EntryState::kFail);
+  EXPECT_EQ(r->response.status, 501);
 }
 
 }  // namespace
