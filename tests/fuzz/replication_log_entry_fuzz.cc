@@ -1,9 +1,11 @@
-// Fuzz target: decoding of everything br2k reads back from etcd (RLE, RS, session records) and
+// Fuzz target: decoding of everything br2k reads back from etcd (RLE, RS, session records,
+// recorded transactions) and
 // from a replica's data directory (state file, journal). Whatever decodes must round-trip.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
+#include "br2k/replication/chain_effects.h"
 #include "br2k/replication/log_entry.h"
 
 using namespace br2k::replication;
@@ -27,5 +29,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!again.ok() || again->lpi != l->lpi || again->snapshot != l->snapshot) __builtin_trap();
   }
   (void)DecodeSessionRecord(text);
+  if (auto t = DecodeSignedTx(text); t.ok()) {
+    auto again = DecodeSignedTx(EncodeSignedTx(*t));
+    if (!again.ok() || !(*again == *t)) __builtin_trap();
+  }
   return 0;
 }
