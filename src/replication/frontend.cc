@@ -99,6 +99,11 @@ http::Handler MakeHandler(Replica& replica, const Application& app, const RouteT
         r.body = j.dump(-1, ' ', false, json::error_handler_t::replace);
       } else if (p == "/status") {
         r.body = StatusJson(s, options.advertise_url);
+        if (options.registry_status) {
+          json j = json::parse(r.body);
+          j["registry"] = json::parse(options.registry_status(), nullptr, false);
+          r.body = j.dump(-1, ' ', false, json::error_handler_t::replace);
+        }
       } else {
         r.content_type = "text/plain; version=0.0.4";
         r.body = replica.MetricsText();

@@ -11,6 +11,7 @@
 //   413  body too large (by the server)       500  local data loss
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "br2k/http/server.h"
@@ -22,6 +23,9 @@ namespace br2k::replication {
 struct FrontendOptions {
   std::string advertise_url;
   std::chrono::milliseconds request_timeout{10000};  // per client write/read
+  // When set: a JSON object (as text) shown under "registry" in GET /status, e.g. the state of
+  // the on-chain location publisher. Called on server threads; must be thread-safe.
+  std::function<std::string()> registry_status;
 };
 
 // The returned handler borrows `replica`, `app` and `routes`; they must outlive it. Thread-safe.

@@ -8,9 +8,11 @@
 #include <sstream>
 
 #include "br2k/etcd/grpc_client.h"
+#include "br2k/eth/rpc_transport.h"
 #include "br2k/http/client.h"
 #include "br2k/http/server.h"
 #include "br2k/replication/frontend.h"
+#include "br2k/replication/registry_publisher.h"
 #include "br2k/replication/replica.h"
 #include "br2k/replication/routes.h"
 #include "log_server_app.h"
@@ -31,6 +33,82 @@ int Fail(const std::string& what, const br2k::Status& st) {
   spdlog::critical("{}: {}", what, st.ToString());
   std::cerr << "br2k-logserver: " << what << ": " << st.ToString() << "\n";
   return 1;
+}
+
+struct ChainFlags {
+  std::string rpc_url, registry, service_name, operator_key_file;
+  uint64_t chain_id = 0;
+  bool any() const {
+    return !rpc_url.empty() || !registry.empty() || !service_name.empty() ||
+           !operator_key_file.empty() || chain_id != 0;
+  }
+};
+
+// The on-chain publisher for the chain flags (null without them). Flags are checked offline
+// first; then, if the node answers, the chain id and the registry's code are checked too (a
+// node that does not answer is not an error: the publisher retries in the background).
+br2k::Result<std::unique_ptr<br2k::replication::RegistryLocationPublisher>> MakePublisher(
+    const ChainFlags& f, const std::string& service) {
+  using namespace br2k;
+  if (!f.any()) return std::unique_ptr<replication::RegistryLocationPublisher>();
+  if (f.rpc_url.empty() || f.registry.empty() || f.operator_key_file.empty()) {
+    return InvalidArgumentError(
+        "--rpc-url, --registry and --operator-key-file go together (--service-name and "
+        "--chain-id need them)");
+  }
+  if (!f.rpc_url.starts_with("http://")) {
+    return InvalidArgumentError("--rpc-url: an http:// URL is needed, got '" + f.rpc_url + "'");
+  }
+  auto transport = eth::MakeHttpTransport(f.rpc_url);
+  if (!transport.ok()) return transport.status().WithContext("--rpc-url");
+  auto registry = eth::Address::Parse(f.registry);
+  if (!registry.ok()) return registry.status().WithContext("--registry");
+  auto key = eth::LoadKeyFile(f.operator_key_file);
+  if (!key.ok()) return key.status().WithContext("--operator-key-file");
+  const std::string name = f.service_name.empty() ? service : f.service_name;
+
+  replication::RegistryPublisherOptions o;
+  o.client = std::make_shared<eth::RpcClient>(*transport);
+  o.registry = *registry;
+  o.service = eth::ServiceIdFromName(name);
+  o.operator_key = *key;
+  if (f.chain_id != 0) o.chain_id = f.chain_id;
+
+  Deadline d = Deadline::After(std::chrono::seconds(3));
+  auto id = o.client->ChainId(d);
+  if (!id.ok()) {
+    spdlog::warn(
+        "registry: {} does not answer ({}); serving anyway, the leader's location is "
+        "published once it does",
+        f.rpc_url, id.status().ToString());
+  } else {
+    if (f.chain_id != 0 && *id != f.chain_id) {
+      return FailedPreconditionError("--chain-id: " + f.rpc_url + " is chain " +
+                                     std::to_string(*id) + ", expected " +
+                                     std::to_string(f.chain_id));
+    }
+    if (Status st = o.client->RequireCode(*registry, d); !st.ok()) {
+      return st.WithContext("--registry");
+    }
+    eth::ServiceRegistry reg(o.client, *registry);
+    auto op = reg.IsOperator(o.service, key->address(), d);
+    auto mgr = reg.IsManager(o.service, key->address(), d);
+    if (!op.ok()) {
+      spdlog::error("registry: service '{}' ({}): {}; serving anyway, publishing will be retried",
+                    name, o.service.ToHex(), op.status().ToString());
+    } else if (!*op && mgr.ok() && !*mgr) {
+      spdlog::error(
+          "registry: {} is neither an operator nor a manager of service '{}'; serving "
+          "anyway, publishing will be retried",
+          key->address().ToChecksum(), name);
+    }
+  }
+  auto p = replication::RegistryLocationPublisher::Create(std::move(o));
+  if (p.ok()) {
+    spdlog::info("registry: publishing the leader's location for service '{}' in {} on {} as {}",
+                 name, registry->ToChecksum(), f.rpc_url, key->address().ToChecksum());
+  }
+  return p;
 }
 
 }  // namespace
@@ -72,6 +150,16 @@ int main(int argc, char** argv) {
   cli.add_option("--failpoint", failpoint,
                  "TESTS ONLY: crash at after_append|after_inprocess|mid_apply|after_result[:n]");
   cli.add_option("--log-level", log_level, "trace, debug, info, warn, error");
+  ChainFlags chain;
+  cli.add_option("--rpc-url", chain.rpc_url,
+                 "http:// JSON-RPC URL of the chain holding the ServiceRegistry: the leader "
+                 "publishes its location there (with --registry and --operator-key-file)");
+  cli.add_option("--registry", chain.registry, "ServiceRegistry contract address (0x + 40 hex)");
+  cli.add_option("--service-name", chain.service_name,
+                 "the service's name in the registry (id = keccak256(name); default: --service)");
+  cli.add_option("--operator-key-file", chain.operator_key_file,
+                 "file holding this replica's operator key (one hex line)");
+  cli.add_option("--chain-id", chain.chain_id, "expected chain id (default: the node's)");
   CLI11_PARSE(cli, argc, argv);
 
   spdlog::set_level(spdlog::level::from_str(log_level));
@@ -103,6 +191,9 @@ int main(int argc, char** argv) {
   auto routes = replication::RouteTable::Create(app.Routes());
   if (!routes.ok()) return Fail("routes", routes.status());
 
+  auto publisher = MakePublisher(chain, service);
+  if (!publisher.ok()) return Fail("registry", publisher.status());
+
   replication::ReplicaOptions opt;
   opt.service_id = service;
   opt.replica_id = id;
@@ -117,20 +208,23 @@ int main(int argc, char** argv) {
   opt.takeover_grace = std::chrono::milliseconds(takeover_grace_ms);
   opt.step_down_after = std::chrono::milliseconds(step_down_ms);
   opt.session_ttl = std::chrono::seconds(session_ttl_s);
-  auto replica = replication::Replica::Create(
-      opt,
-      {.client = client->get(), .app = &app, .store = store->get(), .failpoints = &failpoints});
+  auto replica = replication::Replica::Create(opt, {.client = client->get(),
+                                                    .app = &app,
+                                                    .store = store->get(),
+                                                    .publisher = publisher->get(),
+                                                    .failpoints = &failpoints});
   if (!replica.ok()) return Fail("recovering local state", replica.status());
 
   http::ServerOptions sopt;
   sopt.host = hp->first;
   sopt.port = hp->second;
   sopt.limits.max_body_bytes = max_body;
-  auto server = http::Server::Start(
-      sopt,
-      replication::MakeHandler(**replica, app, *routes,
-                               {.advertise_url = advertise,
-                                .request_timeout = std::chrono::milliseconds(request_timeout_ms)}));
+  replication::FrontendOptions fopt{
+      .advertise_url = advertise, .request_timeout = std::chrono::milliseconds(request_timeout_ms)};
+  if (*publisher) {
+    fopt.registry_status = [p = publisher->get()] { return p->StateJson(); };
+  }
+  auto server = http::Server::Start(sopt, replication::MakeHandler(**replica, app, *routes, fopt));
   if (!server.ok()) return Fail("--listen", server.status());
   if (Status st = (*replica)->Start(); !st.ok()) return Fail("start", st);
   spdlog::info("serving {} (service {}) on {} as {}", id, service, listen, advertise);
