@@ -8,7 +8,7 @@
 
 namespace br2k::eth::testing {
 
-Result<std::unique_ptr<Anvil>> Anvil::Start(const std::string& tag) {
+Result<std::unique_ptr<Anvil>> Anvil::Start(const std::string& tag, int fixed_port) {
   auto root = br2k::testing::SourceDir();
   // The native binary directly (the .bin/anvil wrapper is a node script that forks it, and
   // a killed wrapper could leave the node running).
@@ -19,8 +19,11 @@ Result<std::unique_ptr<Anvil>> Anvil::Start(const std::string& tag) {
   a->dir_ = std::make_unique<br2k::testing::ScratchDir>(tag);
   a->launcher_ = proc::PosixLauncher();
   Status last = UnavailableError("anvil did not start");
-  for (int attempt = 0; attempt < 3; ++attempt) {
-    BR2K_ASSIGN_OR_RETURN(int port, proc::FreePort("127.0.0.1"));
+  for (int attempt = 0; attempt < (fixed_port ? 1 : 3); ++attempt) {
+    int port = fixed_port;
+    if (!port) {
+      BR2K_ASSIGN_OR_RETURN(port, proc::FreePort("127.0.0.1"));
+    }
     proc::SpawnSpec spec;
     spec.argv = {bin,
                  "--host",

@@ -20,12 +20,22 @@ inline constexpr const char* kAnvilKey0 =
     "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 inline constexpr const char* kAnvilKey1 =
     "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+// Accounts 2-4 of the same mnemonic (as anvil prints them under "Private Keys" at start-up),
+// for tests that need several funded keys (e.g. one operator key per replica).
+inline constexpr const char* kAnvilKey2 =
+    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a";
+inline constexpr const char* kAnvilKey3 =
+    "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6";
+inline constexpr const char* kAnvilKey4 =
+    "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a";
 inline constexpr uint64_t kAnvilChainId = 31337;
 
 class Anvil {
  public:
-  // Starts anvil and waits until it answers eth_chainId. Retries on a port race.
-  static Result<std::unique_ptr<Anvil>> Start(const std::string& tag);
+  // Starts anvil and waits until it answers eth_chainId. Retries on a port race. With `port`
+  // (non-zero) it listens there, without retries (e.g. a node that comes up where clients have
+  // been failing to connect).
+  static Result<std::unique_ptr<Anvil>> Start(const std::string& tag, int port = 0);
   ~Anvil();
   Anvil(const Anvil&) = delete;
   Anvil& operator=(const Anvil&) = delete;
