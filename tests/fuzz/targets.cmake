@@ -5,3 +5,5 @@ br2k_fuzz_target(replication_log_entry replication_log_entry_fuzz.cc br2k_replic
 br2k_fuzz_target(eth_rlp eth_rlp_fuzz.cc br2k_eth)
 br2k_fuzz_target(eth_abi eth_abi_fuzz.cc br2k_eth)
 br2k_fuzz_target(eth_rpc_response eth_rpc_response_fuzz.cc br2k_eth)
+br2k_fuzz_target(client_answer client_answer_fuzz.cc br2k_client_core)
+br2k_fuzz_target(client_history client_history_fuzz.cc br2k_client_core)
