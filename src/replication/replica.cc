@@ -174,7 +174,7 @@ struct Replica::Impl {
   // crash then only means re-applying committed entries from etcd).
   std::mutex save_mu;
   std::condition_variable save_cv;
-  std::optional<LocalState> to_save;
+  bool save_wanted = false;
   bool save_stop = false;
 
   // Metrics: guarded by metrics_mu.
@@ -248,21 +248,29 @@ struct Replica::Impl {
     req.success.push_back(etcd::Op::Range({.key = keys.rs(from), .range_end = keys.rs(to + 1)}));
     req.success.push_back(etcd::Op::Range({.key = keys.rle(from), .range_end = keys.rle(to + 1)}));
     BR2K_ASSIGN_OR_RETURN(auto resp, deps.client->Txn(req, EtcdDeadline()));
+    return ParseEntries(resp, 0, from, to);
+  }
+
+  // The RS and RLE ranges at responses[first], [first + 1] of `resp`, checked complete for
+  // [from, to] (entries beyond `to` are ignored).
+  Result<std::map<uint64_t, EntryPair>> ParseEntries(const etcd::TxnResponse& resp, size_t first,
+                                                     uint64_t from, uint64_t to) {
     std::map<uint64_t, EntryPair> out;
     std::map<uint64_t, bool> have_rle;
-    if (resp.responses.size() != 2 || !resp.responses[0].range() || !resp.responses[1].range()) {
+    if (resp.responses.size() < first + 2 || !resp.responses[first].range() ||
+        !resp.responses[first + 1].range()) {
       return InternalError("unexpected etcd response to an entry read");
     }
-    for (const auto& kv : resp.responses[0].range()->kvs) {
+    for (const auto& kv : resp.responses[first].range()->kvs) {
       auto idx = KeyLayout::IndexOf(kv.key);
-      if (!idx) continue;
+      if (!idx || *idx < from || *idx > to) continue;
       auto rs = DecodeEntryStatus(kv.value);
       if (!rs.ok()) return DataLossError("RS " + kv.key + ": " + rs.status().message());
       out[*idx].rs = std::move(*rs);
     }
-    for (const auto& kv : resp.responses[1].range()->kvs) {
+    for (const auto& kv : resp.responses[first + 1].range()->kvs) {
       auto idx = KeyLayout::IndexOf(kv.key);
-      if (!idx) continue;
+      if (!idx || *idx < from || *idx > to) continue;
       auto rle = DecodeLogEntry(kv.value);
       if (!rle.ok()) return DataLossError("RLE " + kv.key + ": " + rle.status().message());
       out[*idx].rle = std::move(*rle);
@@ -280,10 +288,23 @@ struct Replica::Impl {
     uint64_t ls = 0, ssi = 0;
     std::optional<etcd::KeyValue> cl;
   };
-  Result<Heads> ReadHeads() {
+  // LS, SSI and Current_Leader in one snapshot. With `prefetch_from`, the same transaction
+  // also reads up to follow_chunk entries from there (`prefetched`: those up to SSI), so a
+  // follower that is close behind needs one read per step.
+  Result<Heads> ReadHeads(std::optional<uint64_t> prefetch_from = std::nullopt,
+                          std::map<uint64_t, EntryPair>* prefetched = nullptr) {
     etcd::TxnRequest req;
     req.success = {etcd::Op::Get(keys.log_size()), etcd::Op::Get(keys.ssi()),
                    etcd::Op::Get(keys.current_leader())};
+    if (prefetch_from) {
+      const auto limit = static_cast<int64_t>(opt.follow_chunk);
+      req.success.push_back(etcd::Op::Range({.key = keys.rs(*prefetch_from),
+                                             .range_end = etcd::PrefixEnd(keys.rs_prefix()),
+                                             .limit = limit}));
+      req.success.push_back(etcd::Op::Range({.key = keys.rle(*prefetch_from),
+                                             .range_end = etcd::PrefixEnd(keys.rle_prefix()),
+                                             .limit = limit}));
+    }
     BR2K_ASSIGN_OR_RETURN(auto resp, deps.client->Txn(req, EtcdDeadline()));
     Heads h;
     auto num = [&](size_t i, uint64_t& out) -> Status {
@@ -299,6 +320,10 @@ struct Replica::Impl {
     BR2K_RETURN_IF_ERROR(num(1, h.ssi));
     const auto* r = resp.responses.size() > 2 ? resp.responses[2].range() : nullptr;
     if (r && !r->kvs.empty()) h.cl = r->kvs[0];
+    if (prefetch_from && prefetched && *prefetch_from <= h.ssi) {
+      uint64_t to = std::min<uint64_t>(h.ssi, *prefetch_from + opt.follow_chunk - 1);
+      BR2K_ASSIGN_OR_RETURN(*prefetched, ParseEntries(resp, 3, *prefetch_from, to));
+    }
     return h;
   }
 
@@ -314,21 +339,44 @@ struct Replica::Impl {
     return deps.store->SaveState(s);
   }
 
-  void QueueSave(LocalState s) {
+  // Asks the saver for a snapshot of the leader's state at its next committed point.
+  void RequestSave() {
     std::lock_guard lock(save_mu);
-    to_save = std::move(s);
+    save_wanted = true;
     save_cv.notify_all();
+  }
+
+  // The state and LPI at a committed point (no applied batch waiting for its result), taken
+  // between two pipeline cycles; nullopt if none came within a while.
+  std::optional<LocalState> CommittedSnapshot() {
+    std::unique_lock lock(state_mu);
+    readers_waiting++;
+    std::optional<LocalState> s;
+    if (state_cv.wait_for(lock, std::chrono::seconds(1), [&] { return !uncommitted; })) {
+      s = LocalState{.lpi = lpi, .snapshot = deps.app->Snapshot()};
+    }
+    readers_waiting--;
+    state_cv.notify_all();
+    return s;
   }
 
   void SaverLoop() {
     std::unique_lock lock(save_mu);
     while (true) {
-      save_cv.wait(lock, [&] { return save_stop || to_save.has_value(); });
-      if (!to_save) return;
-      LocalState s = std::move(*to_save);
-      to_save.reset();
+      save_cv.wait(lock, [&] { return save_stop || save_wanted; });
+      // Stopping: a snapshot not saved only means re-applying committed entries from etcd.
+      if (save_stop) return;
+      save_wanted = false;
       lock.unlock();
-      Status st = deps.store->SaveState(s);
+      // The snapshot is taken here, at most once per interval, not after every batch: its
+      // cost grows with the state.
+      std::optional<LocalState> s = CommittedSnapshot();
+      if (!s) {
+        RequestSave();  // try again at the next committed point
+        lock.lock();
+        continue;
+      }
+      Status st = deps.store->SaveState(*s);
       if (!st.ok()) MarkUnhealthy("cannot save local state: " + st.ToString());
       lock.lock();
       // At most one snapshot per interval: each costs two fsyncs on the disk that etcd and
@@ -550,7 +598,13 @@ struct Replica::Impl {
   // ---- follower ----
 
   Status Follow() {
-    BR2K_ASSIGN_OR_RETURN(Heads h, ReadHeads());
+    uint64_t start;
+    {
+      std::lock_guard lock(state_mu);
+      start = lpi + 1;
+    }
+    std::map<uint64_t, EntryPair> prefetched;
+    BR2K_ASSIGN_OR_RETURN(Heads h, ReadHeads(start, &prefetched));
     std::string cl_id = h.cl ? h.cl->value : "";
     std::string url;
     bool changed;
@@ -594,7 +648,13 @@ struct Replica::Impl {
       }
       if (from > h.ssi) break;
       uint64_t to = std::min<uint64_t>(h.ssi, from + opt.follow_chunk - 1);
-      BR2K_ASSIGN_OR_RETURN(auto entries, ReadEntries(from, to));
+      std::map<uint64_t, EntryPair> entries;
+      if (from == start && !prefetched.empty()) {
+        entries = std::move(prefetched);
+        prefetched.clear();
+      } else {
+        BR2K_ASSIGN_OR_RETURN(entries, ReadEntries(from, to));
+      }
       {
         std::lock_guard lock(state_mu);
         // A batch of our own leadership is applied but not committed: it is either committed
@@ -775,18 +835,30 @@ struct Replica::Impl {
           LeaderTick();
         }
       }
-      // Wait for the SSI event (or the next Check role period).
+      const auto tick = Clock::now();
+      auto pause = [&](Clock::duration d) {
+        std::unique_lock lock(mu);
+        stop_cv.wait_for(lock, d, [&] { return stop; });
+      };
+      if (r != Role::kFollower || !rolled_back) {
+        // The leader's own commits move SSI: it checks its role once per period only.
+        watcher.reset();
+        pause(opt.check_interval);
+        continue;
+      }
+      // Follower: wait for an SSI event or the next Check role period, and follow at most
+      // once per follow_min_interval however fast SSI moves (each follow step costs etcd reads).
       if (!watcher) {
         auto w = deps.client->Watch({.key = keys.ssi()}, Deadline::After(opt.check_interval));
         if (w.ok()) watcher = std::move(*w);
       }
-      if (watcher) {
-        auto b = watcher->Next(Deadline::After(opt.check_interval));
-        if (!b.ok() && b.status().code() != StatusCode::kDeadlineExceeded) watcher.reset();
-      } else {
-        std::unique_lock lock(mu);
-        stop_cv.wait_for(lock, opt.check_interval, [&] { return stop; });
+      if (!watcher) {
+        pause(opt.check_interval);
+        continue;
       }
+      auto b = watcher->Next(Deadline::After(opt.check_interval));
+      if (!b.ok() && b.status().code() != StatusCode::kDeadlineExceeded) watcher.reset();
+      if (b.ok()) pause(tick + opt.follow_min_interval - Clock::now());
     }
     if (watcher) watcher->Cancel();
   }
@@ -908,15 +980,12 @@ struct Replica::Impl {
               const std::vector<EntryStatus>& results, Clock::time_point start,
               const std::map<size_t, SignedTx>* txs = nullptr) {
     uint64_t last = batch.back()->index;
-    LocalState snap;
     {
       std::lock_guard lock(state_mu);
       uncommitted = false;
-      snap.lpi = lpi;
-      snap.snapshot = deps.app->Snapshot();
       state_cv.notify_all();
     }
-    QueueSave(std::move(snap));
+    RequestSave();
     {
       std::lock_guard lock(mu);
       ssi = std::max(ssi, last);

@@ -57,9 +57,11 @@ struct ReplicaOptions {
   std::chrono::seconds session_ttl{3600};        // client sessions expire after this
   std::chrono::seconds session_sweep_interval{60};
   size_t follow_chunk = 512;  // entries read per follow step
+  // A follower follows SSI changes at most this often (each step costs an etcd read).
+  std::chrono::milliseconds follow_min_interval{20};
   // The leader saves its snapshot in the background at most this often (followers save after
   // every follow step). Recovery re-applies committed entries above the saved LPI from etcd.
-  std::chrono::milliseconds snapshot_interval{200};
+  std::chrono::milliseconds snapshot_interval{1000};
 };
 
 // What /status shows.
