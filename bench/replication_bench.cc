@@ -33,14 +33,14 @@ class Service {
     for (int i = 0; i < 3; ++i) {
       auto port = proc::FreePort();
       if (!port.ok()) continue;
-      replication::LogserverNode n{
-          .id = "n" + std::to_string(i),
-          .service = "bench-" + mode,
-          .listen_port = *port,
-          .etcd_urls = c.client_urls(),
-          .local_etcd_url = c.members()[static_cast<size_t>(i)].client_url,
-          .data_dir = dir / (mode + "-" + std::to_string(i)),
-          .extra_args = {"--mode=" + mode, "--request-timeout-ms=120000", "--log-level=warn"}};
+      replication::LogserverNode n{.id = "n" + std::to_string(i),
+                                   .service = "bench-" + mode,
+                                   .listen_port = *port,
+                                   .etcd_urls = c.client_urls(),
+                                   .local_etcd_url = c.members()[static_cast<size_t>(i)].client_url,
+                                   .data_dir = dir / (mode + "-" + std::to_string(i)),
+                                   .extra_args = {"--mode=" + mode, "--request-timeout-ms=120000",
+                                                  "--log-level=warn", "--max-txn-ops=4096"}};
       proc::SpawnSpec spec{.argv = replication::LogserverArgv(bin / "br2k-logserver", n),
                            .log_file = dir / (mode + "-" + std::to_string(i) + ".log")};
       auto pid = launcher_->Spawn(spec);
