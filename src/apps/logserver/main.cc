@@ -11,6 +11,7 @@
 #include "br2k/eth/rpc_transport.h"
 #include "br2k/http/client.h"
 #include "br2k/http/server.h"
+#include "br2k/replication/eth_chain_effects.h"
 #include "br2k/replication/frontend.h"
 #include "br2k/replication/registry_publisher.h"
 #include "br2k/replication/replica.h"
@@ -111,6 +112,26 @@ br2k::Result<std::unique_ptr<br2k::replication::RegistryLocationPublisher>> Make
   return p;
 }
 
+// The service's own key for Normal requests that send a transaction (POST /anchor), or null
+// without --tx-key-file. Needs --rpc-url; a node that does not answer yet is not an error.
+br2k::Result<std::unique_ptr<br2k::replication::EthChainEffects>> MakeChainEffects(
+    const ChainFlags& f, const std::string& tx_key_file) {
+  using namespace br2k;
+  if (tx_key_file.empty()) return std::unique_ptr<replication::EthChainEffects>();
+  if (f.rpc_url.empty()) return InvalidArgumentError("--tx-key-file needs --rpc-url");
+  auto transport = eth::MakeHttpTransport(f.rpc_url);
+  if (!transport.ok()) return transport.status().WithContext("--rpc-url");
+  auto key = eth::LoadKeyFile(tx_key_file);
+  if (!key.ok()) return key.status().WithContext("--tx-key-file");
+  std::optional<uint64_t> chain_id;
+  if (f.chain_id != 0) chain_id = f.chain_id;
+  auto fx = std::make_unique<replication::EthChainEffects>(
+      std::make_shared<eth::RpcClient>(*transport), *key, chain_id);
+  spdlog::info("chain effects: Normal requests send their transactions from {}",
+               fx->address().ToChecksum());
+  return fx;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -148,7 +169,8 @@ int main(int argc, char** argv) {
   cli.add_option("--session-ttl-s", session_ttl_s, "client sessions (dedupe records) expire after");
   cli.add_option("--max-body", max_body, "maximum request body in bytes");
   cli.add_option("--failpoint", failpoint,
-                 "TESTS ONLY: crash at after_append|after_inprocess|mid_apply|after_result[:n]");
+                 "TESTS ONLY: crash at "
+                 "after_append|after_inprocess|mid_apply|after_result|after_broadcast[:n]");
   cli.add_option("--log-level", log_level, "trace, debug, info, warn, error");
   ChainFlags chain;
   cli.add_option("--rpc-url", chain.rpc_url,
@@ -160,6 +182,10 @@ int main(int argc, char** argv) {
   cli.add_option("--operator-key-file", chain.operator_key_file,
                  "file holding this replica's operator key (one hex line)");
   cli.add_option("--chain-id", chain.chain_id, "expected chain id (default: the node's)");
+  std::string tx_key_file;
+  cli.add_option("--tx-key-file", tx_key_file,
+                 "file holding the service's own key (one hex line), shared by all replicas: "
+                 "the leader signs the transactions of Normal requests (POST /anchor) with it");
   CLI11_PARSE(cli, argc, argv);
 
   spdlog::set_level(spdlog::level::from_str(log_level));
@@ -193,6 +219,8 @@ int main(int argc, char** argv) {
 
   auto publisher = MakePublisher(chain, service);
   if (!publisher.ok()) return Fail("registry", publisher.status());
+  auto chain_effects = MakeChainEffects(chain, tx_key_file);
+  if (!chain_effects.ok()) return Fail("chain effects", chain_effects.status());
 
   replication::ReplicaOptions opt;
   opt.service_id = service;
@@ -212,7 +240,8 @@ int main(int argc, char** argv) {
                                                     .app = &app,
                                                     .store = store->get(),
                                                     .publisher = publisher->get(),
-                                                    .failpoints = &failpoints});
+                                                    .failpoints = &failpoints,
+                                                    .chain = chain_effects->get()});
   if (!replica.ok()) return Fail("recovering local state", replica.status());
 
   http::ServerOptions sopt;
