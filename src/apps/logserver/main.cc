@@ -39,9 +39,9 @@ int Fail(const std::string& what, const br2k::Status& st) {
 struct ChainFlags {
   std::string rpc_url, registry, service_name, operator_key_file;
   uint64_t chain_id = 0;
+  // Any flag of the on-chain publisher (--rpc-url and --chain-id alone may serve --tx-key-file).
   bool any() const {
-    return !rpc_url.empty() || !registry.empty() || !service_name.empty() ||
-           !operator_key_file.empty() || chain_id != 0;
+    return !registry.empty() || !service_name.empty() || !operator_key_file.empty();
   }
 };
 
@@ -54,8 +54,7 @@ br2k::Result<std::unique_ptr<br2k::replication::RegistryLocationPublisher>> Make
   if (!f.any()) return std::unique_ptr<replication::RegistryLocationPublisher>();
   if (f.rpc_url.empty() || f.registry.empty() || f.operator_key_file.empty()) {
     return InvalidArgumentError(
-        "--rpc-url, --registry and --operator-key-file go together (--service-name and "
-        "--chain-id need them)");
+        "--rpc-url, --registry and --operator-key-file go together (--service-name needs them)");
   }
   if (!f.rpc_url.starts_with("http://")) {
     return InvalidArgumentError("--rpc-url: an http:// URL is needed, got '" + f.rpc_url + "'");
