@@ -1,6 +1,6 @@
 // Fuzz target: decoding of everything br2k reads back from etcd (RLE, RS, session records,
-// recorded transactions) and
-// from a replica's data directory (state file, journal). Whatever decodes must round-trip.
+// recorded transactions) and from a replica's data directory (state file, journal). Whatever
+// decodes must round-trip.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
