@@ -14,6 +14,8 @@ void RegisterEthCommands(CLI::App& app);
 // registry deploy | register | update-location | show | locate | claim | watch
 // (registry_commands.cc)
 void RegisterRegistryCommands(CLI::App& app);
+// manager: the manager daemon (manager_commands.cc)
+void RegisterManagerCommands(CLI::App& app);
 // call [METHOD] PATH: a request to the replicated service through the client library
 // (call_commands.cc)
 void RegisterCallCommands(CLI::App& app);

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   br2k::cli::RegisterClusterCommands(app);
   br2k::cli::RegisterEthCommands(app);
   br2k::cli::RegisterRegistryCommands(app);
+  br2k::cli::RegisterManagerCommands(app);
   br2k::cli::RegisterCallCommands(app);
 
   try {

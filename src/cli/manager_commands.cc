@@ -1,0 +1,239 @@
+// br2k manager: the manager daemon. Follows the registry's Claim events for the services it
+// manages and redeploys a service that is really down through the local deployment backend
+// (manager/manager.h has the decision rules). Defaults come from the running `br2k up`, so
+// `br2k manager --run-dir <dir>` is all `br2k up` needs to start it.
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "br2k/eth/key.h"
+#include "br2k/eth/rpc_transport.h"
+#include "br2k/eth/service_registry.h"
+#include "br2k/manager/local_backend.h"
+#include "br2k/manager/manager.h"
+#include "commands.h"
+#include "run_dir.h"
+
+namespace br2k::cli {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct ManagerFlags {
+  std::string run_dir;
+  std::string rpc_url;
+  std::string registry;
+  std::vector<std::string> services;
+  std::string key_file;
+  std::optional<uint64_t> chain_id;
+  int claim_window_s = 60;
+  int claims_per_window = 1;
+  int min_redeploy_interval_s = 30;
+  int health_timeout_ms = 1000;
+  int leader_timeout_s = 60;
+  std::optional<uint64_t> from_block;
+  bool once = false;
+};
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "br2k: %s\n", message.c_str());
+  return 1;
+}
+
+// What the daemon talks to on the chain.
+struct Chain {
+  std::shared_ptr<eth::TxSender> sender;
+  std::shared_ptr<eth::ServiceRegistry> registry;
+};
+
+bool Transient(const Status& s) {
+  return s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kDeadlineExceeded;
+}
+
+Result<Chain> ConnectChain(const ManagerFlags& f, const eth::PrivateKey& key,
+                           const eth::Address& registry, Deadline d) {
+  BR2K_ASSIGN_OR_RETURN(auto transport, eth::MakeTransport(f.rpc_url, d));
+  auto client = std::make_shared<eth::RpcClient>(transport);
+  Chain c;
+  BR2K_ASSIGN_OR_RETURN(auto sender, eth::TxSender::Create(client, key, f.chain_id, d));
+  c.sender = std::move(sender);
+  BR2K_ASSIGN_OR_RETURN(auto reg, eth::ServiceRegistry::Connect(client, registry, d));
+  c.registry = std::move(reg);
+  return c;
+}
+
+int RunManager(ManagerFlags f) {
+  // Block the stop signals before any thread exists; one thread waits for them below.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  if (spdlog::get_level() > spdlog::level::info) spdlog::set_level(spdlog::level::info);
+
+  const auto run_dir = ResolveRunDir(f.run_dir);
+  if (f.rpc_url.empty() || f.registry.empty() || f.services.empty() || f.key_file.empty()) {
+    auto chain = RunChainDefaults(run_dir, "--rpc-url, --registry, --service and --key-file");
+    if (!chain.ok()) return Fail(chain.status().message());
+    if (f.rpc_url.empty()) f.rpc_url = chain->rpc_url;
+    if (f.registry.empty()) f.registry = chain->registry;
+    if (f.key_file.empty()) f.key_file = chain->manager_key_file;
+    if (!f.chain_id && chain->chain_id != 0) f.chain_id = chain->chain_id;
+    if (f.services.empty() && !chain->service_name.empty()) f.services = {chain->service_name};
+  }
+  if (f.registry.empty()) return Fail("no registry address: pass --registry");
+  if (f.services.empty()) return Fail("no service to manage: pass --service NAME");
+  if (f.key_file.empty()) return Fail("no manager key: pass --key-file");
+  auto registry_address = eth::Address::Parse(f.registry);
+  if (!registry_address.ok()) {
+    return Fail("--registry: " + registry_address.status().message());
+  }
+  auto key = eth::LoadKeyFile(f.key_file);
+  if (!key.ok()) return Fail("--key-file " + f.key_file + ": " + key.status().message());
+
+  std::vector<manager::ManagedService> services;
+  std::vector<eth::ServiceId> ids;
+  for (const auto& name : f.services) {
+    services.push_back({eth::ServiceIdFromName(name), name});
+    ids.push_back(services.back().id);
+  }
+
+  std::stop_source stop;
+  std::atomic<bool> finished{false};
+  const auto state_file = StateFile(run_dir);
+  const bool had_state = std::filesystem::exists(state_file);
+  std::thread signals([&] {
+    while (!finished.load()) {
+      timespec tick{0, 200'000'000};
+      int sig = sigtimedwait(&stop_signals, nullptr, &tick);
+      if (sig > 0) {
+        spdlog::info("manager: {} received; stopping", ::strsignal(sig));
+        stop.request_stop();
+        return;
+      }
+      if (had_state && !std::filesystem::exists(state_file)) {
+        spdlog::info("manager: {} was removed (`br2k down`); stopping", state_file.string());
+        stop.request_stop();
+        return;
+      }
+    }
+  });
+  auto finish = [&](int code) {
+    finished = true;
+    signals.join();
+    return code;
+  };
+
+  // Connect, retrying while the chain is unreachable (the daemon may start before it).
+  std::optional<Chain> chain;
+  while (!chain) {
+    auto c = ConnectChain(f, *key, *registry_address, Deadline::After(10s));
+    if (c.ok()) {
+      chain = std::move(*c);
+    } else if (!Transient(c.status()) || f.once) {
+      return finish(Fail(f.rpc_url + ": " + c.status().message()));
+    } else {
+      spdlog::warn("manager: cannot reach {} ({}); retrying in 2 s", f.rpc_url,
+                   c.status().ToString());
+      std::mutex m;
+      std::condition_variable_any cv;
+      std::unique_lock l(m);
+      cv.wait_for(l, stop.get_token(), 2s, [] { return false; });
+      if (stop.stop_requested()) return finish(0);
+    }
+  }
+  for (const auto& s : services) {
+    auto is = chain->registry->IsManager(s.id, chain->sender->address(), Deadline::After(10s));
+    if (is.ok() && !*is) {
+      spdlog::warn(
+          "manager: {} is not a manager of {}: claims will be checked but the service "
+          "cannot be marked Recovering or redeployed",
+          chain->sender->address().ToChecksum(), s.name);
+    }
+  }
+
+  manager::ManagerOptions o;
+  o.services = services;
+  o.health_timeout = std::chrono::milliseconds(f.health_timeout_ms);
+  o.claim_window = std::chrono::seconds(f.claim_window_s);
+  o.claims_per_window = f.claims_per_window;
+  o.min_redeploy_interval = std::chrono::seconds(f.min_redeploy_interval_s);
+  o.leader_timeout = std::chrono::seconds(f.leader_timeout_s);
+  o.from_block = f.from_block;
+  auto backend = std::make_shared<manager::LocalBackend>(manager::LocalBackendOptions{
+      .run_dir = run_dir,
+      // Explicit --service names say which services this run directory holds; otherwise the
+      // backend serves the one its state names.
+      .services = f.services.empty() ? std::vector<eth::ServiceId>{} : ids});
+  auto m = manager::Manager::Create(
+      o, manager::MakeOnChainRegistryGateway(chain->registry, chain->sender), backend,
+      manager::MakeHttpHealthProber());
+  if (!m.ok()) return finish(Fail(m.status().message()));
+  spdlog::info("manager: account {}, registry {} on {}, run dir {}",
+               chain->sender->address().ToChecksum(), registry_address->ToChecksum(), f.rpc_url,
+               run_dir.string());
+
+  Status st;
+  if (f.once) {
+    st = (*m)->RunOnce(Deadline::After(o.deploy_timeout + o.leader_timeout + 120s));
+  } else {
+    st = (*m)->Run(stop.get_token());
+  }
+  auto c = (*m)->counters();
+  spdlog::info(
+      "manager: claims seen {}, ignored healthy {}, rate-limited {}, coalesced {}, too soon {}, "
+      "redeploys {}, failures {}",
+      c.claims_seen, c.ignored_healthy, c.rate_limited, c.coalesced, c.too_soon, c.redeploys,
+      c.failures);
+  m->reset();
+  if (!st.ok()) return finish(Fail(st.message()));
+  return finish(f.once && c.failures > 0 ? 1 : 0);
+}
+
+}  // namespace
+
+void RegisterManagerCommands(CLI::App& app) {
+  auto f = std::make_shared<ManagerFlags>();
+  auto* c = app.add_subcommand(
+      "manager",
+      "Run the manager daemon: watch Claim events and redeploy a managed service that is down");
+  c->add_option("--run-dir", f->run_dir,
+                "Run directory of the deployment (default $BR2K_RUN_DIR or ./.br2k)");
+  c->add_option("--rpc-url", f->rpc_url, "Ethereum node (default: the running `br2k up`'s)");
+  c->add_option("--chain-id", f->chain_id, "Expected chain id");
+  c->add_option("--registry", f->registry, "ServiceRegistry address (default: `br2k up`'s)");
+  c->add_option("--service", f->services,
+                "Service name (or 0x id) to manage; repeatable (default: `br2k up`'s)");
+  c->add_option("--key-file", f->key_file,
+                "File holding the manager account's key as hex (default: `br2k up`'s)");
+  c->add_option("--claim-window", f->claim_window_s,
+                "Seconds: each claimant gets --claims-per-window claims acted on per window")
+      ->check(CLI::Range(1, 86400));
+  c->add_option("--claims-per-window", f->claims_per_window, "Claims acted on per window")
+      ->check(CLI::Range(1, 1000));
+  c->add_option("--min-redeploy-interval", f->min_redeploy_interval_s,
+                "Seconds between two redeploy attempts of one service")
+      ->check(CLI::Range(0, 86400));
+  c->add_option("--health-timeout-ms", f->health_timeout_ms, "Per-endpoint probe timeout")
+      ->check(CLI::Range(50, 60000));
+  c->add_option("--leader-timeout", f->leader_timeout_s,
+                "Seconds to wait for a leader after a redeploy")
+      ->check(CLI::Range(1, 3600));
+  c->add_option("--from-block", f->from_block,
+                "First block to look at (default: the head; with --once, 0)");
+  c->add_flag("--once", f->once, "Handle the claims already on-chain, then exit");
+  c->callback([f] { std::exit(RunManager(*f)); });
+}
+
+}  // namespace br2k::cli
