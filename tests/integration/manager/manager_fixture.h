@@ -1,0 +1,296 @@
+// The world of the manager's integration tests: a 3-member etcd cluster, three br2k-logserver
+// processes described by a state.json as `br2k up` writes it (argv, logs, data dirs, and a chain
+// section naming the service), a real anvil with a deployed ServiceRegistry in which the service
+// is registered with local recovery information and the manager's account (anvil key 1) is a
+// manager. A test may run the manager in-process (StartManager) or as `br2k manager`.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "anvil.h"
+#include "br2k/cluster/local_cluster.h"
+#include "br2k/http/client.h"
+#include "br2k/manager/local_backend.h"
+#include "br2k/manager/manager.h"
+#include "br2k/proc/process.h"
+#include "br2k/replication/node_process.h"
+#include "test_env.h"
+
+namespace br2k::manager::it {
+
+using namespace std::chrono_literals;
+using eth::RegistryEvent;
+using eth::ServiceState;
+using nlohmann::json;
+using Kind = ManagerAction::Kind;
+constexpr int kNodes = 3;
+
+inline Deadline Soon() {
+  return Deadline::After(60s);
+}
+
+class ManagerFixture : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto a = eth::testing::Anvil::Start("manager-it");
+    ASSERT_TRUE(a.ok()) << a.status();
+    anvil_ = std::move(*a).release();
+    auto owner =
+        eth::TxSender::Create(anvil_->client(), *eth::PrivateKey::FromHex(eth::testing::kAnvilKey0),
+                              eth::testing::kAnvilChainId, Soon());
+    ASSERT_TRUE(owner.ok()) << owner.status();
+    owner_ = std::move(*owner).release();
+    auto mgr =
+        eth::TxSender::Create(anvil_->client(), *eth::PrivateKey::FromHex(eth::testing::kAnvilKey1),
+                              eth::testing::kAnvilChainId, Soon());
+    ASSERT_TRUE(mgr.ok()) << mgr.status();
+    manager_key_ = std::shared_ptr<eth::TxSender>(std::move(*mgr));
+    auto addr = eth::ServiceRegistry::Deploy(*owner_, Soon());
+    ASSERT_TRUE(addr.ok()) << addr.status();
+    auto reg = eth::ServiceRegistry::Connect(anvil_->client(), *addr, Soon());
+    ASSERT_TRUE(reg.ok()) << reg.status();
+    registry_ = std::shared_ptr<eth::ServiceRegistry>(std::move(*reg));
+  }
+  static void TearDownTestSuite() {
+    registry_.reset();
+    manager_key_.reset();
+    delete owner_;
+    delete anvil_;
+  }
+
+  void SetUp() override {
+    auto c = cluster::LocalCluster::Start(cluster::LocalClusterOptions::TestProfile(dir_.path()),
+                                          Deadline::After(60s));
+    ASSERT_TRUE(c.ok()) << c.status();
+    cluster_ = std::move(c).value();
+    StartReplicasAndWriteState();
+    ASSERT_FALSE(HasFatalFailure());
+    // The service on-chain: local recovery info, the manager's account a manager.
+    name_ = br2k::testing::UniqueName("logserver");
+    id_ = eth::ServiceIdFromName(name_);
+    auto r =
+        registry_->Register(*owner_, id_, replicas_[0].url,
+                            eth::RecoveryInfo{"local", 3, "local", {"br2k-logserver"}}, Soon());
+    ASSERT_TRUE(r.ok()) << r.status();
+    auto m = registry_->AddManager(*owner_, id_, manager_key_->address(), Soon());
+    ASSERT_TRUE(m.ok()) << m.status();
+    // The state's chain section names the service and the manager's key file (as `br2k up`
+    // writes it).
+    const auto key_file = dir_.path() / "manager.key";
+    std::ofstream(key_file) << eth::testing::kAnvilKey1 << "\n";
+    std::filesystem::permissions(key_file, std::filesystem::perms::owner_read |
+                                               std::filesystem::perms::owner_write);
+    RunState s = *RunState::Load(StateFile());
+    s.chain = ChainState{.rpc_url = anvil_->url(),
+                         .chain_id = eth::testing::kAnvilChainId,
+                         .registry = registry_->address().ToChecksum(),
+                         .service_name = name_,
+                         .manager_key_file = key_file.string()};
+    ASSERT_TRUE(s.Save(StateFile()).ok());
+    ASSERT_GE(WaitLeader(), 0);
+  }
+
+  void TearDown() override {
+    StopManager();
+    // Stop every replica the state names (the manager may have restarted them).
+    auto s = RunState::Load(StateFile());
+    std::vector<int> pids;
+    if (s.ok()) {
+      for (const auto& r : s->replicas) pids.push_back(r.pid);
+    }
+    for (const auto& r : replicas_) pids.push_back(r.pid);
+    for (int pid : pids) {
+      if (pid > 0 && launcher_->Alive(pid)) (void)proc::Terminate(*launcher_, pid, 3s);
+    }
+    if (HasFailure()) {
+      for (const auto& r : replicas_) {
+        std::ifstream in(r.log_file);
+        std::string all((std::istreambuf_iterator<char>(in)), {});
+        if (all.size() > 3000) all = all.substr(all.size() - 3000);
+        std::cerr << "---- " << r.id << " log tail ----\n" << all << "\n";
+      }
+    }
+  }
+
+  std::filesystem::path StateFile() const { return dir_.path() / "state.json"; }
+
+  void StartReplicasAndWriteState() {
+    RunState s;
+    s.run_dir = dir_.path().string();
+    s.started_at_unix = 1;
+    s.heartbeat_ms = 50;
+    s.election_ms = 500;
+    s.service = "logs";
+    for (const auto& m : cluster_->members()) {
+      s.etcd.push_back({.name = m.name,
+                        .client_url = m.client_url,
+                        .peer_url = m.peer_url,
+                        .pid = m.pid,
+                        .data_dir = m.data_dir.string(),
+                        .log_file = m.log_file.string()});
+    }
+    for (int i = 0; i < kNodes; ++i) {
+      auto port = proc::FreePort();
+      ASSERT_TRUE(port.ok());
+      replication::LogserverNode n{.id = "node-" + std::to_string(i),
+                                   .service = s.service,
+                                   .listen_port = *port,
+                                   .etcd_urls = cluster_->client_urls(),
+                                   .local_etcd_url = cluster_->members()[i].client_url,
+                                   .data_dir = dir_.path() / ("node-" + std::to_string(i))};
+      n.extra_args = {"--leader-ttl=1", "--takeover-grace-ms=500", "--step-down-ms=1500",
+                      "--request-timeout-ms=5000"};
+      std::filesystem::create_directories(n.data_dir);
+      ReplicaState r{
+          .id = n.id,
+          .url = "http://127.0.0.1:" + std::to_string(*port),
+          .etcd_member = cluster_->members()[i].name,
+          .data_dir = n.data_dir.string(),
+          .log_file = (n.data_dir / "logserver.log").string(),
+          .argv = replication::LogserverArgv(br2k::testing::BinDir() / "br2k-logserver", n)};
+      auto pid = launcher_->Spawn({.argv = r.argv, .log_file = r.log_file});
+      ASSERT_TRUE(pid.ok()) << pid.status();
+      r.pid = *pid;
+      replicas_.push_back(r);
+    }
+    s.replicas = replicas_;
+    ASSERT_TRUE(s.Save(StateFile()).ok());
+  }
+
+  // The index of the replica that leads (bounded wait), or -1.
+  int WaitLeader(Deadline until = Deadline::After(60s)) {
+    while (!until.expired()) {
+      for (int i = 0; i < kNodes; ++i) {
+        auto r = http::Call(replicas_[i].url, "GET", "/leader", "", {}, Deadline::After(1s));
+        if (r.ok() && r->status == 200) return i;
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+    return -1;
+  }
+
+  // Posts {"user": user} through whichever replica leads, retrying the same (client, seq).
+  void Post(const std::string& user, uint64_t seq) {
+    auto until = Deadline::After(60s);
+    while (!until.expired()) {
+      int i = WaitLeader(until);
+      if (i < 0) break;
+      auto r = http::Call(replicas_[i].url, "POST", "/logs", json{{"user", user}}.dump(),
+                          {{"X-Br2k-Client", "manager-it"}, {"X-Br2k-Seq", std::to_string(seq)}},
+                          Deadline::After(10s));
+      if (r.ok() && r->status == 200) return;
+      std::this_thread::sleep_for(100ms);
+    }
+    FAIL() << "could not post " << user;
+  }
+
+  std::vector<std::string> Logs() {
+    int i = WaitLeader();
+    if (i < 0) return {};
+    auto r = http::Call(replicas_[i].url, "GET", "/logs", "", {}, Deadline::After(10s));
+    if (!r.ok() || r->status != 200) return {};
+    return json::parse(r->body).at("logs").get<std::vector<std::string>>();
+  }
+
+  void KillAllReplicas() {
+    for (auto& r : replicas_) {
+      ASSERT_TRUE(launcher_->Signal(r.pid, SIGKILL).ok());
+      ASSERT_TRUE(launcher_->Wait(r.pid, Deadline::After(10s)).ok());
+    }
+    for (const auto& r : replicas_) {
+      auto h = http::Call(r.url, "GET", "/health", "", {}, Deadline::After(1s));
+      ASSERT_FALSE(h.ok()) << r.id << " still answers";
+    }
+  }
+
+  void StartManager(std::function<void(ManagerOptions&)> tweak = nullptr) {
+    auto head = anvil_->client()->BlockNumber(Soon());
+    ASSERT_TRUE(head.ok());
+    ManagerOptions o;
+    o.services = {{id_, name_}};
+    o.from_block = *head + 1;  // every claim the test sends from now on
+    o.claim_window = 10min;
+    o.confirm_probes = 2;
+    o.confirm_interval = 300ms;
+    o.leader_timeout = 60s;
+    o.deploy_timeout = 60s;
+    if (tweak) tweak(o);
+    auto backend = std::make_shared<LocalBackend>(LocalBackendOptions{.run_dir = dir_.path()});
+    auto m = Manager::Create(
+        o, MakeOnChainRegistryGateway(registry_, manager_key_, {.poll_interval = 100ms}), backend,
+        MakeHttpHealthProber());
+    ASSERT_TRUE(m.ok()) << m.status();
+    manager_ = std::move(*m);
+    run_ = std::jthread([this](std::stop_token st) { EXPECT_TRUE(manager_->Run(st).ok()); });
+  }
+
+  void StopManager() {
+    if (run_.joinable()) {
+      run_.request_stop();
+      run_.join();
+    }
+  }
+
+  // Sends a claim from `claimant` and returns once it is mined.
+  void SendClaim(eth::TxSender& claimant, const std::string& reason) {
+    auto r = registry_->SendClaim(claimant, id_, replicas_[0].url, reason, Soon());
+    ASSERT_TRUE(r.ok()) << r.status();
+  }
+
+  // Waits until the manager recorded `n` actions and is idle.
+  std::vector<ManagerAction> WaitActions(size_t n, Deadline until = Deadline::After(180s)) {
+    while (!until.expired() && manager_->actions().size() < n) std::this_thread::sleep_for(20ms);
+    EXPECT_TRUE(manager_->WaitIdle(until).ok());
+    return manager_->actions();
+  }
+
+  std::vector<ServiceState> StateChanges() {
+    auto e =
+        registry_->GetEvents(id_, {RegistryEvent::Kind::kStateChanged}, 0, std::nullopt, Soon());
+    EXPECT_TRUE(e.ok()) << e.status();
+    std::vector<ServiceState> out;
+    if (e.ok()) {
+      for (const auto& ev : *e) out.push_back(ev.state);
+    }
+    return out;
+  }
+
+  ServiceState OnChainState() {
+    auto s = registry_->GetService(id_, Soon());
+    EXPECT_TRUE(s.ok()) << s.status();
+    return s.ok() ? s->state : ServiceState::kNone;
+  }
+
+  // A fresh funded account.
+  std::unique_ptr<eth::TxSender> NewClaimant() {
+    eth::PrivateKey key = eth::PrivateKey::Random();
+    eth::SendOptions opts;
+    opts.value = *eth::U256::FromDecimal("1000000000000000000");
+    auto fund = owner_->SendAndWait(key.address(), {}, opts, Soon());
+    EXPECT_TRUE(fund.ok()) << fund.status();
+    auto s = eth::TxSender::Create(anvil_->client(), key, eth::testing::kAnvilChainId, Soon());
+    EXPECT_TRUE(s.ok()) << s.status();
+    return std::move(*s);
+  }
+
+  inline static eth::testing::Anvil* anvil_ = nullptr;
+  inline static eth::TxSender* owner_ = nullptr;
+  inline static std::shared_ptr<eth::TxSender> manager_key_;
+  inline static std::shared_ptr<eth::ServiceRegistry> registry_;
+
+  br2k::testing::ScratchDir dir_{"manager-it"};
+  std::shared_ptr<proc::Launcher> launcher_ = proc::PosixLauncher();
+  std::unique_ptr<cluster::LocalCluster> cluster_;
+  std::vector<ReplicaState> replicas_;
+  std::string name_;
+  eth::ServiceId id_;
+  std::unique_ptr<Manager> manager_;
+  std::jthread run_;
+};
+
+}  // namespace br2k::manager::it
