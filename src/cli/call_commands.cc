@@ -31,7 +31,10 @@ using client::RecordType;
 using client::ServiceClient;
 using client::ServiceClientOptions;
 
-constexpr uint32_t kDefaultClaimAfter = 5;
+// With the default backoff (50 ms doubling to 2 s) the 8th failed round ends about 5 s into an
+// outage: longer than a leader failover with the replicas' default lease (~3 s), so a normal
+// failover does not send a Claim.
+constexpr uint32_t kDefaultClaimAfter = 8;
 
 struct CallFlags {
   std::vector<std::string> args;  // [METHOD] PATH
@@ -106,6 +109,12 @@ ServiceClientOptions ResolveOptions(const CallFlags& f, bool& claims_possible) {
       if (service.empty()) service = defaults->service_name;
       if (key_file.empty()) key_file = defaults->owner_key_file;
       if (defaults->chain_id != 0) chain_id = defaults->chain_id;
+      // The replicas `br2k up` runs are known locations too: a follower's redirect finds a new
+      // leader before it has published itself on chain.
+      auto state = LoadRunStateIfAny(run_dir);
+      if (state.ok() && *state) {
+        for (const auto& r : (*state)->replicas) o.seeds.push_back(r.url);
+      }
     }
     auto transport = eth::MakeTransport(rpc, d);
     if (!transport.ok()) Die(transport.status().message());
@@ -280,7 +289,7 @@ void RegisterCallCommands(CLI::App& app) {
                 "Milliseconds per HTTP attempt (default 5000)");
   c->add_option("--claim-after", f->claim_after,
                 "Rounds with every location failing before one Claim is sent (0 = never; "
-                "default 5 when a claim key is known, else 0)");
+                "default 8, about 5 s, when a claim key is known, else 0)");
   c->add_option("--key-file", f->key_file,
                 "Key that signs Claims (default: the br2k up owner key, when the registry "
                 "comes from br2k up)");
