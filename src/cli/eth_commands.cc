@@ -18,6 +18,7 @@
 #include "br2k/eth/transaction.h"
 #include "br2k/eth/tx_sender.h"
 #include "commands.h"
+#include "run_dir.h"
 
 namespace br2k::cli {
 namespace {
@@ -35,8 +36,36 @@ Deadline CmdDeadline(int seconds) {
   return Deadline::After(std::chrono::seconds(seconds));
 }
 
+// The chain of the `br2k up` running in $BR2K_RUN_DIR (or ./.br2k), if any.
+std::optional<ChainState> UpChain() {
+  auto s = LoadRunStateIfAny(ResolveRunDir(""));
+  if (!s.ok() || !*s || !(*s)->chain) return std::nullopt;
+  return (*s)->chain;
+}
+
+// --rpc-url when given, else the running `br2k up`'s node, else kDefaultRpc.
+std::string RpcOrDefault(const std::string& rpc) {
+  if (!rpc.empty()) return rpc;
+  auto up = UpChain();
+  return up ? up->rpc_url : kDefaultRpc;
+}
+
+// The key flags, or the running `br2k up`'s owner key when none is given and `rpc` is its node.
+KeySource KeyOrUpOwner(const KeySource& k, const std::string& rpc) {
+  if (!k.private_key.empty() || !k.key_file.empty() || !k.key_env.empty() || !k.keystore.empty()) {
+    return k;
+  }
+  auto up = UpChain();
+  if (!up || up->rpc_url != rpc) return k;
+  KeySource owner = k;
+  owner.key_file = up->owner_key_file;
+  return owner;
+}
+
 void AddKeyOptions(CLI::App* cmd, KeySource& k) {
-  cmd->add_option("--private-key", k.private_key, "Signing key as hex")->envname("BR2K_ETH_KEY");
+  cmd->add_option("--private-key", k.private_key,
+                  "Signing key as hex (default: the running `br2k up`'s owner key)")
+      ->envname("BR2K_ETH_KEY");
   cmd->add_option("--key-file", k.key_file, "File holding the signing key as hex");
   cmd->add_option("--key-env", k.key_env, "Environment variable holding the signing key");
   cmd->add_option("--keystore", k.keystore, "Web3 v3 keystore file");
@@ -184,7 +213,7 @@ struct TxFlags {
   std::string gas_price;
   std::string priority_fee;
   bool legacy = false;
-  std::string rpc = kDefaultRpc;
+  std::string rpc;  // "" = RpcOrDefault
   KeySource key;
   bool json = false;
   bool async = false;
@@ -226,7 +255,10 @@ Result<std::optional<Address>> ToAddress(const std::string& to) {
 }
 
 // sign-tx works offline when nonce, gas limit, chain id and fees are all given.
-int SignTx(const TxFlags& f) {
+int SignTx(const TxFlags& flags) {
+  TxFlags f = flags;
+  f.rpc = RpcOrDefault(flags.rpc);
+  f.key = KeyOrUpOwner(flags.key, f.rpc);
   auto key = LoadKey(f.key);
   if (!key.ok()) return Fail(key.status());
   auto to = ToAddress(f.to);
@@ -264,7 +296,10 @@ int SignTx(const TxFlags& f) {
   return 0;
 }
 
-int Send(const TxFlags& f) {
+int Send(const TxFlags& flags) {
+  TxFlags f = flags;
+  f.rpc = RpcOrDefault(flags.rpc);
+  f.key = KeyOrUpOwner(flags.key, f.rpc);
   auto key = LoadKey(f.key);
   if (!key.ok()) return Fail(key.status());
   auto to = ToAddress(f.to);
@@ -426,7 +461,10 @@ void RegisterEthCommands(CLI::App& app) {
     c->add_option("sig", f->sig, "Function signature, or 0x calldata");
     // Arguments are taken verbatim (CLI11 would split "[a,b]" and take "-5" for a flag).
     c->allow_extras();
-    c->add_option("-r,--rpc-url", f->rpc, "Node, for missing fields")->envname("ETH_RPC_URL");
+    c->add_option(
+         "-r,--rpc-url", f->rpc,
+         "Node, for missing fields (default: the running `br2k up`'s, else http://127.0.0.1:8545)")
+        ->envname("ETH_RPC_URL");
     AddTxOptions(c, *f);
     c->callback([f, c] {
       f->args = c->remaining();
@@ -441,7 +479,9 @@ void RegisterEthCommands(CLI::App& app) {
     c->add_option("sig", f->sig, "Function signature, or 0x calldata");
     // Arguments are taken verbatim (CLI11 would split "[a,b]" and take "-5" for a flag).
     c->allow_extras();
-    c->add_option("-r,--rpc-url", f->rpc, "Node")->envname("ETH_RPC_URL");
+    c->add_option("-r,--rpc-url", f->rpc,
+                  "Node (default: the running `br2k up`'s, else http://127.0.0.1:8545)")
+        ->envname("ETH_RPC_URL");
     c->add_flag("--async", f->async, "Print the hash without waiting for the receipt");
     c->add_flag("--json", f->json, "Receipt as JSON");
     c->add_option("--timeout", f->timeout, "Seconds to wait for the receipt");
@@ -453,7 +493,7 @@ void RegisterEthCommands(CLI::App& app) {
   }
   {
     struct CallFlags {
-      std::string to, sig, rpc = kDefaultRpc, block = "latest", from;
+      std::string to, sig, rpc, block = "latest", from;
       std::vector<std::string> args;
       bool json = false;
     };
@@ -463,7 +503,9 @@ void RegisterEthCommands(CLI::App& app) {
     c->add_option("sig", f->sig, "e.g. 'balanceOf(address)(uint256)', or 0x calldata")->required();
     // Arguments are taken verbatim (CLI11 would split "[a,b]" and take "-5" for a flag).
     c->allow_extras();
-    c->add_option("-r,--rpc-url", f->rpc, "Node")->envname("ETH_RPC_URL");
+    c->add_option("-r,--rpc-url", f->rpc,
+                  "Node (default: the running `br2k up`'s, else http://127.0.0.1:8545)")
+        ->envname("ETH_RPC_URL");
     c->add_option("-b,--block", f->block, "Block tag or number");
     c->add_option("--from", f->from, "Caller address");
     c->add_flag("--json", f->json, "Print a JSON array of the values");
@@ -473,7 +515,7 @@ void RegisterEthCommands(CLI::App& app) {
       if (!to.ok()) std::exit(Fail(to.status()));
       auto data = Calldata(f->sig, f->args);
       if (!data.ok()) std::exit(Fail(data.status()));
-      auto client = Client(f->rpc);
+      auto client = Client(RpcOrDefault(f->rpc));
       if (!client.ok()) std::exit(Fail(client.status()));
       CallRequest req{std::nullopt, *to, *data, U256(), std::nullopt};
       if (!f->from.empty()) {
@@ -512,7 +554,7 @@ void RegisterEthCommands(CLI::App& app) {
   }
   {
     struct ReceiptFlags {
-      std::string hash, field, rpc = kDefaultRpc;
+      std::string hash, field, rpc;
       bool json = false;
       uint64_t confirmations = 1;
       bool async = false;
@@ -522,7 +564,9 @@ void RegisterEthCommands(CLI::App& app) {
     auto* c = eth->add_subcommand("receipt", "Print a transaction receipt (waits for it)");
     c->add_option("tx", f->hash, "Transaction hash")->required();
     c->add_option("field", f->field, "Print only this field");
-    c->add_option("-r,--rpc-url", f->rpc, "Node")->envname("ETH_RPC_URL");
+    c->add_option("-r,--rpc-url", f->rpc,
+                  "Node (default: the running `br2k up`'s, else http://127.0.0.1:8545)")
+        ->envname("ETH_RPC_URL");
     c->add_option("--confirmations", f->confirmations, "Blocks on top before printing");
     c->add_flag("--async", f->async, "Do not wait: fail when there is no receipt yet");
     c->add_flag("--json", f->json, "As JSON");
@@ -530,7 +574,7 @@ void RegisterEthCommands(CLI::App& app) {
     c->callback([f] {
       auto h = Hash::FromHex(f->hash);
       if (!h.ok()) std::exit(Fail(h.status()));
-      auto client = Client(f->rpc);
+      auto client = Client(RpcOrDefault(f->rpc));
       if (!client.ok()) std::exit(Fail(client.status()));
       Deadline d = CmdDeadline(f->timeout);
       if (!f->async) {
@@ -545,7 +589,7 @@ void RegisterEthCommands(CLI::App& app) {
   }
   {
     struct LogsFlags {
-      std::string address, rpc = kDefaultRpc, from_block = "0", to_block = "latest", sig;
+      std::string address, rpc, from_block = "0", to_block = "latest", sig;
       std::vector<std::string> topics;
       bool json = false;
     };
@@ -556,7 +600,9 @@ void RegisterEthCommands(CLI::App& app) {
     c->add_option("--address", f->address, "Contract address");
     c->add_option("--from-block", f->from_block, "First block (number)");
     c->add_option("--to-block", f->to_block, "Last block (number or latest)");
-    c->add_option("-r,--rpc-url", f->rpc, "Node")->envname("ETH_RPC_URL");
+    c->add_option("-r,--rpc-url", f->rpc,
+                  "Node (default: the running `br2k up`'s, else http://127.0.0.1:8545)")
+        ->envname("ETH_RPC_URL");
     c->add_flag("--json", f->json, "As a JSON array");
     c->callback([f] {
       LogFilter filter;
@@ -595,7 +641,7 @@ void RegisterEthCommands(CLI::App& app) {
           filter.topics.push_back({*h});
         }
       }
-      auto client = Client(f->rpc);
+      auto client = Client(RpcOrDefault(f->rpc));
       if (!client.ok()) std::exit(Fail(client.status()));
       // Ask for the raw JSON (cast prints the node's fields); chunk by 5000 blocks.
       Deadline d = CmdDeadline(120);

@@ -16,6 +16,7 @@
 #include "br2k/eth/rpc_transport.h"
 #include "br2k/eth/service_registry.h"
 #include "commands.h"
+#include "run_dir.h"
 
 namespace br2k::cli {
 namespace {
@@ -31,25 +32,33 @@ Deadline CmdDeadline(int seconds) {
   return Deadline::After(std::chrono::seconds(seconds));
 }
 
+constexpr const char* kDefaultRpc = "http://127.0.0.1:8545";
+
 struct Common {
-  std::string rpc = "http://127.0.0.1:8545";
+  std::string rpc;  // "" = the running `br2k up`'s, else kDefaultRpc
   std::string registry;
   std::optional<uint64_t> chain_id;
   KeySource key;
   bool json = false;
+  std::string run_dir;
 };
 
 void AddCommon(CLI::App* c, Common& f, bool needs_registry, bool needs_key) {
-  c->add_option("-r,--rpc-url", f.rpc, "Node (default http://127.0.0.1:8545)")
+  c->add_option("-r,--rpc-url", f.rpc,
+                "Node (default: the running `br2k up`'s chain, else http://127.0.0.1:8545)")
       ->envname("ETH_RPC_URL");
   c->add_option("--chain,--chain-id", f.chain_id, "Expected chain id");
+  c->add_option("--run-dir", f.run_dir,
+                "Run directory of the `br2k up` whose chain, registry and owner key are the "
+                "defaults (default $BR2K_RUN_DIR or ./.br2k)");
   if (needs_registry) {
-    c->add_option("--registry", f.registry, "Registry contract address")
-        ->envname("BR2K_REGISTRY")
-        ->required();
+    c->add_option("--registry", f.registry,
+                  "Registry contract address (default: the running `br2k up`'s)")
+        ->envname("BR2K_REGISTRY");
   }
   if (needs_key) {
-    c->add_option("--private-key", f.key.private_key, "Signing key as hex")
+    c->add_option("--private-key", f.key.private_key,
+                  "Signing key as hex (default: the running `br2k up`'s owner key)")
         ->envname("BR2K_ETH_KEY");
     c->add_option("--key-file", f.key.key_file, "File holding the signing key as hex");
     c->add_option("--key-env", f.key.key_env, "Environment variable holding the signing key");
@@ -66,7 +75,42 @@ struct Session {
   std::unique_ptr<ServiceRegistry> registry;
 };
 
-Result<Session> Open(const Common& f, bool needs_registry, bool needs_key, Deadline d) {
+// Fills in what the flags leave out from a running `br2k up` (its chain, registry, owner key and
+// service name), so that a newcomer types no addresses. The registry, key and service are only
+// taken from it when the node is its node too. `name` (a service name argument) may be null.
+Status ApplyUpDefaults(Common& f, bool needs_registry, bool needs_key, std::string* name) {
+  const auto run_dir = ResolveRunDir(f.run_dir);
+  auto state = LoadRunStateIfAny(run_dir);
+  std::optional<ChainState> up;
+  if (state.ok() && *state && (*state)->chain) up = (*state)->chain;
+  if (f.rpc.empty()) f.rpc = up ? up->rpc_url : kDefaultRpc;
+  const bool same_chain = up && up->rpc_url == f.rpc;
+  if (same_chain && !f.chain_id && up->chain_id != 0) f.chain_id = up->chain_id;
+  const bool any_key = !f.key.private_key.empty() || !f.key.key_file.empty() ||
+                       !f.key.key_env.empty() || !f.key.keystore.empty();
+  if (needs_key && !any_key && same_chain) f.key.key_file = up->owner_key_file;
+  auto hint = [&](const std::string& what) -> Status {
+    if (!state.ok()) return state.status();
+    if (up && !same_chain) {
+      return InvalidArgumentError("pass " + what + " (the `br2k up` in " + run_dir.string() +
+                                  " runs another chain, " + up->rpc_url + ")");
+    }
+    return RunChainDefaults(run_dir, what).status();
+  };
+  if (needs_registry && f.registry.empty()) {
+    if (!same_chain) return hint("--registry");
+    f.registry = up->registry;
+  }
+  if (name && name->empty()) {
+    if (!same_chain) return hint("the service name");
+    *name = up->service_name;
+  }
+  return Status::Ok();
+}
+
+Result<Session> Open(Common& f, bool needs_registry, bool needs_key, Deadline d,
+                     std::string* name = nullptr) {
+  BR2K_RETURN_IF_ERROR(ApplyUpDefaults(f, needs_registry, needs_key, name));
   Session s;
   BR2K_ASSIGN_OR_RETURN(auto t, MakeTransport(f.rpc, d));
   s.client = std::make_shared<RpcClient>(t);
@@ -264,11 +308,11 @@ void RegisterRegistryCommands(CLI::App& app) {
     };
     auto f = std::make_shared<F>();
     auto* c = reg->add_subcommand("show", "Everything the registry holds about a service");
-    c->add_option("name", f->name, "Service name (or 0x id)")->required();
+    c->add_option("name", f->name, "Service name (or 0x id; default: the running `br2k up`'s)");
     AddCommon(c, *f, true, false);
     c->callback([f] {
       Deadline d = CmdDeadline(30);
-      auto s = Open(*f, true, false, d);
+      auto s = Open(*f, true, false, d, &f->name);
       if (!s.ok()) std::exit(Fail(s.status()));
       ServiceId id = ServiceIdFromName(f->name);
       auto r = s->registry->GetService(id, d);
@@ -292,11 +336,11 @@ void RegisterRegistryCommands(CLI::App& app) {
     };
     auto f = std::make_shared<F>();
     auto* c = reg->add_subcommand("locate", "Print a service's location");
-    c->add_option("name", f->name, "Service name (or 0x id)")->required();
+    c->add_option("name", f->name, "Service name (or 0x id; default: the running `br2k up`'s)");
     AddCommon(c, *f, true, false);
     c->callback([f] {
       Deadline d = CmdDeadline(30);
-      auto s = Open(*f, true, false, d);
+      auto s = Open(*f, true, false, d, &f->name);
       if (!s.ok()) std::exit(Fail(s.status()));
       auto l = s->registry->GetServiceLocation(ServiceIdFromName(f->name), d);
       if (!l.ok()) std::exit(Fail(l.status()));
