@@ -1,18 +1,39 @@
-// br2k up | status | down: the local deployment (for now: the etcd cluster).
+// br2k up | status | down: the whole local deployment. `up` runs, in order:
+//   [1/5] the chain: an embedded anvil (or the node of --rpc-url) and the deployment's accounts;
+//   [2/5] the ServiceRegistry: deployed (or reused with --registry), the service registered, its
+//         manager and operators added;
+//   [3/5] an etcd cluster of --members members;
+//   [4/5] one br2k-logserver replica beside each member, publishing the leader's location on
+//         chain; `up` waits until a leader serves and the registry points at it;
+//   [5/5] the manager daemon (`br2k manager --run-dir <dir>`), which redeploys the service when a
+//         claim shows it down;
+// then prints the status table and how to call the service. Everything it starts is recorded in
+// <run dir>/state.json as soon as it runs, so `br2k down` stops it even after a failed `up`.
+#include <fcntl.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <ctime>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
 #include <thread>
 
+#include "br2k/cluster/local_anvil.h"
 #include "br2k/cluster/local_cluster.h"
 #include "br2k/common/run_state.h"
+#include "br2k/eth/rpc_transport.h"
+#include "br2k/eth/service_registry.h"
+#include "br2k/manager/state_lock.h"
 #include "commands.h"
+#include "local_chain.h"
 #include "local_service.h"
 #include "run_dir.h"
 
@@ -22,36 +43,272 @@ using namespace std::chrono_literals;
 
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
 int Fail(const std::string& message) {
   std::fprintf(stderr, "br2k: %s\n", message.c_str());
   return 1;
 }
 
-// A pid from a state file is only ours to signal if it still runs etcd (pids get reused).
-bool RunsEtcd(pid_t pid) {
-  return ProcessRuns(pid, "etcd");
+double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
 }
 
-bool AnyAlive(const RunState& s) {
-  for (const auto& m : s.etcd) {
-    if (m.pid > 0 && proc::PosixLauncher()->Alive(m.pid) && RunsEtcd(m.pid)) return true;
+// ---- what runs ----
+
+// A pid from a state file is only ours to signal if it still runs what we started there (pids
+// get reused).
+bool EtcdAlive(int pid) {
+  return pid > 0 && proc::PosixLauncher()->Alive(pid) && ProcessRuns(pid, "etcd");
+}
+bool ReplicaAlive(int pid) {
+  return pid > 0 && proc::PosixLauncher()->Alive(pid) && ProcessRuns(pid, "br2k-logserver");
+}
+bool AnvilAlive(int pid) {
+  return pid > 0 && proc::PosixLauncher()->Alive(pid) && ProcessRuns(pid, "anvil");
+}
+bool ManagerAlive(int pid) {
+  return pid > 0 && proc::PosixLauncher()->Alive(pid) && ProcessRuns(pid, "manager");
+}
+
+// The components of a run state and whether each still runs.
+struct Census {
+  std::vector<std::string> alive;
+  std::vector<std::string> dead;  // "etcd-1 (pid 123)"
+};
+
+Census TakeCensus(const RunState& s) {
+  Census c;
+  auto note = [&](const std::string& name, int pid, bool alive) {
+    (alive ? c.alive : c.dead).push_back(name + " (pid " + std::to_string(pid) + ")");
+  };
+  for (const auto& m : s.etcd) note(m.name, m.pid, EtcdAlive(m.pid));
+  for (const auto& r : s.replicas) note(r.id, r.pid, ReplicaAlive(r.pid));
+  if (s.chain && s.chain->anvil_pid > 0) {
+    note("anvil", s.chain->anvil_pid, AnvilAlive(s.chain->anvil_pid));
   }
+  if (s.manager) note("manager", s.manager->pid, ManagerAlive(s.manager->pid));
+  return c;
+}
+
+std::string Join(const std::vector<std::string>& v, const std::string& sep = ", ") {
+  std::string out;
+  for (const auto& x : v) out += (out.empty() ? "" : sep) + x;
+  return out;
+}
+
+// ---- saving the state ----
+
+// Saves `s` under the state lock (the manager rewrites replica pids there after a redeploy).
+Status SaveState(const std::filesystem::path& run_dir, const RunState& s) {
+  BR2K_ASSIGN_OR_RETURN(auto lock, manager::StateLock::Acquire(run_dir, Deadline::After(10s)));
+  return s.Save(StateFile(run_dir));
+}
+
+void RemoveState(const std::filesystem::path& run_dir) {
+  auto lock = manager::StateLock::Acquire(run_dir, Deadline::After(10s));
+  std::error_code ec;
+  std::filesystem::remove(StateFile(run_dir), ec);
+}
+
+// ---- stopping ----
+
+// Stops everything of the deployment in `run_dir`: the manager first (so it redeploys nothing
+// meanwhile), then the replicas (re-read from state.json: the manager may have restarted some),
+// the etcd members and the embedded anvil, and finally any stray process still naming the run
+// directory. Returns how many processes were stopped; `error` gets the first failure.
+int StopDeployment(const std::filesystem::path& run_dir, const RunState& recorded, Status* error) {
+  auto launcher = proc::PosixLauncher();
+  int stopped = 0;
+  auto stop = [&](int pid, const std::string& what) {
+    Status st = proc::Terminate(*launcher, pid, 5s);
+    if (st.ok()) {
+      ++stopped;
+    } else if (error && error->ok()) {
+      *error = st.WithContext(what);
+    }
+  };
+  if (recorded.manager && ManagerAlive(recorded.manager->pid)) {
+    stop(recorded.manager->pid, "manager");
+  }
+  RunState s = recorded;
+  if (auto now = RunState::Load(StateFile(run_dir)); now.ok()) s = std::move(*now);
   for (const auto& r : s.replicas) {
-    if (r.pid > 0 && proc::PosixLauncher()->Alive(r.pid) && ProcessRuns(r.pid, "br2k-logserver")) {
-      return true;
+    if (ReplicaAlive(r.pid)) stop(r.pid, r.id);
+  }
+  for (const auto& m : s.etcd) {
+    if (EtcdAlive(m.pid)) stop(m.pid, m.name);
+  }
+  if (s.chain && AnvilAlive(s.chain->anvil_pid)) stop(s.chain->anvil_pid, "anvil");
+  for (int pid : ProcessesOfRunDir(run_dir)) stop(pid, "pid " + std::to_string(pid));
+  return stopped;
+}
+
+// ---- printing ----
+
+std::string Ago(int64_t unix_seconds) {
+  int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  int64_t d = std::max<int64_t>(0, now - unix_seconds);
+  if (d < 120) return std::to_string(d) + " s ago";
+  if (d < 7200) return std::to_string(d / 60) + " min ago";
+  return std::to_string(d / 3600) + " h ago";
+}
+
+std::string ShortHex(const std::string& hex) {
+  return hex.size() > 14 ? hex.substr(0, 10) + ".." + hex.substr(hex.size() - 4) : hex;
+}
+
+// What `status` shows about the chain, read live.
+struct ChainView {
+  bool reachable = false;
+  std::string error;
+  uint64_t block = 0;
+  std::optional<PublishedLocation> published;
+  bool anvil_alive = false;
+};
+
+ChainView ReadChain(const ChainState& c) {
+  ChainView v;
+  v.anvil_alive = AnvilAlive(c.anvil_pid);
+  Deadline d = Deadline::After(3s);
+  auto transport = eth::MakeTransport(c.rpc_url, d);
+  if (!transport.ok()) {
+    v.error = transport.status().message();
+    return v;
+  }
+  eth::RpcClient client(*transport);
+  auto block = client.BlockNumber(d);
+  if (!block.ok()) {
+    v.error = block.status().message();
+    return v;
+  }
+  v.reachable = true;
+  v.block = *block;
+  if (!c.registry.empty()) {
+    auto l = ReadPublishedLocation(c, d);
+    if (l.ok()) {
+      v.published = *l;
+    } else {
+      v.error = l.status().message();
     }
   }
-  return false;
+  return v;
 }
 
-std::vector<int> ReplicaPids(const std::vector<ReplicaState>& replicas) {
-  std::vector<int> pids;
-  for (const auto& r : replicas) pids.push_back(r.pid);
-  return pids;
+void PrintEtcd(const std::vector<cluster::MemberHealth>& health) {
+  std::printf("%-8s %-9s %-8s %-26s %s\n", "ETCD", "ROLE", "PID", "CLIENT URL", "HEALTH");
+  for (const auto& h : health) {
+    const char* role = !h.healthy ? "-" : h.is_leader ? "leader" : "follower";
+    std::string state = h.healthy ? "healthy" : "unhealthy: " + h.error;
+    std::printf("%-8s %-9s %-8d %-26s %s\n", h.name.c_str(), role, h.pid, h.client_url.c_str(),
+                state.c_str());
+  }
 }
+
+void PrintReplicas(const std::vector<ReplicaRow>& rows) {
+  if (rows.empty()) return;
+  std::printf("\n%-8s %-9s %-7s %-7s %-8s %-8s %s\n", "NODE", "ROLE", "LPI", "SSI", "PID", "HEALTH",
+              "LOCATION");
+  for (const auto& r : rows) {
+    std::string role = r.error.empty() ? r.probe.role : "-";
+    std::string health = r.error.empty() ? "healthy" : "down: " + r.error;
+    std::printf("%-8s %-9s %-7llu %-7llu %-8d %-8s %s\n", r.state.id.c_str(), role.c_str(),
+                static_cast<unsigned long long>(r.probe.lpi),
+                static_cast<unsigned long long>(r.probe.ssi), r.state.pid,
+                r.error.empty() ? "healthy" : "down", r.state.url.c_str());
+    if (!r.error.empty()) std::printf("         %s\n", health.c_str());
+  }
+}
+
+const ReplicaRow* LeaderRow(const std::vector<ReplicaRow>& rows) {
+  for (const auto& r : rows) {
+    if (r.error.empty() && r.probe.role == "Leader") return &r;
+  }
+  return nullptr;
+}
+
+void PrintChain(const RunState& s, const ChainView& v, const std::vector<ReplicaRow>& rows) {
+  if (!s.chain) return;
+  const ChainState& c = *s.chain;
+  std::printf("\n");
+  std::string node = c.anvil_pid > 0 ? "anvil pid " + std::to_string(c.anvil_pid) +
+                                           (v.anvil_alive ? "" : " (not running)")
+                                     : "external node";
+  if (v.reachable) {
+    std::printf("chain     %s (chain %llu, block %llu, %s)\n", c.rpc_url.c_str(),
+                static_cast<unsigned long long>(c.chain_id),
+                static_cast<unsigned long long>(v.block), node.c_str());
+  } else {
+    std::printf("chain     %s (chain %llu, %s): unreachable: %s\n", c.rpc_url.c_str(),
+                static_cast<unsigned long long>(c.chain_id), node.c_str(), v.error.c_str());
+  }
+  std::printf("registry  %s\n", c.registry.c_str());
+  std::printf("service   %s (id %s)\n", c.service_name.c_str(),
+              eth::ServiceIdFromName(c.service_name).ToHex().c_str());
+  if (v.published) {
+    const ReplicaRow* leader = LeaderRow(rows);
+    std::string note = !leader ? ""
+                       : leader->state.url == v.published->location
+                           ? " = the leader " + leader->state.id
+                           : " (the leader is " + leader->state.id + " at " + leader->state.url +
+                                 ": not published yet)";
+    std::printf("on chain  %s, epoch %llu, %s%s\n", v.published->location.c_str(),
+                static_cast<unsigned long long>(v.published->epoch),
+                eth::ServiceStateName(v.published->state).c_str(), note.c_str());
+  } else if (v.reachable) {
+    std::printf("on chain  unreadable: %s\n", v.error.c_str());
+  }
+}
+
+void PrintManager(const RunState& s) {
+  if (!s.manager) return;
+  bool alive = ManagerAlive(s.manager->pid);
+  std::printf("manager   pid %d, %s (log %s)\n", s.manager->pid, alive ? "running" : "NOT RUNNING",
+              s.manager->log_file.c_str());
+}
+
+// The br2k executable as the user can type it (relative to the working directory when inside it).
+std::string SelfForUser() {
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return "br2k";
+  auto rel = std::filesystem::proximate(self, std::filesystem::current_path(ec), ec);
+  return !ec && !rel.empty() && !rel.string().starts_with("..") ? rel.string() : self.string();
+}
+
+void PrintHowToCall(const std::filesystem::path& run_dir, const RunState& s,
+                    const std::vector<ReplicaRow>& rows) {
+  const ReplicaRow* leader = LeaderRow(rows);
+  if (!leader || !s.chain) return;
+  const std::string b = SelfForUser();
+  std::printf("\ncall the service (the client finds the leader through the registry):\n");
+  if (ResolveRunDir("") != run_dir) {
+    // Other verbs find this deployment through $BR2K_RUN_DIR (or --run-dir).
+    std::printf("  export BR2K_RUN_DIR=%s\n", run_dir.c_str());
+  }
+  std::printf("  %s call POST /logs --data '{\"user\":\"alice\"}'\n", b.c_str());
+  std::printf("  %s call GET /logs\n", b.c_str());
+  std::printf("  %s call POST /anchor    # a Normal request: the leader sends a transaction\n",
+              b.c_str());
+  std::printf("or with curl (any replica answers; followers redirect):\n");
+  const char* u = leader->state.url.c_str();
+  std::printf(
+      "  curl -sL -XPOST %s/logs -H 'X-Br2k-Client: me' -H 'X-Br2k-Seq: 1' "
+      "-d '{\"user\": \"alice\"}'\n",
+      u);
+  std::printf("  curl -sL %s/logs\n", u);
+  std::printf("  curl -sL -XPOST %s/anchor -H 'X-Br2k-Client: me' -H 'X-Br2k-Seq: 2'\n", u);
+  std::printf("more: `%s registry show`, `%s status`, `%s down`\n", b.c_str(), b.c_str(),
+              b.c_str());
+}
+
+// ---- status ----
 
 nlohmann::json StatusJson(const RunState& s, const std::vector<cluster::MemberHealth>& health,
-                          const std::vector<ReplicaRow>& replicas) {
+                          const std::vector<ReplicaRow>& replicas,
+                          const std::optional<ChainView>& chain) {
   nlohmann::json etcd = nlohmann::json::array();
   for (const auto& h : health) {
     nlohmann::json m = {
@@ -61,189 +318,93 @@ nlohmann::json StatusJson(const RunState& s, const std::vector<cluster::MemberHe
     etcd.push_back(std::move(m));
   }
   nlohmann::json reps = nlohmann::json::array();
-  nlohmann::json service = nullptr;
+  int healthy = 0;
   for (const auto& r : replicas) {
-    nlohmann::json j = {
-        {"id", r.state.id},   {"role", r.probe.role},       {"lpi", r.probe.lpi},
-        {"ssi", r.probe.ssi}, {"ls", r.probe.ls},           {"url", r.state.url},
-        {"pid", r.state.pid}, {"healthy", r.error.empty()}, {"etcd_member", r.state.etcd_member}};
+    nlohmann::json j = {{"id", r.state.id},
+                        {"role", r.probe.role},
+                        {"lpi", r.probe.lpi},
+                        {"ssi", r.probe.ssi},
+                        {"ls", r.probe.ls},
+                        {"url", r.state.url},
+                        {"pid", r.state.pid},
+                        {"healthy", r.error.empty()},
+                        {"etcd_member", r.state.etcd_member},
+                        {"log_file", r.state.log_file}};
     if (!r.error.empty()) j["error"] = r.error;
-    if (r.probe.role == "Leader") {
-      service = {{"id", s.service}, {"leader", r.state.id}, {"location", r.state.url}};
-    }
+    healthy += r.error.empty();
     reps.push_back(std::move(j));
   }
-  if (service.is_null() && !s.service.empty()) {
-    service = {{"id", s.service}, {"leader", nullptr}, {"location", nullptr}};
+  nlohmann::json service = nullptr;
+  if (!s.service.empty()) {
+    const ReplicaRow* leader = LeaderRow(replicas);
+    std::string name = s.chain ? s.chain->service_name : s.service;
+    service = {{"id", s.service},
+               {"name", name},
+               {"registry_id", eth::ServiceIdFromName(name).ToHex()},
+               {"leader", leader ? nlohmann::json(leader->state.id) : nlohmann::json(nullptr)},
+               {"location", leader ? nlohmann::json(leader->state.url) : nlohmann::json(nullptr)},
+               {"replicas", replicas.size()},
+               {"healthy_replicas", healthy}};
   }
-  return {{"run_dir", s.run_dir},
-          {"detached", s.detached},
-          {"etcd", std::move(etcd)},
-          {"service", service},
-          {"replicas", std::move(reps)}};
-}
-
-void PrintReplicas(const std::vector<ReplicaRow>& rows) {
-  if (rows.empty()) return;
-  std::printf("\n%-8s %-9s %-7s %-7s %-7s %-8s %s\n", "REPLICA", "ROLE", "LPI", "SSI", "LS", "PID",
-              "LOCATION");
-  for (const auto& r : rows) {
-    std::string role = r.error.empty() ? r.probe.role : "down: " + r.error;
-    std::printf("%-8s %-9s %-7llu %-7llu %-7llu %-8d %s\n", r.state.id.c_str(), role.c_str(),
-                static_cast<unsigned long long>(r.probe.lpi),
-                static_cast<unsigned long long>(r.probe.ssi),
-                static_cast<unsigned long long>(r.probe.ls), r.state.pid, r.state.url.c_str());
-  }
-}
-
-void PrintHowToCall(const std::vector<ReplicaRow>& rows) {
-  for (const auto& r : rows) {
-    if (r.probe.role != "Leader") continue;
-    std::printf(
-        "\ntry the replicated log server (any replica answers; followers redirect):\n"
-        "  curl -sL -XPOST %s/logs -H 'X-Br2k-Client: me' -H 'X-Br2k-Seq: 1' "
-        "-d '{\"user\": \"alice\"}'\n"
-        "  curl -sL %s/logs\n",
-        r.state.url.c_str(), r.state.url.c_str());
-    return;
-  }
-}
-
-void PrintTable(const std::vector<cluster::MemberHealth>& health) {
-  std::printf("%-8s %-9s %-8s %-26s %s\n", "NODE", "ROLE", "PID", "CLIENT URL", "HEALTH");
-  for (const auto& h : health) {
-    const char* role = !h.healthy ? "-" : h.is_leader ? "leader" : "follower";
-    std::string state = h.healthy ? "healthy" : "unhealthy: " + h.error;
-    std::printf("%-8s %-9s %-8d %-26s %s\n", h.name.c_str(), role, h.pid, h.client_url.c_str(),
-                state.c_str());
-  }
-}
-
-struct UpFlags {
-  std::string run_dir;
-  int members = 3;
-  bool detach = false;
-  int heartbeat_ms = 100;
-  int election_ms = 1000;
-  std::string etcd_binary = "etcd";
-  bool no_service = false;
-};
-
-int Up(const UpFlags& f) {
-  const auto run_dir = ResolveRunDir(f.run_dir);
-  const auto state_file = StateFile(run_dir);
-  auto existing = RunState::Load(state_file);
-  if (existing.ok()) {
-    if (AnyAlive(*existing)) {
-      auto health = cluster::ProbeMembers(existing->etcd, Deadline::After(5s));
-      std::printf("br2k: already running from %s; reusing it (stop it with `br2k down`)\n",
-                  run_dir.c_str());
-      PrintTable(health);
-      PrintReplicas(ProbeReplicas(existing->replicas, Deadline::After(5s)));
-      return 0;
+  nlohmann::json chain_json = nullptr;
+  if (s.chain && chain) {
+    const ChainState& c = *s.chain;
+    chain_json = {{"rpc_url", c.rpc_url},
+                  {"chain_id", c.chain_id},
+                  {"reachable", chain->reachable},
+                  {"block", chain->reachable ? nlohmann::json(chain->block) : nullptr},
+                  {"registry", c.registry},
+                  {"service_name", c.service_name},
+                  {"service_id", eth::ServiceIdFromName(c.service_name).ToHex()},
+                  {"location", nullptr},
+                  {"epoch", nullptr},
+                  {"state", nullptr},
+                  {"anvil_pid", c.anvil_pid},
+                  {"anvil_alive", chain->anvil_alive},
+                  {"anvil_log", c.anvil_log},
+                  {"owner_key_file", c.owner_key_file},
+                  {"manager_key_file", c.manager_key_file},
+                  {"tx_key_file", c.tx_key_file},
+                  {"operator_key_files", c.operator_key_files}};
+    if (chain->published) {
+      chain_json["location"] = chain->published->location;
+      chain_json["epoch"] = chain->published->epoch;
+      chain_json["state"] = eth::ServiceStateName(chain->published->state);
     }
-    std::printf("br2k: removing stale state of a previous run (no process left)\n");
-  } else if (existing.status().code() != StatusCode::kNotFound) {
-    return Fail(existing.status().message() + " (remove it or run `br2k down`)");
+    if (!chain->error.empty()) chain_json["error"] = chain->error;
   }
-
-  // Block the stop signals before any thread exists, so the wait below receives them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGHUP);
-  if (!f.detach) pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-
-  cluster::LocalClusterOptions o;
-  o.members = f.members;
-  o.run_dir = run_dir;
-  o.etcd_binary = f.etcd_binary;
-  o.heartbeat_ms = f.heartbeat_ms;
-  o.election_ms = f.election_ms;
-  o.detach = f.detach;
-  std::printf("br2k: starting %d etcd members (heartbeat %d ms, election %d ms) in %s ...\n",
-              f.members, f.heartbeat_ms, f.election_ms, run_dir.c_str());
-  std::fflush(stdout);
-  auto started_at = std::chrono::steady_clock::now();
-  auto c = cluster::LocalCluster::Start(o, Deadline::After(60s));
-  if (!c.ok()) return Fail(c.status().message());
-  auto took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at);
-  std::printf("br2k: etcd cluster healthy in %.1f s\n\n", took.count());
-
-  RunState s;
-  s.run_dir = run_dir.string();
-  s.started_at_unix = std::chrono::duration_cast<std::chrono::seconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
-  s.heartbeat_ms = f.heartbeat_ms;
-  s.election_ms = f.election_ms;
-  s.detached = f.detach;
-  s.owner_pid = f.detach ? 0 : ::getpid();
-  s.etcd = (*c)->ToState();
-  if (Status st = s.Save(state_file); !st.ok()) return Fail(st.message());
-
-  if (!f.no_service) {
-    std::printf("br2k: starting %zu replicas of the sample service (br2k-logserver) ...\n",
-                s.etcd.size());
-    std::fflush(stdout);
-    auto reps = StartReplicas(s.etcd, run_dir, "logserver", f.detach);
-    Status st = reps.ok() ? Status::Ok() : reps.status();
-    if (st.ok()) {
-      s.service = "logserver";
-      s.replicas = *reps;
-      st = s.Save(state_file);
-      if (st.ok()) st = WaitForServiceLeader(s.replicas, Deadline::After(60s));
-    }
-    if (!st.ok()) {
-      StopProcesses(ReplicaPids(s.replicas), "br2k-logserver");
-      (void)(*c)->Stop();
-      std::error_code ec;
-      std::filesystem::remove(state_file, ec);
-      return Fail(st.message());
-    }
-    std::printf("br2k: the service has a leader\n\n");
+  nlohmann::json manager = nullptr;
+  if (s.manager) {
+    manager = {{"pid", s.manager->pid},
+               {"alive", ManagerAlive(s.manager->pid)},
+               {"log_file", s.manager->log_file}};
   }
+  return {
+      {"run_dir", s.run_dir},    {"detached", s.detached}, {"started_at_unix", s.started_at_unix},
+      {"etcd", std::move(etcd)}, {"service", service},     {"replicas", std::move(reps)},
+      {"chain", chain_json},     {"manager", manager}};
+}
 
-  PrintTable((*c)->Health(Deadline::After(5s)));
+// Probes everything and prints the human status; returns whether all of it is healthy.
+bool PrintStatus(const std::filesystem::path& run_dir, const RunState& s) {
+  auto health = cluster::ProbeMembers(s.etcd, Deadline::After(5s));
   auto rows = ProbeReplicas(s.replicas, Deadline::After(5s));
+  std::optional<ChainView> chain;
+  if (s.chain) chain = ReadChain(*s.chain);
+  bool healthy = !health.empty();
+  for (const auto& h : health) healthy &= h.healthy;
+  for (const auto& r : rows) healthy &= r.error.empty();
+  if (!s.replicas.empty()) healthy &= LeaderRow(rows) != nullptr;
+  if (chain) healthy &= chain->reachable && chain->published.has_value();
+  if (s.manager) healthy &= ManagerAlive(s.manager->pid);
+  std::printf("run dir %s (%s, started %s)\n\n", s.run_dir.c_str(),
+              s.detached ? "detached" : "foreground", Ago(s.started_at_unix).c_str());
+  PrintEtcd(health);
   PrintReplicas(rows);
-  std::printf("\netcd endpoints: ");
-  for (const auto& u : (*c)->client_urls()) std::printf("%s ", u.c_str());
-  std::printf("\n");
-  PrintHowToCall(rows);
-  if (f.detach) {
-    std::printf("br2k: running in the background. `br2k status` shows it, `br2k down` stops it.\n");
-    return 0;
-  }
-  std::printf("br2k: running. Press Ctrl-C to stop (or run `br2k down` elsewhere).\n");
-  std::fflush(stdout);
-
-  // Wait for a stop signal, or for `br2k down` (which removes the state file).
-  while (true) {
-    timespec tick{0, 500'000'000};
-    int sig = sigtimedwait(&stop_signals, nullptr, &tick);
-    if (sig > 0) {
-      std::printf("\nbr2k: stopping ...\n");
-      break;
-    }
-    if (!std::filesystem::exists(state_file)) {
-      std::printf("br2k: state removed by `br2k down`; stopping\n");
-      break;
-    }
-    for (const auto& m : (*c)->members()) {
-      if (m.pid > 0 && !proc::PosixLauncher()->Alive(m.pid)) {
-        spdlog::warn("{} (pid {}) exited", m.name, m.pid);
-      }
-    }
-  }
-  StopProcesses(ReplicaPids(s.replicas), "br2k-logserver");
-  Status st = (*c)->Stop();
-  std::error_code ec;
-  std::filesystem::remove(state_file, ec);
-  if (!st.ok()) return Fail(st.message());
-  std::printf("br2k: stopped\n");
-  return 0;
+  if (chain) PrintChain(s, *chain, rows);
+  PrintManager(s);
+  (void)run_dir;
+  return healthy;
 }
 
 int StatusCmd(const std::string& run_dir_flag, bool json) {
@@ -263,52 +424,417 @@ int StatusCmd(const std::string& run_dir_flag, bool json) {
     }
     return Fail(s.status().message());
   }
+  if (!json) return PrintStatus(run_dir, *s) ? 0 : 1;
   auto health = cluster::ProbeMembers(s->etcd, Deadline::After(5s));
   auto rows = ProbeReplicas(s->replicas, Deadline::After(5s));
-  bool all_healthy = !health.empty();
-  for (const auto& h : health) all_healthy &= h.healthy;
-  for (const auto& r : rows) all_healthy &= r.error.empty();
-  if (json) {
-    auto doc = StatusJson(*s, health, rows);
-    doc["running"] = true;
-    std::cout << doc.dump(2) << "\n";
-  } else {
-    std::printf("run dir %s%s\n", s->run_dir.c_str(), s->detached ? " (detached)" : "");
-    PrintTable(health);
-    PrintReplicas(rows);
+  std::optional<ChainView> chain;
+  if (s->chain) chain = ReadChain(*s->chain);
+  bool healthy = !health.empty();
+  for (const auto& h : health) healthy &= h.healthy;
+  for (const auto& r : rows) healthy &= r.error.empty();
+  if (!s->replicas.empty()) healthy &= LeaderRow(rows) != nullptr;
+  if (chain) healthy &= chain->reachable && chain->published.has_value();
+  if (s->manager) healthy &= ManagerAlive(s->manager->pid);
+  auto doc = StatusJson(*s, health, rows, chain);
+  doc["running"] = true;
+  doc["healthy"] = healthy;
+  std::cout << doc.dump(2) << "\n";
+  return healthy ? 0 : 1;
+}
+
+// ---- up ----
+
+struct UpFlags {
+  std::string run_dir;
+  int members = 3;
+  bool detach = false;
+  int heartbeat_ms = 100;
+  int election_ms = 1000;
+  std::string etcd_binary = "etcd";
+  bool no_service = false;
+  bool no_manager = false;
+  std::string rpc_url;
+  std::optional<uint64_t> chain_id;
+  std::string key_file;
+  std::string registry;
+  std::string service_name = "logserver";
+  int block_time_s = 0;
+  int timeout_s = 120;
+  // Which of the above the user set (a second `up` refuses settings that differ from the run).
+  bool set_members = false;
+  bool set_service_name = false;
+};
+
+// An exclusive lock on <run dir>/up.lock while `up` starts things, so two `br2k up` in one run
+// directory do not both start a deployment. Returns the descriptor holding it (close it, or exit,
+// to release).
+Result<int> LockUp(const std::filesystem::path& run_dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(run_dir, ec);
+  if (ec) return InternalError("cannot create " + run_dir.string() + ": " + ec.message());
+  const auto file = run_dir / "up.lock";
+  int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return InternalError("cannot open " + file.string());
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return FailedPreconditionError("another `br2k up` is starting in " + run_dir.string() +
+                                   "; wait for it, then `br2k status`");
   }
-  return all_healthy ? 0 : 1;
+  return fd;
+}
+
+// Why the running deployment cannot serve what these flags ask for ("" when it can).
+std::string ReuseConflict(const UpFlags& f, const RunState& s) {
+  auto differs = [](const std::string& what, const std::string& running, const std::string& asked) {
+    return "it runs " + what + " " + (running.empty() ? "(none)" : running) + ", you asked for " +
+           asked;
+  };
+  if (!f.rpc_url.empty() && (!s.chain || s.chain->rpc_url != f.rpc_url)) {
+    return differs("the chain", s.chain ? s.chain->rpc_url : "", f.rpc_url);
+  }
+  if (!f.registry.empty() && s.chain) {
+    auto want = eth::Address::Parse(f.registry);
+    auto have = eth::Address::Parse(s.chain->registry);
+    if (!want.ok() || !have.ok() || !(*want == *have)) {
+      return differs("the registry", s.chain->registry, f.registry);
+    }
+  }
+  if (f.set_service_name && s.chain && s.chain->service_name != f.service_name) {
+    return differs("the service", s.chain->service_name, f.service_name);
+  }
+  if (f.set_members && static_cast<int>(s.etcd.size()) != f.members) {
+    return "it runs " + std::to_string(s.etcd.size()) + " etcd members, you asked for " +
+           std::to_string(f.members);
+  }
+  if (!f.no_service && s.replicas.empty()) return "it runs etcd only (started with --no-service)";
+  return "";
+}
+
+int Reuse(const UpFlags& f, const std::filesystem::path& run_dir, const RunState& s,
+          const Census& census) {
+  if (std::string why = ReuseConflict(f, s); !why.empty()) {
+    return Fail("a deployment already runs in " + run_dir.string() +
+                " and cannot be reused: " + why + ". Stop it first with `br2k down`");
+  }
+  std::printf("br2k: already running in %s (started %s); reusing it (`br2k down` stops it)\n\n",
+              run_dir.c_str(), Ago(s.started_at_unix).c_str());
+  bool healthy = PrintStatus(run_dir, s);
+  auto rows = ProbeReplicas(s.replicas, Deadline::After(5s));
+  PrintHowToCall(run_dir, s, rows);
+  if (!census.dead.empty()) {
+    std::printf(
+        "\nbr2k: warning: not running: %s. The manager redeploys replicas on a claim; "
+        "`br2k down` then `br2k up` starts everything afresh\n",
+        Join(census.dead).c_str());
+  }
+  if (!healthy) return Fail("the running deployment is not healthy (see above)");
+  return 0;
+}
+
+// Spawns the manager daemon and waits until it follows the registry's Claim events (it says so in
+// its log), or exits.
+Result<ManagerState> StartManager(const std::filesystem::path& run_dir, bool detach,
+                                  Deadline deadline) {
+  ManagerState m;
+  m.log_file = (run_dir / "manager.log").string();
+  std::error_code ec;
+  std::filesystem::remove(m.log_file, ec);
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return InternalError("cannot find the br2k executable: " + ec.message());
+  auto launcher = proc::PosixLauncher();
+  BR2K_ASSIGN_OR_RETURN(
+      m.pid, launcher->Spawn(
+                 proc::SpawnSpec{.argv = {self.string(), "manager", "--run-dir", run_dir.string()},
+                                 .log_file = m.log_file,
+                                 .detach = detach}));
+  while (!deadline.expired()) {
+    if (!launcher->Alive(m.pid)) {
+      return UnavailableError("the manager exited at start; see " + m.log_file + ":\n" +
+                              cluster::TailOfFile(m.log_file, 6));
+    }
+    std::ifstream in(m.log_file);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (text.find("watching Claim events") != std::string::npos) return m;
+    std::this_thread::sleep_for(50ms);
+  }
+  (void)proc::Terminate(*launcher, m.pid, 3s);
+  return DeadlineExceededError("the manager did not start in time; see " + m.log_file);
+}
+
+// The manager's account, from its key file (for the progress line).
+std::string AccountOf(const std::string& key_file) {
+  auto k = eth::LoadKeyFile(key_file);
+  return k.ok() ? k->address().ToChecksum() : "?";
+}
+
+int Up(const UpFlags& f) {
+  const auto started = Clock::now();
+  const auto run_dir = ResolveRunDir(f.run_dir);
+  const auto state_file = StateFile(run_dir);
+  if (!f.rpc_url.empty() && f.key_file.empty()) {
+    return Fail(
+        "--rpc-url needs --key-file: the funded owner account that deploys the registry "
+        "and registers the service");
+  }
+  if (f.rpc_url.empty() && !f.key_file.empty()) {
+    return Fail("--key-file goes with --rpc-url (the embedded anvil uses its development keys)");
+  }
+  auto up_lock = LockUp(run_dir);
+  if (!up_lock.ok()) return Fail(up_lock.status().message());
+
+  auto existing = RunState::Load(state_file);
+  if (existing.ok()) {
+    Census census = TakeCensus(*existing);
+    bool owner_alive = existing->owner_pid > 0 && proc::PosixLauncher()->Alive(existing->owner_pid);
+    if (!census.alive.empty() || owner_alive) return Reuse(f, run_dir, *existing, census);
+    // Demanding-user rule: a state file whose every process is gone (a crash, a reboot) is
+    // cleaned up and a fresh deployment started; partial ones are reused above.
+    std::printf("br2k: the previous run in %s is gone (no process left); starting afresh\n",
+                run_dir.c_str());
+    Status ignored;
+    StopDeployment(run_dir, *existing, &ignored);
+    RemoveState(run_dir);
+  } else if (existing.status().code() != StatusCode::kNotFound) {
+    return Fail(existing.status().message() + " (remove it or run `br2k down`)");
+  } else {
+    // No state: stop strays a crashed `up` may have left before it recorded them.
+    Status ignored;
+    if (int n = StopDeployment(run_dir, RunState{}, &ignored); n > 0) {
+      std::printf("br2k: stopped %d stray process(es) of an earlier run in %s\n", n,
+                  run_dir.c_str());
+    }
+  }
+
+  // Block the stop signals before any thread exists, so the wait below receives them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);
+  if (!f.detach) pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  RunState s;
+  s.run_dir = run_dir.string();
+  s.started_at_unix = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  s.heartbeat_ms = f.heartbeat_ms;
+  s.election_ms = f.election_ms;
+  s.detached = f.detach;
+  s.owner_pid = f.detach ? 0 : ::getpid();
+  const bool with_chain = !f.no_service;
+  const int steps = f.no_service ? 1 : (f.no_manager ? 4 : 5);
+  int step = 0;
+  std::unique_ptr<LocalChain> chain;
+  std::unique_ptr<cluster::LocalCluster> etcd_cluster;
+
+  // Any failure below: stop what runs, forget the state, say why.
+  auto abort = [&](const std::string& message) {
+    std::printf("failed\n");
+    std::fflush(stdout);
+    Status ignored;
+    StopDeployment(run_dir, s, &ignored);
+    if (chain) (void)chain->Stop();
+    if (etcd_cluster) (void)etcd_cluster->Stop();
+    RemoveState(run_dir);
+    return Fail(message);
+  };
+  auto begin = [&](const std::string& what) {
+    std::printf("[%d/%d] %s: ", ++step, steps, what.c_str());
+    std::fflush(stdout);
+    return Clock::now();
+  };
+  auto done = [](const std::string& text, Clock::time_point since) {
+    std::printf("%s (%.1f s)\n", text.c_str(), Seconds(since));
+    std::fflush(stdout);
+  };
+
+  std::vector<int> ports;
+  RegistrySetup reg;
+  if (with_chain) {
+    // [1/5] the chain.
+    auto t = begin("chain");
+    LocalChainOptions co;
+    co.run_dir = run_dir;
+    co.rpc_url = f.rpc_url;
+    co.chain_id = f.chain_id;
+    co.owner_key_file = f.key_file;
+    co.registry = f.registry;
+    co.service_name = f.service_name;
+    co.replicas = static_cast<size_t>(f.members);
+    co.block_time_s = f.block_time_s;
+    co.detach = f.detach;
+    auto c = LocalChain::Start(co, Deadline::After(60s));
+    if (!c.ok()) return abort(c.status().message());
+    chain = std::move(*c);
+    s.chain = chain->state();
+    if (Status st = SaveState(run_dir, s); !st.ok()) return abort(st.message());
+    std::string what = chain->embedded() ? "anvil on " + s.chain->rpc_url + " (chain " +
+                                               std::to_string(s.chain->chain_id) + ", pid " +
+                                               std::to_string(s.chain->anvil_pid) + ")"
+                                         : "external node " + s.chain->rpc_url + " (chain " +
+                                               std::to_string(s.chain->chain_id) + ")";
+    if (!chain->funded().empty()) what += "; funded " + Join(chain->funded());
+    done(what, t);
+
+    // [2/5] the registry.
+    t = begin("registry");
+    auto p = PickPorts(static_cast<size_t>(f.members));
+    if (!p.ok()) return abort(p.status().message());
+    ports = *p;
+    auto r = chain->SetUpRegistry(ReplicaUrl(ports[0]), Deadline::After(120s));
+    if (!r.ok()) return abort(r.status().message());
+    reg = *r;
+    s.chain = chain->state();
+    if (Status st = SaveState(run_dir, s); !st.ok()) return abort(st.message());
+    std::string text = (reg.deployed ? "deployed at " : "reusing ") + reg.registry.ToChecksum() +
+                       "; service '" + f.service_name + "' " +
+                       (reg.registered ? "registered" : "already registered") + " (id " +
+                       ShortHex(reg.service_id.ToHex()) + ")";
+    if (!reg.changes.empty()) text += "; added " + Join(reg.changes);
+    done(text, t);
+  }
+
+  // [3/5] etcd.
+  {
+    auto t = begin("etcd");
+    cluster::LocalClusterOptions o;
+    o.members = f.members;
+    o.run_dir = run_dir;
+    o.etcd_binary = f.etcd_binary;
+    o.heartbeat_ms = f.heartbeat_ms;
+    o.election_ms = f.election_ms;
+    o.detach = f.detach;
+    auto c = cluster::LocalCluster::Start(o, Deadline::After(60s));
+    if (!c.ok()) return abort(c.status().message());
+    etcd_cluster = std::move(*c);
+    s.etcd = etcd_cluster->ToState();
+    if (Status st = SaveState(run_dir, s); !st.ok()) return abort(st.message());
+    if (reg.stored_epoch > 0) {
+      Status st = RaiseEtcdRevision(etcd_cluster->client_urls(),
+                                    static_cast<int64_t>(reg.stored_epoch), Deadline::After(60s));
+      if (!st.ok()) return abort(st.message());
+    }
+    done(std::to_string(f.members) + " members healthy (heartbeat " +
+             std::to_string(f.heartbeat_ms) + " ms, election " + std::to_string(f.election_ms) +
+             " ms)",
+         t);
+  }
+
+  if (!f.no_service) {
+    // [4/5] the replicated service.
+    auto t = begin("service '" + f.service_name + "'");
+    ReplicaSetOptions ro;
+    ro.run_dir = run_dir;
+    ro.service = f.service_name;
+    ro.ports = ports;
+    ro.detach = f.detach;
+    ro.chain = s.chain;
+    // LocalCluster runs etcd with --max-txn-ops=4096.
+    ro.extra_args = {"--max-txn-ops=4096"};
+    auto reps = StartReplicas(s.etcd, ro);
+    if (!reps.ok()) return abort(reps.status().message());
+    s.service = f.service_name;
+    s.replicas = *reps;
+    if (Status st = SaveState(run_dir, s); !st.ok()) return abort(st.message());
+    Deadline d = Deadline::After(std::chrono::seconds(f.timeout_s));
+    if (Status st = WaitForServiceLeader(s.replicas, d); !st.ok()) return abort(st.message());
+    auto rows = ProbeReplicas(s.replicas, d);
+    const ReplicaRow* leader = LeaderRow(rows);
+    if (!leader) return abort("the service lost its leader while starting; see the replica logs");
+    std::string leader_id = leader->state.id, leader_url = leader->state.url;
+    Status published = WaitForPublishedLocation(*s.chain, leader_url, leader->state.log_file, d);
+    if (!published.ok()) return abort(published.message());
+    auto loc = ReadPublishedLocation(*s.chain, Deadline::After(5s));
+    done(std::to_string(s.replicas.size()) + " replicas; leader " + leader_id + " at " +
+             leader_url + ", published on chain" +
+             (loc.ok() ? " (epoch " + std::to_string(loc->epoch) + ")" : ""),
+         t);
+
+    // [5/5] the manager.
+    if (!f.no_manager) {
+      t = begin("manager");
+      auto m = StartManager(run_dir, f.detach, Deadline::After(30s));
+      if (!m.ok()) return abort(m.status().message());
+      s.manager = *m;
+      Status st = manager::UpdateRunState(
+          run_dir,
+          [&](RunState& now) {
+            now.manager = s.manager;
+            return Status::Ok();
+          },
+          Deadline::After(10s));
+      if (!st.ok()) return abort(st.message());
+      done("pid " + std::to_string(m->pid) + ", account " + AccountOf(s.chain->manager_key_file) +
+               ", watching claims (log " + m->log_file + ")",
+           t);
+    }
+  }
+
+  std::printf("\nbr2k: up in %.1f s\n\n", Seconds(started));
+  RunState now = s;
+  if (auto loaded = RunState::Load(state_file); loaded.ok()) now = *loaded;
+  PrintStatus(run_dir, now);
+  auto rows = ProbeReplicas(now.replicas, Deadline::After(5s));
+  PrintHowToCall(run_dir, now, rows);
+  if (f.detach) {
+    if (chain) chain->Release();
+    std::printf(
+        "\nbr2k: running in the background. `br2k status` shows it, `br2k down` stops it.\n");
+    return 0;
+  }
+  std::printf("\nbr2k: running. Press Ctrl-C to stop (or run `br2k down` elsewhere).\n");
+  std::fflush(stdout);
+  ::close(*up_lock);  // started: a second `br2k up` may now look at (and reuse) this one
+
+  // Wait for a stop signal, or for `br2k down` (which removes the state file).
+  bool removed = false;
+  while (true) {
+    timespec tick{0, 500'000'000};
+    int sig = sigtimedwait(&stop_signals, nullptr, &tick);
+    if (sig > 0) {
+      std::printf("\nbr2k: stopping ...\n");
+      break;
+    }
+    if (!std::filesystem::exists(state_file)) {
+      std::printf("br2k: state removed by `br2k down`; stopping\n");
+      removed = true;
+      break;
+    }
+  }
+  RunState last = s;
+  if (auto loaded = RunState::Load(state_file); loaded.ok()) last = *loaded;
+  Status first;
+  int stopped = StopDeployment(run_dir, last, &first);
+  if (chain) (void)chain->Stop();
+  if (etcd_cluster) (void)etcd_cluster->Stop();
+  if (!removed) RemoveState(run_dir);
+  if (!first.ok()) return Fail(first.message());
+  std::printf("br2k: stopped %d process(es)\n", stopped);
+  return 0;
 }
 
 int Down(const std::string& run_dir_flag, bool purge) {
   const auto run_dir = ResolveRunDir(run_dir_flag);
   const auto state_file = StateFile(run_dir);
   auto s = RunState::Load(state_file);
-  if (!s.ok()) {
-    if (s.status().code() == StatusCode::kNotFound) {
-      std::printf("br2k: nothing is running in %s\n", run_dir.c_str());
-      if (purge) std::filesystem::remove_all(run_dir);
-      return 0;
-    }
-    return Fail(s.status().message());
-  }
-  auto launcher = proc::PosixLauncher();
-  int stopped = StopProcesses(ReplicaPids(s->replicas), "br2k-logserver");
+  if (!s.ok() && s.status().code() != StatusCode::kNotFound) return Fail(s.status().message());
   Status first;
-  for (const auto& m : s->etcd) {
-    if (m.pid <= 0 || !launcher->Alive(m.pid) || !RunsEtcd(m.pid)) continue;
-    Status st = proc::Terminate(*launcher, m.pid, 5s);
-    if (st.ok()) {
-      ++stopped;
-    } else if (first.ok()) {
-      first = st.WithContext(m.name);
-    }
-  }
+  int stopped = StopDeployment(run_dir, s.ok() ? *s : RunState{}, &first);
   if (!first.ok()) return Fail(first.message());
+  if (!s.ok()) {
+    if (stopped > 0) {
+      std::printf("br2k: no state in %s; stopped %d stray process(es)\n", run_dir.c_str(), stopped);
+    } else {
+      std::printf("br2k: nothing is running in %s\n", run_dir.c_str());
+    }
+  } else {
+    RemoveState(run_dir);
+    std::printf("br2k: stopped %d process(es)", stopped);
+  }
   std::error_code ec;
-  std::filesystem::remove(state_file, ec);
   if (purge) std::filesystem::remove_all(run_dir, ec);
-  std::printf("br2k: stopped %d process(es)%s\n", stopped, purge ? "; run dir removed" : "");
+  if (s.ok()) std::printf("%s\n", purge ? "; run dir removed" : "");
   return 0;
 }
 
@@ -318,12 +844,13 @@ void RegisterClusterCommands(CLI::App& app) {
   auto flags = std::make_shared<UpFlags>();
   auto* up = app.add_subcommand(
       "up",
-      "Start the local deployment: an etcd cluster (and, as they land, the chain, the "
-      "replicated sample service and the manager)");
+      "Start the local deployment: a chain with the service registry, an etcd cluster, the "
+      "replicated sample service (br2k-logserver) and the manager daemon");
   up->add_option("--run-dir", flags->run_dir, "State directory (default $BR2K_RUN_DIR or ./.br2k)");
-  up->add_option("--members", flags->members, "Number of etcd members")
-      ->check(CLI::Range(1, 9))
-      ->capture_default_str();
+  auto* members =
+      up->add_option("--members", flags->members, "Number of etcd members (and replicas)")
+          ->check(CLI::Range(1, 9))
+          ->capture_default_str();
   up->add_flag("--detach", flags->detach, "Start in the background and return");
   up->add_option("--heartbeat-ms", flags->heartbeat_ms, "etcd heartbeat interval")
       ->check(CLI::Range(10, 10000))
@@ -332,8 +859,32 @@ void RegisterClusterCommands(CLI::App& app) {
       ->check(CLI::Range(50, 60000))
       ->capture_default_str();
   up->add_option("--etcd-binary", flags->etcd_binary, "The etcd executable")->capture_default_str();
-  up->add_flag("--no-service", flags->no_service, "Start only the etcd cluster");
-  up->callback([flags] { std::exit(Up(*flags)); });
+  up->add_flag("--no-service", flags->no_service,
+               "Start only the etcd cluster (no chain, service or manager)");
+  up->add_flag("--no-manager", flags->no_manager, "Do not start the manager daemon");
+  up->add_option("--rpc-url", flags->rpc_url,
+                 "Use this Ethereum node (http:// or ws://) instead of starting anvil");
+  up->add_option("--chain-id", flags->chain_id, "Expected chain id (default: the node's)");
+  up->add_option("--key-file", flags->key_file,
+                 "With --rpc-url: file holding the funded owner key (hex); it deploys and "
+                 "registers, and funds the deployment's other accounts");
+  up->add_option("--registry", flags->registry,
+                 "Reuse this ServiceRegistry (0x address) instead of deploying one");
+  auto* service =
+      up->add_option("--service-name", flags->service_name, "The service's name in the registry")
+          ->capture_default_str();
+  up->add_option("--block-time", flags->block_time_s,
+                 "Embedded anvil: seconds per block (default: a block per transaction)")
+      ->check(CLI::Range(0, 60));
+  up->add_option("--timeout", flags->timeout_s,
+                 "Seconds to wait for the service's leader and its location on chain")
+      ->check(CLI::Range(5, 3600))
+      ->capture_default_str();
+  up->callback([flags, members, service] {
+    flags->set_members = members->count() > 0;
+    flags->set_service_name = service->count() > 0;
+    std::exit(Up(*flags));
+  });
 
   auto run_dir = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);

@@ -1,11 +1,16 @@
 #include "local_service.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
+#include <set>
 #include <thread>
 
+#include "br2k/etcd/grpc_client.h"
 #include "br2k/proc/process.h"
 
 namespace br2k::cli {
@@ -17,6 +22,21 @@ namespace {
 std::filesystem::path LogserverBinary() {
   if (const char* env = std::getenv("BR2K_LOGSERVER_BIN"); env && *env) return env;
   return std::filesystem::read_symlink("/proc/self/exe").parent_path() / "br2k-logserver";
+}
+
+std::vector<std::string> Cmdline(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
+  std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<std::string> args;
+  size_t start = 0;
+  for (size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] == '\0') {
+      args.push_back(raw.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  if (start < raw.size()) args.push_back(raw.substr(start));
+  return args;
 }
 
 }  // namespace
@@ -38,13 +58,110 @@ int StopProcesses(const std::vector<int>& pids, const std::string& binary_name) 
   return stopped;
 }
 
+std::vector<int> ProcessesOfRunDir(const std::filesystem::path& run_dir) {
+  const std::string dir = run_dir.lexically_normal().string();
+  const std::string inside = dir + "/";
+  std::vector<int> out;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    int pid = std::stoi(name);
+    if (pid == ::getpid()) continue;
+    struct stat st {};
+    if (::stat(entry.path().c_str(), &st) != 0 || st.st_uid != ::getuid()) continue;
+    auto args = Cmdline(pid);
+    if (args.empty()) continue;
+    const std::string bin = std::filesystem::path(args[0]).filename().string();
+    bool ours = bin == "etcd" || bin == "br2k-logserver" || bin == "anvil" ||
+                (bin == "br2k" && args.size() > 1 && args[1] == "manager");
+    if (!ours) continue;
+    bool names_dir = false;
+    for (size_t i = 1; i < args.size() && !names_dir; ++i) {
+      const std::string& a = args[i];
+      auto value = a.find('=') != std::string::npos ? a.substr(a.find('=') + 1) : a;
+      names_dir = value == dir || value.starts_with(inside);
+    }
+    if (names_dir && proc::PosixLauncher()->Alive(pid)) out.push_back(pid);
+  }
+  return out;
+}
+
+Status RaiseEtcdRevision(const std::vector<std::string>& endpoints, int64_t revision,
+                         Deadline deadline) {
+  BR2K_ASSIGN_OR_RETURN(auto client, etcd::GrpcClient::Create({.endpoints = endpoints}));
+  constexpr std::string_view kKey = "/br2k-up/revision-floor";
+  BR2K_ASSIGN_OR_RETURN(int64_t now, client->Put(kKey, "", deadline));
+  if (now > revision) return Status::Ok();
+  if (revision - now > kMaxRevisionRaise) {
+    return FailedPreconditionError(
+        "the registry holds epoch " + std::to_string(revision) +
+        " from an earlier etcd cluster, too far above the fresh cluster's revision " +
+        std::to_string(now) + ": register the service under another --service-name");
+  }
+  // Independent puts from a few threads: etcd commits them in shared batches.
+  std::atomic<int64_t> reached{now};
+  std::mutex mu;
+  Status first;
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 8; ++w) {
+    writers.emplace_back([&] {
+      while (reached.load() <= revision && !deadline.expired()) {
+        auto r = client->Put(kKey, "", deadline);
+        if (!r.ok()) {
+          std::lock_guard l(mu);
+          if (first.ok()) first = r.status();
+          return;
+        }
+        int64_t seen = reached.load();
+        while (*r > seen && !reached.compare_exchange_weak(seen, *r)) {
+        }
+      }
+    });
+  }
+  for (auto& t : writers) t.join();
+  if (!first.ok()) return first;
+  if (reached.load() <= revision) {
+    return DeadlineExceededError("etcd's revision reached " + std::to_string(reached.load()) +
+                                 ", not above " + std::to_string(revision) + ", in time");
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<int>> PickPorts(size_t n) {
+  std::set<int> seen;
+  std::vector<int> ports;
+  for (int tries = 0; ports.size() < n && tries < 100; ++tries) {
+    BR2K_ASSIGN_OR_RETURN(int p, proc::FreePort());
+    if (seen.insert(p).second) ports.push_back(p);
+  }
+  if (ports.size() < n) return UnavailableError("could not find enough free ports");
+  return ports;
+}
+
+std::string ReplicaUrl(int port) {
+  return "http://127.0.0.1:" + std::to_string(port);
+}
+
 Result<std::vector<ReplicaState>> StartReplicas(const std::vector<EtcdMemberState>& members,
-                                                const std::filesystem::path& run_dir,
-                                                const std::string& service, bool detach) {
+                                                const ReplicaSetOptions& o) {
   const auto binary = LogserverBinary();
   if (::access(binary.c_str(), X_OK) != 0) {
     return FailedPreconditionError("cannot run " + binary.string() +
                                    " (build it with `make`, or set BR2K_LOGSERVER_BIN)");
+  }
+  if (!o.ports.empty() && o.ports.size() != members.size()) {
+    return FailedPreconditionError(std::to_string(o.ports.size()) + " ports for " +
+                                   std::to_string(members.size()) + " replicas");
+  }
+  if (o.chain && o.chain->operator_key_files.size() != members.size()) {
+    return FailedPreconditionError(std::to_string(o.chain->operator_key_files.size()) +
+                                   " operator keys for " + std::to_string(members.size()) +
+                                   " replicas");
+  }
+  std::vector<int> ports = o.ports;
+  if (ports.empty()) {
+    BR2K_ASSIGN_OR_RETURN(ports, PickPorts(members.size()));
   }
   std::vector<std::string> urls;
   for (const auto& m : members) urls.push_back(m.client_url);
@@ -56,26 +173,37 @@ Result<std::vector<ReplicaState>> StartReplicas(const std::vector<EtcdMemberStat
     return st;
   };
   for (size_t i = 0; i < members.size(); ++i) {
-    auto port = proc::FreePort();
-    if (!port.ok()) return fail(port.status());
     replication::LogserverNode node;
     node.id = "node-" + std::to_string(i);
-    node.service = service;
-    node.listen_port = *port;
+    node.service = o.service;
+    node.listen_port = ports[i];
     node.etcd_urls = urls;
     node.local_etcd_url = members[i].client_url;
-    node.data_dir = run_dir / node.id;
+    node.data_dir = o.run_dir / node.id;
+    if (o.chain) {
+      const ChainState& c = *o.chain;
+      node.extra_args = {"--rpc-url=" + c.rpc_url, "--registry=" + c.registry,
+                         "--service-name=" + c.service_name,
+                         "--chain-id=" + std::to_string(c.chain_id),
+                         "--operator-key-file=" + c.operator_key_files[i]};
+      if (!c.tx_key_file.empty()) node.extra_args.push_back("--tx-key-file=" + c.tx_key_file);
+    }
+    node.extra_args.insert(node.extra_args.end(), o.extra_args.begin(), o.extra_args.end());
     std::error_code ec;
+    std::filesystem::remove_all(node.data_dir, ec);
     std::filesystem::create_directories(node.data_dir, ec);
+    if (ec) {
+      return fail(InternalError("cannot create " + node.data_dir.string() + ": " + ec.message()));
+    }
     ReplicaState r;
     r.id = node.id;
-    r.url = "http://" + node.host + ":" + std::to_string(node.listen_port);
+    r.url = ReplicaUrl(node.listen_port);
     r.etcd_member = members[i].name;
     r.data_dir = node.data_dir.string();
     r.log_file = (node.data_dir / "logserver.log").string();
     r.argv = replication::LogserverArgv(binary, node);
     auto pid = proc::PosixLauncher()->Spawn(
-        proc::SpawnSpec{.argv = r.argv, .log_file = r.log_file, .detach = detach});
+        proc::SpawnSpec{.argv = r.argv, .log_file = r.log_file, .detach = o.detach});
     if (!pid.ok()) return fail(pid.status().WithContext("starting " + node.id));
     r.pid = *pid;
     out.push_back(std::move(r));
@@ -126,7 +254,9 @@ Status WaitForServiceLeader(const std::vector<ReplicaState>& replicas, Deadline 
     if (all) why = "no replica leads yet";
     std::this_thread::sleep_for(100ms);
   }
-  return DeadlineExceededError("the service did not elect a leader in time (" + why + ")");
+  return DeadlineExceededError("the service did not elect a leader in time (" + why + "; logs: " +
+                               (replicas.empty() ? std::string("-") : replicas[0].log_file) +
+                               " and the other replicas')");
 }
 
 }  // namespace br2k::cli

@@ -1,4 +1,5 @@
-// `br2k up --detach`, `br2k status [--json]`, `br2k down`, driven through the real executable.
+// `br2k up --detach`, `br2k status [--json]`, `br2k down`, driven through the real executable
+// (up_test.cc checks the chain, registry and manager parts in depth).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -88,9 +89,16 @@ TEST(Cli, UpStatusDown_fullCycle) {
   auto after = nlohmann::json::parse(Br2k(run_dir, "status --json").out);
   EXPECT_EQ(after["etcd"][0]["pid"].get<int>(), pids[0]);
 
+  // Three etcd members, three replicas, anvil and the manager.
+  auto state = RunState::Load(run_dir / "state.json");
+  ASSERT_TRUE(state.ok()) << state.status();
+  ASSERT_TRUE(state->chain.has_value());
+  ASSERT_TRUE(state->manager.has_value());
+  pids.push_back(state->chain->anvil_pid);
+  pids.push_back(state->manager->pid);
   CliRun down = Br2k(run_dir, "down");
   ASSERT_EQ(down.code, 0) << down.out;
-  EXPECT_NE(down.out.find("stopped 6"), std::string::npos) << down.out;
+  EXPECT_NE(down.out.find("stopped 8"), std::string::npos) << down.out;
   for (int pid : pids) EXPECT_FALSE(proc::PosixLauncher()->Alive(pid)) << "left behind: " << pid;
   EXPECT_EQ(Br2k(run_dir, "status").code, 1);
   // Down twice is harmless.

@@ -1,0 +1,351 @@
+// `br2k up` runs the whole loop (anvil, registry, etcd, replicas, manager), driven through the
+// real executable as a user would: status with chain and service sections, the registry read
+// with the eth binding, a request through a follower, the other verbs' defaults, a second `up`,
+// `down` leaving no process, an external chain with a reused registry, a dead run's state.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "br2k/cluster/local_anvil.h"
+#include "br2k/common/run_state.h"
+#include "br2k/eth/key.h"
+#include "br2k/eth/rpc_transport.h"
+#include "br2k/eth/service_registry.h"
+#include "br2k/proc/process.h"
+#include "test_env.h"
+
+namespace br2k {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+struct CliRun {
+  int code;
+  std::string out;
+};
+
+CliRun Shell(const std::string& command) {
+  std::string cmd = command + " 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  int st = ::pclose(p);
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
+
+CliRun Br2k(const std::filesystem::path& run_dir, const std::string& args) {
+  return Shell("BR2K_RUN_DIR='" + run_dir.string() + "' '" + (testing::BinDir() / "br2k").string() +
+               "' " + args);
+}
+
+// Fast etcd elections for tests.
+const std::string kFast = " --heartbeat-ms 50 --election-ms 500";
+
+// Every process the run state names: etcd members, replicas, anvil, manager.
+std::vector<int> RecordedPids(const std::filesystem::path& run_dir) {
+  std::vector<int> pids;
+  auto s = RunState::Load(run_dir / "state.json");
+  EXPECT_TRUE(s.ok()) << s.status();
+  if (!s.ok()) return pids;
+  for (const auto& m : s->etcd) pids.push_back(m.pid);
+  for (const auto& r : s->replicas) pids.push_back(r.pid);
+  if (s->chain && s->chain->anvil_pid > 0) pids.push_back(s->chain->anvil_pid);
+  if (s->manager) pids.push_back(s->manager->pid);
+  return pids;
+}
+
+// Processes whose command line mentions `run_dir` (none may survive `br2k down`).
+std::vector<std::string> ProcessesNaming(const std::filesystem::path& run_dir) {
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (std::stoi(name) == ::getpid()) continue;
+    std::ifstream in(e.path() / "cmdline", std::ios::binary);
+    std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    for (auto& c : cmd) c = c == '\0' ? ' ' : c;
+    if (cmd.find(run_dir.string()) != std::string::npos &&
+        proc::PosixLauncher()->Alive(std::stoi(name))) {
+      found.push_back(name + ": " + cmd);
+    }
+  }
+  return found;
+}
+
+Result<eth::ServiceRecord> ReadRegistry(const std::string& rpc_url, const std::string& registry,
+                                        const std::string& service) {
+  BR2K_ASSIGN_OR_RETURN(auto transport, eth::MakeHttpTransport(rpc_url));
+  auto client = std::make_shared<eth::RpcClient>(transport);
+  BR2K_ASSIGN_OR_RETURN(auto address, eth::Address::Parse(registry));
+  eth::ServiceRegistry reg(client, address);
+  return reg.GetService(eth::ServiceIdFromName(service), Deadline::After(10s));
+}
+
+eth::Address AddressOfKeyFile(const std::string& file) {
+  auto k = eth::LoadKeyFile(file);
+  EXPECT_TRUE(k.ok()) << file << ": " << k.status();
+  return k.ok() ? k->address() : eth::Address();
+}
+
+bool Contains(const std::vector<eth::Address>& v, const eth::Address& a) {
+  return std::find(v.begin(), v.end(), a) != v.end();
+}
+
+void ExpectDownLeavesNothing(const std::filesystem::path& run_dir) {
+  std::vector<int> pids = RecordedPids(run_dir);
+  CliRun down = Br2k(run_dir, "down");
+  ASSERT_EQ(down.code, 0) << down.out;
+  for (int pid : pids) EXPECT_FALSE(proc::PosixLauncher()->Alive(pid)) << "left behind: " << pid;
+  EXPECT_EQ(ProcessesNaming(run_dir), std::vector<std::string>{});
+  EXPECT_FALSE(std::filesystem::exists(run_dir / "state.json"));
+}
+
+TEST(Up, Detached_runsChainRegistryServiceAndManager) {
+  testing::ScratchDir dir("up");
+  const auto run_dir = dir.path() / "run";
+
+  auto t0 = Clock::now();
+  CliRun up = Br2k(run_dir, "up --detach" + kFast);
+  double took = std::chrono::duration<double>(Clock::now() - t0).count();
+  std::cout << "[ up ] br2k up --detach took " << took << " s\n" << up.out;
+  ASSERT_EQ(up.code, 0) << up.out;
+  for (const char* line : {"[1/5] chain: anvil on http://127.0.0.1:", "[2/5] registry: deployed",
+                           "[3/5] etcd: 3 members", "[4/5] service 'logserver': 3 replicas",
+                           "published on chain", "[5/5] manager: pid", "call POST /logs",
+                           "call GET /logs", "call POST /anchor", "curl -sL"}) {
+    EXPECT_NE(up.out.find(line), std::string::npos) << "missing '" << line << "' in\n" << up.out;
+  }
+
+  CliRun status = Br2k(run_dir, "status --json");
+  ASSERT_EQ(status.code, 0) << status.out;
+  auto doc = nlohmann::json::parse(status.out);
+  EXPECT_TRUE(doc["running"].get<bool>());
+  EXPECT_TRUE(doc["healthy"].get<bool>());
+  ASSERT_EQ(doc["etcd"].size(), 3u);
+  ASSERT_EQ(doc["replicas"].size(), 3u) << doc.dump();
+  std::string leader_url, follower_url;
+  for (const auto& r : doc["replicas"]) {
+    EXPECT_TRUE(r["healthy"].get<bool>()) << r.dump();
+    if (r["role"] == "Leader") leader_url = r["url"];
+    if (r["role"] == "Follower") follower_url = r["url"];
+  }
+  ASSERT_FALSE(leader_url.empty()) << doc.dump();
+  ASSERT_FALSE(follower_url.empty()) << doc.dump();
+  // The service section: the leader and its location.
+  const auto& service = doc["service"];
+  EXPECT_EQ(service["id"], "logserver");
+  EXPECT_EQ(service["name"], "logserver");
+  EXPECT_EQ(service["location"], leader_url);
+  EXPECT_EQ(service["replicas"], 3);
+  EXPECT_EQ(service["registry_id"], eth::ServiceIdFromName("logserver").ToHex());
+  // The chain section: the registry points at the leader.
+  const auto& chain = doc["chain"];
+  ASSERT_TRUE(chain.is_object()) << doc.dump();
+  EXPECT_EQ(chain["chain_id"], cluster::kAnvilChainId);
+  EXPECT_TRUE(chain["reachable"].get<bool>());
+  EXPECT_GT(chain["block"].get<uint64_t>(), 0u);
+  EXPECT_EQ(chain["service_id"], eth::ServiceIdFromName("logserver").ToHex());
+  EXPECT_EQ(chain["location"], leader_url);
+  EXPECT_GT(chain["epoch"].get<uint64_t>(), 0u);
+  EXPECT_EQ(chain["state"], "Active");
+  EXPECT_TRUE(chain["anvil_alive"].get<bool>());
+  ASSERT_TRUE(doc["manager"].is_object()) << doc.dump();
+  EXPECT_TRUE(doc["manager"]["alive"].get<bool>());
+
+  // The registry, read with the eth binding: the leader's URL, the deployment's accounts, the
+  // recovery information the manager's local backend accepts.
+  auto s = RunState::Load(run_dir / "state.json");
+  ASSERT_TRUE(s.ok()) << s.status();
+  ASSERT_TRUE(s->chain.has_value());
+  auto record = ReadRegistry(chain["rpc_url"], chain["registry"], "logserver");
+  ASSERT_TRUE(record.ok()) << record.status();
+  EXPECT_EQ(record->location, leader_url);
+  EXPECT_EQ(record->state, eth::ServiceState::kActive);
+  EXPECT_EQ(record->owner, AddressOfKeyFile(s->chain->owner_key_file));
+  EXPECT_TRUE(Contains(record->managers, AddressOfKeyFile(s->chain->manager_key_file)));
+  ASSERT_EQ(s->chain->operator_key_files.size(), 3u);
+  for (const auto& f : s->chain->operator_key_files) {
+    EXPECT_TRUE(Contains(record->operators, AddressOfKeyFile(f))) << f;
+    EXPECT_EQ(std::filesystem::status(f).permissions() & std::filesystem::perms::all,
+              std::filesystem::perms::owner_read | std::filesystem::perms::owner_write)
+        << f;
+  }
+  EXPECT_EQ(record->recovery.deploy_context, "local");
+  EXPECT_EQ(record->recovery.replicas, 3u);
+  EXPECT_EQ(record->recovery.images, std::vector<std::string>{"br2k-logserver"});
+
+  // A request sent to a follower is redirected to the leader and committed.
+  CliRun post = Shell("curl -sL -XPOST '" + follower_url +
+                      "/logs' -H 'X-Br2k-Client: e2e' -H 'X-Br2k-Seq: 1' -d '{\"user\": \"bob\"}'");
+  EXPECT_NE(post.out.find("\"index\":0"), std::string::npos) << "POST answered: " << post.out;
+  CliRun logs = Shell("curl -sL '" + follower_url + "/logs'");
+  EXPECT_NE(logs.out.find("\"bob\""), std::string::npos) << logs.out;
+
+  // The other verbs default to this deployment: no address typed.
+  CliRun show = Br2k(run_dir, "registry show");
+  EXPECT_EQ(show.code, 0) << show.out;
+  EXPECT_NE(show.out.find(leader_url), std::string::npos) << show.out;
+  EXPECT_NE(show.out.find("Active"), std::string::npos) << show.out;
+  CliRun locate = Br2k(run_dir, "registry locate");
+  EXPECT_EQ(locate.out, leader_url + "\n");
+  CliRun call = Br2k(run_dir, "call POST /logs --data '{\"user\":\"carol\"}'");
+  EXPECT_EQ(call.code, 0) << call.out;
+  CliRun read = Br2k(run_dir, "call GET /logs");
+  EXPECT_EQ(read.code, 0) << read.out;
+  EXPECT_NE(read.out.find("\"carol\""), std::string::npos) << read.out;
+  CliRun block = Br2k(run_dir, "eth call " + chain["registry"].get<std::string>() +
+                                   " 'isManager(bytes32,address)(bool)' " +
+                                   eth::ServiceIdFromName("logserver").ToHex() + " " +
+                                   AddressOfKeyFile(s->chain->manager_key_file).ToChecksum());
+  EXPECT_EQ(block.out, "true\n") << block.out;
+
+  // A second `up` reuses what runs; one asking for something else says why it cannot.
+  std::vector<int> pids = RecordedPids(run_dir);
+  CliRun again = Br2k(run_dir, "up --detach");
+  EXPECT_EQ(again.code, 0) << again.out;
+  EXPECT_NE(again.out.find("already running"), std::string::npos) << again.out;
+  EXPECT_EQ(RecordedPids(run_dir), pids);
+  CliRun other = Br2k(run_dir, "up --detach --members 5");
+  EXPECT_EQ(other.code, 1) << other.out;
+  EXPECT_NE(other.out.find("cannot be reused"), std::string::npos) << other.out;
+  EXPECT_NE(other.out.find("br2k down"), std::string::npos) << other.out;
+
+  ExpectDownLeavesNothing(run_dir);
+  EXPECT_EQ(Br2k(run_dir, "status").code, 1);
+  EXPECT_EQ(Br2k(run_dir, "down").code, 0);  // twice is harmless
+  // Without a running `up`, the defaults say what to pass.
+  CliRun no_up = Br2k(run_dir, "registry show");
+  EXPECT_EQ(no_up.code, 1);
+  EXPECT_NE(no_up.out.find("br2k up"), std::string::npos) << no_up.out;
+}
+
+TEST(Up, ExternalChain_fundsTheAccountsAndReusesTheRegistryAcrossRuns) {
+  testing::ScratchDir dir("up-ext");
+  const auto run_dir = dir.path() / "run";
+  // A chain br2k up did not start (the product launcher, as a user's own node).
+  auto anvil =
+      cluster::LocalAnvil::Start({.log_file = dir.path() / "anvil.log"}, Deadline::After(60s));
+  ASSERT_TRUE(anvil.ok()) << anvil.status();
+  const auto key_file = dir.path() / "owner.key";
+  std::ofstream(key_file) << cluster::kAnvilDevKeys[7] << "\n";
+  const std::string chain_flags =
+      " --rpc-url " + (*anvil)->url() + " --key-file " + key_file.string();
+
+  CliRun no_key = Br2k(run_dir, "up --detach --rpc-url " + (*anvil)->url());
+  EXPECT_EQ(no_key.code, 1);
+  EXPECT_NE(no_key.out.find("--key-file"), std::string::npos) << no_key.out;
+
+  CliRun first = Br2k(run_dir, "up --detach --no-manager" + kFast + chain_flags);
+  std::cout << first.out;
+  ASSERT_EQ(first.code, 0) << first.out;
+  EXPECT_NE(first.out.find("external node " + (*anvil)->url()), std::string::npos) << first.out;
+  EXPECT_NE(first.out.find("funded manager"), std::string::npos) << first.out;
+  EXPECT_NE(first.out.find("registry: deployed at"), std::string::npos) << first.out;
+  auto s = RunState::Load(run_dir / "state.json");
+  ASSERT_TRUE(s.ok()) << s.status();
+  ASSERT_TRUE(s->chain.has_value());
+  EXPECT_EQ(s->chain->anvil_pid, 0);
+  EXPECT_EQ(s->chain->owner_key_file, key_file.string());
+  const std::string registry = s->chain->registry;
+  auto before = ReadRegistry((*anvil)->url(), registry, "logserver");
+  ASSERT_TRUE(before.ok()) << before.status();
+  ExpectDownLeavesNothing(run_dir);
+  EXPECT_TRUE((*anvil)->pid() > 0 && proc::PosixLauncher()->Alive((*anvil)->pid()))
+      << "br2k down must not stop a chain it did not start";
+
+  // Second run: the registry is reused, the service already registered, the accounts (kept in
+  // keys/) already funded; the fresh etcd cluster is raised above the stored epoch, so the new
+  // leader can publish.
+  CliRun second =
+      Br2k(run_dir, "up --detach --no-manager" + kFast + chain_flags + " --registry " + registry);
+  std::cout << second.out;
+  ASSERT_EQ(second.code, 0) << second.out;
+  EXPECT_NE(second.out.find("registry: reusing " + registry), std::string::npos) << second.out;
+  EXPECT_NE(second.out.find("already registered"), std::string::npos) << second.out;
+  EXPECT_EQ(second.out.find("funded"), std::string::npos) << second.out;
+  auto after = ReadRegistry((*anvil)->url(), registry, "logserver");
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_GT(after->epoch, before->epoch);
+  EXPECT_EQ(after->operators.size(), before->operators.size());
+  ExpectDownLeavesNothing(run_dir);
+  EXPECT_TRUE((*anvil)->Stop().ok());
+}
+
+TEST(Up, StateOfADeadRun_isCleanedAndAFreshRunStarts) {
+  testing::ScratchDir dir("up-dead");
+  const auto run_dir = dir.path() / "run";
+  CliRun up = Br2k(run_dir, "up --detach --no-manager" + kFast);
+  ASSERT_EQ(up.code, 0) << up.out;
+  // Everything dies at once (a crash, a reboot): the state file stays behind.
+  std::vector<int> pids = RecordedPids(run_dir);
+  auto launcher = proc::PosixLauncher();
+  for (int pid : pids) ASSERT_TRUE(launcher->Signal(pid, SIGKILL).ok()) << pid;
+  for (int pid : pids) ASSERT_TRUE(launcher->Wait(pid, Deadline::After(10s)).ok()) << pid;
+  ASSERT_TRUE(std::filesystem::exists(run_dir / "state.json"));
+  EXPECT_EQ(Br2k(run_dir, "status").code, 1);
+
+  CliRun again = Br2k(run_dir, "up --detach --no-manager" + kFast);
+  ASSERT_EQ(again.code, 0) << again.out;
+  EXPECT_NE(again.out.find("is gone (no process left); starting afresh"), std::string::npos)
+      << again.out;
+  EXPECT_EQ(Br2k(run_dir, "status").code, 0);
+  ExpectDownLeavesNothing(run_dir);
+}
+
+TEST(LocalAnvil, MissingBinaryAndBadOptionsAreClearErrors) {
+  testing::ScratchDir dir("anvil");
+  auto no_log = cluster::LocalAnvil::Start({}, Deadline::After(5s));
+  ASSERT_FALSE(no_log.ok());
+  EXPECT_EQ(no_log.status().code(), StatusCode::kInvalidArgument);
+  auto missing = cluster::LocalAnvil::Start(
+      {.binary = dir.path() / "no-anvil", .log_file = dir.path() / "a.log"}, Deadline::After(5s));
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(missing.status().message().find("no-anvil"), std::string::npos);
+  ::setenv("BR2K_ANVIL_BIN", (dir.path() / "nothing-here").c_str(), 1);
+  auto found = cluster::FindAnvilBinary();
+  ::unsetenv("BR2K_ANVIL_BIN");
+  ASSERT_FALSE(found.ok());
+  EXPECT_NE(found.status().message().find("BR2K_ANVIL_BIN"), std::string::npos);
+  EXPECT_TRUE(cluster::FindAnvilBinary().ok()) << "the repository's node_modules anvil";
+  for (size_t i = 0; i < cluster::kAnvilDevKeys.size(); ++i) {
+    EXPECT_TRUE(cluster::AnvilDevKey(i).ok()) << i;
+  }
+  EXPECT_EQ(cluster::AnvilDevKey(0)->address().ToChecksum(),
+            "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266");
+  EXPECT_EQ(cluster::AnvilDevKey(9)->address().ToChecksum(),
+            "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720");
+  EXPECT_FALSE(cluster::AnvilDevKey(10).ok());
+}
+
+TEST(LocalAnvil, StartsAnswersAndStops) {
+  testing::ScratchDir dir("anvil");
+  auto a = cluster::LocalAnvil::Start({.block_time_s = 1, .log_file = dir.path() / "anvil.log"},
+                                      Deadline::After(60s));
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ((*a)->url(), "http://127.0.0.1:" + std::to_string((*a)->port()));
+  auto id = (*a)->client()->ChainId(Deadline::After(5s));
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_EQ(*id, cluster::kAnvilChainId);
+  auto balance =
+      (*a)->client()->GetBalance(cluster::AnvilDevKey(5)->address(), Deadline::After(5s));
+  ASSERT_TRUE(balance.ok()) << balance.status();
+  EXPECT_GT(*balance, eth::U256(0));
+  pid_t pid = (*a)->pid();
+  EXPECT_TRUE((*a)->Stop().ok());
+  EXPECT_EQ((*a)->pid(), 0);
+  EXPECT_FALSE(proc::PosixLauncher()->Alive(pid));
+  EXPECT_TRUE((*a)->Stop().ok());  // idempotent
+}
+
+}  // namespace
+}  // namespace br2k
