@@ -41,6 +41,8 @@ HttpResponse FromStatus(const Status& st, const ReplicaStatus& rs, const HttpReq
     }
     case StatusCode::kInvalidArgument:
       return JsonError(400, "BAD_REQUEST", st.message());
+    case StatusCode::kOutOfRange:  // a retry of a request whose entry was trimmed
+      return JsonError(410, "GONE", st.message());
     case StatusCode::kDataLoss:
     case StatusCode::kInternal:
       return JsonError(500, StatusCodeName(st.code()), st.message());
@@ -66,7 +68,11 @@ std::string StatusJson(const ReplicaStatus& s, const std::string& url) {
             {"url", url},
             {"healthy", s.healthy},
             {"queued", s.queued},
-            {"last_error", s.last_error}};
+            {"last_error", s.last_error},
+            {"log_start", s.log_start},
+            {"snapshot_index", s.snapshot_index},
+            {"trims", s.trims},
+            {"restores", s.restores}};
   return j.dump();
 }
 

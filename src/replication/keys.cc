@@ -26,6 +26,24 @@ std::string KeyLayout::tx(uint64_t index) const {
 std::string KeyLayout::tx_pending(uint64_t index) const {
   return tx_pending_prefix() + Pad(index);
 }
+std::string KeyLayout::snapshot_chunks_prefix(uint64_t index) const {
+  return snapshot_prefix() + Pad(index) + "/";
+}
+std::string KeyLayout::snapshot_chunk(uint64_t index, uint64_t chunk) const {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%06llu", static_cast<unsigned long long>(chunk));
+  return snapshot_chunks_prefix(index) + buf;
+}
+std::string KeyLayout::session_floor(std::string_view client) const {
+  return session_floor_prefix() + std::string(client);
+}
+std::optional<std::string> KeyLayout::SessionFloorClient(std::string_view key) const {
+  const std::string p = session_floor_prefix();
+  if (key.substr(0, p.size()) != p) return std::nullopt;
+  key.remove_prefix(p.size());
+  if (!ValidId(key)) return std::nullopt;
+  return std::string(key);
+}
 std::string KeyLayout::lpi(std::string_view replica) const {
   return lpi_prefix() + std::string(replica);
 }

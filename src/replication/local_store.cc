@@ -30,21 +30,6 @@ constexpr size_t kSlot = 64 * 1024;
 constexpr char kMagic[8] = {'B', 'R', '2', 'K', 'J', 'R', 'N', '1'};
 constexpr size_t kHeader = 8 + 8 + 4 + 4;  // magic, seq, length, crc
 
-uint32_t Crc32(std::string_view data) {
-  static const auto table = [] {
-    std::array<uint32_t, 256> t{};
-    for (uint32_t i = 0; i < 256; ++i) {
-      uint32_t c = i;
-      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-      t[i] = c;
-    }
-    return t;
-  }();
-  uint32_t c = 0xFFFFFFFFu;
-  for (unsigned char ch : data) c = table[(c ^ ch) & 0xFF] ^ (c >> 8);
-  return c ^ 0xFFFFFFFFu;
-}
-
 // One slot: (seq, payload) when valid.
 std::optional<std::pair<uint64_t, std::string>> ReadSlot(std::string_view slot) {
   if (slot.size() < kHeader || std::memcmp(slot.data(), kMagic, 8) != 0) return std::nullopt;

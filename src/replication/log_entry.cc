@@ -1,5 +1,7 @@
 #include "br2k/replication/log_entry.h"
 
+#include <algorithm>
+#include <array>
 #include <cctype>
 #include <nlohmann/json.hpp>
 
@@ -159,6 +161,56 @@ Result<SessionRecord> DecodeSessionRecord(std::string_view bytes) {
   BR2K_RETURN_IF_ERROR(GetUint(j, "i", r.index, what, kBad));
   BR2K_RETURN_IF_ERROR(GetInt(j, "ts", r.unix_ts, what, kBad));
   return r;
+}
+
+std::string EncodeSessionFloor(const SessionFloor& f) {
+  return Dump(json{{"s", f.seq}, {"ts", f.unix_ts}});
+}
+
+Result<SessionFloor> DecodeSessionFloor(std::string_view bytes) {
+  const char* what = "SessionFloor";
+  BR2K_ASSIGN_OR_RETURN(json j, ParseObject(bytes, what, kBad));
+  SessionFloor f;
+  BR2K_RETURN_IF_ERROR(GetUint(j, "s", f.seq, what, kBad));
+  BR2K_RETURN_IF_ERROR(GetInt(j, "ts", f.unix_ts, what, kBad));
+  return f;
+}
+
+std::string EncodeSnapshotHeader(const SnapshotHeader& h) {
+  return Dump(json{{"i", h.index}, {"n", h.chunks}, {"size", h.size}, {"crc32", h.crc32}});
+}
+
+Result<SnapshotHeader> DecodeSnapshotHeader(std::string_view bytes) {
+  const char* what = "Snapshot";
+  BR2K_ASSIGN_OR_RETURN(json j, ParseObject(bytes, what, kBad));
+  SnapshotHeader h;
+  uint64_t crc = 0;
+  BR2K_RETURN_IF_ERROR(GetUint(j, "i", h.index, what, kBad));
+  BR2K_RETURN_IF_ERROR(GetUint(j, "n", h.chunks, what, kBad));
+  BR2K_RETURN_IF_ERROR(GetUint(j, "size", h.size, what, kBad));
+  BR2K_RETURN_IF_ERROR(GetUint(j, "crc32", crc, what, kBad));
+  if (crc > 0xFFFFFFFFu) return InvalidArgumentError("Snapshot: crc32 out of range");
+  h.crc32 = static_cast<uint32_t>(crc);
+  if (h.chunks < 1 || h.chunks > 999999 || h.chunks > std::max<uint64_t>(h.size, 1)) {
+    return InvalidArgumentError("Snapshot: chunk count " + std::to_string(h.chunks) +
+                                " does not fit a size of " + std::to_string(h.size));
+  }
+  return h;
+}
+
+uint32_t Crc32(std::string_view data) {
+  static const auto table = [] {
+    std::array<uint32_t, 256> t{};
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  uint32_t c = 0xFFFFFFFFu;
+  for (unsigned char ch : data) c = table[(c ^ ch) & 0xFF] ^ (c >> 8);
+  return c ^ 0xFFFFFFFFu;
 }
 
 std::string EncodeSignedTx(const SignedTx& tx) {

@@ -153,6 +153,14 @@ struct Replica::Impl {
   std::optional<Clock::time_point> vacant_since;
   std::optional<Clock::time_point> not_raft_leader_since;
   Clock::time_point last_sweep = Clock::now();
+  // The bounded log, as last seen in etcd (guarded by mu), and the leader's session floors:
+  // client -> highest seq whose session record was deleted with its trimmed entry.
+  uint64_t log_start = 1;
+  uint64_t snapshot_index = 0;
+  uint64_t trims = 0;
+  uint64_t restores = 0;
+  std::map<std::string, uint64_t> session_floors;
+  Clock::time_point last_trim = Clock::now();  // control thread only
   // Follower persistence (control thread only).
   bool follower_dirty = false;
   Clock::time_point last_follower_flush{};
@@ -243,12 +251,31 @@ struct Replica::Impl {
     EntryStatus rs;
     LogEntry rle;
   };
+  // OUT_OF_RANGE when `from` is below Log_Start (trimmed: restore from the snapshot).
   Result<std::map<uint64_t, EntryPair>> ReadEntries(uint64_t from, uint64_t to) {
     etcd::TxnRequest req;
     req.success.push_back(etcd::Op::Range({.key = keys.rs(from), .range_end = keys.rs(to + 1)}));
     req.success.push_back(etcd::Op::Range({.key = keys.rle(from), .range_end = keys.rle(to + 1)}));
+    req.success.push_back(etcd::Op::Get(keys.log_start()));
     BR2K_ASSIGN_OR_RETURN(auto resp, deps.client->Txn(req, EtcdDeadline()));
+    BR2K_ASSIGN_OR_RETURN(uint64_t start, IndexAt(resp, 2, 1));
+    if (from < start) return Trimmed(from, start);
     return ParseEntries(resp, 0, from, to);
+  }
+
+  static Status Trimmed(uint64_t from, uint64_t start) {
+    return OutOfRangeError("log entry " + std::to_string(from) +
+                           " has been trimmed (the log starts at " + std::to_string(start) + ")");
+  }
+
+  // The decimal index value read by responses[i] of `resp`, `absent` when the key is absent.
+  static Result<uint64_t> IndexAt(const etcd::TxnResponse& resp, size_t i, uint64_t absent) {
+    const auto* r = resp.responses.size() > i ? resp.responses[i].range() : nullptr;
+    if (!r) return InternalError("unexpected etcd response");
+    if (r->kvs.empty()) return absent;
+    auto v = ParseIndex(r->kvs[0].value);
+    if (!v) return DataLossError("bad index value in " + r->kvs[0].key);
+    return *v;
   }
 
   // The RS and RLE ranges at responses[first], [first + 1] of `resp`, checked complete for
@@ -286,16 +313,20 @@ struct Replica::Impl {
 
   struct Heads {
     uint64_t ls = 0, ssi = 0;
+    uint64_t log_start = 1;
     std::optional<etcd::KeyValue> cl;
+    std::optional<SnapshotHeader> snapshot;
   };
-  // LS, SSI and Current_Leader in one snapshot. With `prefetch_from`, the same transaction
-  // also reads up to follow_chunk entries from there (`prefetched`: those up to SSI), so a
-  // follower that is close behind needs one read per step.
+  // LS, SSI, Current_Leader, Log_Start and the snapshot header in one snapshot. With
+  // `prefetch_from`, the same transaction also reads up to follow_chunk entries from there
+  // (`prefetched`: those up to SSI, unless trimmed), so a follower that is close behind needs
+  // one read per step.
   Result<Heads> ReadHeads(std::optional<uint64_t> prefetch_from = std::nullopt,
                           std::map<uint64_t, EntryPair>* prefetched = nullptr) {
     etcd::TxnRequest req;
     req.success = {etcd::Op::Get(keys.log_size()), etcd::Op::Get(keys.ssi()),
-                   etcd::Op::Get(keys.current_leader())};
+                   etcd::Op::Get(keys.current_leader()), etcd::Op::Get(keys.log_start()),
+                   etcd::Op::Get(keys.snapshot())};
     if (prefetch_from) {
       const auto limit = static_cast<int64_t>(opt.follow_chunk);
       req.success.push_back(etcd::Op::Range({.key = keys.rs(*prefetch_from),
@@ -307,22 +338,25 @@ struct Replica::Impl {
     }
     BR2K_ASSIGN_OR_RETURN(auto resp, deps.client->Txn(req, EtcdDeadline()));
     Heads h;
-    auto num = [&](size_t i, uint64_t& out) -> Status {
-      const auto* r = resp.responses.size() > i ? resp.responses[i].range() : nullptr;
-      if (!r) return InternalError("unexpected etcd response");
-      if (r->kvs.empty()) return Status::Ok();
-      auto v = ParseIndex(r->kvs[0].value);
-      if (!v) return DataLossError("bad index value in " + r->kvs[0].key);
-      out = *v;
-      return Status::Ok();
-    };
-    BR2K_RETURN_IF_ERROR(num(0, h.ls));
-    BR2K_RETURN_IF_ERROR(num(1, h.ssi));
-    const auto* r = resp.responses.size() > 2 ? resp.responses[2].range() : nullptr;
+    BR2K_ASSIGN_OR_RETURN(h.ls, IndexAt(resp, 0, 0));
+    BR2K_ASSIGN_OR_RETURN(h.ssi, IndexAt(resp, 1, 0));
+    BR2K_ASSIGN_OR_RETURN(h.log_start, IndexAt(resp, 3, 1));
+    const auto* r = resp.responses[2].range();
     if (r && !r->kvs.empty()) h.cl = r->kvs[0];
-    if (prefetch_from && prefetched && *prefetch_from <= h.ssi) {
+    const auto* sr = resp.responses[4].range();
+    if (sr && !sr->kvs.empty()) {
+      auto hdr = DecodeSnapshotHeader(sr->kvs[0].value);
+      if (!hdr.ok()) return DataLossError(keys.snapshot() + ": " + hdr.status().message());
+      h.snapshot = *hdr;
+    }
+    {
+      std::lock_guard lock(mu);
+      log_start = h.log_start;
+      if (h.snapshot) snapshot_index = h.snapshot->index;
+    }
+    if (prefetch_from && prefetched && *prefetch_from <= h.ssi && *prefetch_from >= h.log_start) {
       uint64_t to = std::min<uint64_t>(h.ssi, *prefetch_from + opt.follow_chunk - 1);
-      BR2K_ASSIGN_OR_RETURN(*prefetched, ParseEntries(resp, 3, *prefetch_from, to));
+      BR2K_ASSIGN_OR_RETURN(*prefetched, ParseEntries(resp, 5, *prefetch_from, to));
     }
     return h;
   }
@@ -397,6 +431,143 @@ struct Replica::Impl {
     return Status::Ok();
   }
 
+  // ---- the bounded log: snapshots in etcd ----
+
+  Result<std::optional<SnapshotHeader>> ReadSnapshotHeader() {
+    BR2K_ASSIGN_OR_RETURN(auto kv, deps.client->Get(keys.snapshot(), EtcdDeadline()));
+    if (!kv) return std::optional<SnapshotHeader>();
+    auto h = DecodeSnapshotHeader(kv->value);
+    if (!h.ok()) return DataLossError(keys.snapshot() + ": " + h.status().message());
+    return std::optional<SnapshotHeader>(*h);
+  }
+
+  // The bytes of the snapshot `h` names, checked against its size and CRC-32. DATA_LOSS when a
+  // chunk is missing (also when the snapshot was replaced meanwhile) or the bytes do not match.
+  Result<std::string> ReadSnapshotBytes(const SnapshotHeader& h) {
+    std::string data;
+    uint64_t next = 0;
+    const std::string end = etcd::PrefixEnd(keys.snapshot_chunks_prefix(h.index));
+    bool gap = false;
+    while (next < h.chunks && !gap) {
+      BR2K_ASSIGN_OR_RETURN(
+          auto resp, deps.client->Range(
+                         {.key = keys.snapshot_chunk(h.index, next), .range_end = end, .limit = 8},
+                         EtcdDeadline()));
+      if (resp.kvs.empty()) break;
+      for (const auto& kv : resp.kvs) {
+        if (next == h.chunks) break;
+        if (kv.key != keys.snapshot_chunk(h.index, next)) {
+          gap = true;
+          break;
+        }
+        data += kv.value;
+        ++next;
+      }
+    }
+    const std::string what = "snapshot at index " + std::to_string(h.index);
+    if (next < h.chunks) {
+      return DataLossError(what + ": chunk " + std::to_string(next) + " of " +
+                           std::to_string(h.chunks) + " is missing from etcd");
+    }
+    if (data.size() != h.size) {
+      return DataLossError(what + ": " + std::to_string(data.size()) + " bytes, the header says " +
+                           std::to_string(h.size));
+    }
+    if (Crc32(data) != h.crc32) return DataLossError(what + ": CRC-32 mismatch");
+    return data;
+  }
+
+  // Replaces the local state with the snapshot in etcd (the log below this replica's next
+  // entry has been trimmed), saves it durably and publishes the new LPI. `hdr` is the header
+  // last read; a snapshot replaced while it is read is read again. DATA_LOSS when etcd holds no
+  // snapshot or a corrupt one: nothing is applied then.
+  Status RestoreFromSnapshot(std::optional<SnapshotHeader> hdr) {
+    auto started = Clock::now();
+    for (int attempt = 0;; ++attempt) {
+      if (!hdr) {
+        return DataLossError("the log has been trimmed but etcd holds no snapshot (" +
+                             keys.snapshot() + ")");
+      }
+      auto data = ReadSnapshotBytes(*hdr);
+      if (!data.ok()) {
+        BR2K_ASSIGN_OR_RETURN(auto now, ReadSnapshotHeader());
+        if (attempt < 5 && now != hdr) {  // replaced meanwhile: read the new one
+          hdr = now;
+          continue;
+        }
+        return data.status();
+      }
+      Status applied;
+      {
+        std::lock_guard lock(state_mu);
+        if (uncommitted) return UnavailableError("a batch of our own is being committed");
+        if (hdr->index <= lpi) return Status::Ok();  // caught up meanwhile
+        applied = deps.app->Restore(*data);
+        if (applied.ok()) {
+          lpi = hdr->index;
+          state_cv.notify_all();
+        }
+      }
+      if (!applied.ok()) {
+        Status st = ReloadState();  // the application may hold half a state
+        if (!st.ok()) MarkUnhealthy("cannot reload local state: " + st.ToString());
+        return applied.WithContext("restoring the snapshot at index " + std::to_string(hdr->index));
+      }
+      BR2K_RETURN_IF_ERROR(deps.store->SaveState({.lpi = hdr->index, .snapshot = *data}));
+      (void)deps.client->Put(keys.lpi(opt.replica_id), FormatIndex(hdr->index), EtcdDeadline());
+      {
+        std::lock_guard lock(mu);
+        restores++;
+        snapshot_index = std::max(snapshot_index, hdr->index);
+      }
+      spdlog::info(
+          "replica {}: restored the snapshot at index {} ({} bytes) in {} ms", opt.replica_id,
+          hdr->index, hdr->size,
+          std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count());
+      return Status::Ok();
+    }
+  }
+
+  // Stores `s` (taken at a committed point) as the snapshot in etcd: its chunks in as many
+  // fenced transactions as needed, then one that puts the header and deletes every other
+  // snapshot's chunks. A crash in between leaves the previous snapshot valid.
+  Status WriteSnapshot(int64_t ep, const LocalState& s) {
+    const size_t chunk = opt.snapshot_chunk_bytes;
+    SnapshotHeader h{.index = s.lpi,
+                     .chunks = std::max<uint64_t>(1, (s.snapshot.size() + chunk - 1) / chunk),
+                     .size = s.snapshot.size(),
+                     .crc32 = Crc32(s.snapshot)};
+    if (h.chunks > 999999) {
+      return ResourceExhaustedError("a snapshot of " + std::to_string(h.size) +
+                                    " bytes needs more than 999999 chunks of " +
+                                    std::to_string(chunk) + " bytes");
+    }
+    std::vector<etcd::Op> ops;
+    size_t bytes = 0;
+    for (uint64_t k = 0; k < h.chunks; ++k) {
+      std::string piece = s.snapshot.substr(std::min<size_t>(k * chunk, s.snapshot.size()), chunk);
+      std::string key = keys.snapshot_chunk(h.index, k);
+      size_t cost = piece.size() + key.size() + 64;
+      if (!ops.empty() && (ops.size() + 1 > opt.max_txn_ops || bytes + cost > opt.max_txn_bytes)) {
+        BR2K_RETURN_IF_ERROR(FencedTxn(ep, std::move(ops)).status());
+        ops.clear();
+        bytes = 0;
+      }
+      ops.push_back(etcd::Op::Put(std::move(key), std::move(piece)));
+      bytes += cost;
+    }
+    if (!ops.empty()) BR2K_RETURN_IF_ERROR(FencedTxn(ep, std::move(ops)).status());
+    const std::string mine = keys.snapshot_chunks_prefix(h.index);
+    const std::string all_end = etcd::PrefixEnd(keys.snapshot_prefix());
+    BR2K_RETURN_IF_ERROR(FencedTxn(ep, {etcd::Op::Put(keys.snapshot(), EncodeSnapshotHeader(h)),
+                                        etcd::Op::Delete(keys.snapshot_prefix(), mine),
+                                        etcd::Op::Delete(etcd::PrefixEnd(mine), all_end)})
+                             .status());
+    std::lock_guard lock(mu);
+    snapshot_index = h.index;
+    return Status::Ok();
+  }
+
   void SaveJournalOrMark(const Journal& j, bool durable = true) {
     Status st = deps.store->SaveJournal(j, durable);
     if (!st.ok()) MarkUnhealthy("cannot write journal: " + st.ToString());
@@ -430,6 +601,7 @@ struct Replica::Impl {
       leader_id.clear();
       leader_url.clear();
       sessions.clear();
+      session_floors.clear();
       for (auto& [i, st] : settlements) {
         if (st.pending)
           st.pending->Complete(
@@ -496,6 +668,13 @@ struct Replica::Impl {
     BR2K_ASSIGN_OR_RETURN(Heads h, ReadHeads());
     uint64_t my_lpi;
     {
+      std::lock_guard lock(state_mu);
+      my_lpi = lpi;
+    }
+    if (std::min(my_lpi, h.ssi) + 1 < h.log_start) {
+      // The entries this replica lacks have been trimmed: start from the snapshot.
+      BR2K_RETURN_IF_ERROR(RestoreFromSnapshot(h.snapshot));
+      BR2K_ASSIGN_OR_RETURN(h, ReadHeads());
       std::lock_guard lock(state_mu);
       my_lpi = lpi;
     }
@@ -590,8 +769,21 @@ struct Replica::Impl {
       }
       loaded[*sk] = rec->index;
     }
+    BR2K_ASSIGN_OR_RETURN(auto fkvs,
+                          deps.client->GetPrefix(keys.session_floor_prefix(), EtcdDeadline()));
+    std::map<std::string, uint64_t> floors;
+    for (const auto& kv : fkvs) {
+      auto client = keys.SessionFloorClient(kv.key);
+      auto f = DecodeSessionFloor(kv.value);
+      if (!client || !f.ok()) {
+        spdlog::warn("replica {}: skipping bad session floor {}", opt.replica_id, kv.key);
+        continue;
+      }
+      floors[*client] = f->seq;
+    }
     std::lock_guard lock(mu);
     sessions = std::move(loaded);
+    session_floors = std::move(floors);
     return Status::Ok();
   }
 
@@ -639,6 +831,11 @@ struct Replica::Impl {
         lock.unlock();
         (void)deps.client->LeaseRevoke(h.cl->lease, EtcdDeadline());
       }
+    }
+    if (start < h.log_start) {
+      // Behind the trimmed log (new, wiped, or down for long): start from the snapshot.
+      BR2K_RETURN_IF_ERROR(RestoreFromSnapshot(h.snapshot));
+      prefetched.clear();
     }
     while (true) {
       uint64_t from;
@@ -759,6 +956,168 @@ struct Replica::Impl {
       last_sweep = Clock::now();
       SweepSessions(ep);
     }
+    bool long_log;
+    {
+      std::lock_guard lock(mu);
+      long_log = ls >= log_start && ls - log_start + 1 > opt.trim_threshold;
+    }
+    if (opt.trim_threshold > 0 && long_log && Clock::now() - last_trim >= opt.trim_interval) {
+      last_trim = Clock::now();
+      Status st = TrimLog(ep);
+      if (st.code() == StatusCode::kAborted) return StepDown(st.ToString());
+      if (!st.ok()) spdlog::warn("replica {}: trimming the log: {}", opt.replica_id, st.ToString());
+    }
+  }
+
+  // ---- the bounded log: trimming (leader) ----
+
+  // When more than trim_threshold entries are retained: trim_to = min(SSI, the LPI of every
+  // replica not more than max_lag behind, the first entry awaiting its transaction's settlement
+  // - 1). A snapshot at or above trim_to is stored first unless etcd has one; then RLE, RS and
+  // TX of [Log_Start, trim_to] are deleted and Log_Start moved in one fenced transaction, and
+  // the session records of trimmed entries give way to per-client floors.
+  Status TrimLog(int64_t ep) {
+    const auto started = Clock::now();
+    etcd::TxnRequest req;
+    req.success = {etcd::Op::Get(keys.log_size()),
+                   etcd::Op::Get(keys.ssi()),
+                   etcd::Op::Get(keys.log_start()),
+                   etcd::Op::Get(keys.snapshot()),
+                   etcd::Op::Range(etcd::RangeRequest::Prefix(keys.lpi_prefix())),
+                   etcd::Op::Range({.key = keys.tx_pending_prefix(),
+                                    .range_end = etcd::PrefixEnd(keys.tx_pending_prefix()),
+                                    .limit = 1,
+                                    .keys_only = true})};
+    BR2K_ASSIGN_OR_RETURN(auto resp, deps.client->Txn(req, EtcdDeadline()));
+    BR2K_ASSIGN_OR_RETURN(uint64_t ls_now, IndexAt(resp, 0, 0));
+    BR2K_ASSIGN_OR_RETURN(uint64_t ssi_now, IndexAt(resp, 1, 0));
+    BR2K_ASSIGN_OR_RETURN(uint64_t start, IndexAt(resp, 2, 1));
+    std::optional<SnapshotHeader> hdr;
+    if (const auto* r = resp.responses[3].range(); r && !r->kvs.empty()) {
+      auto h = DecodeSnapshotHeader(r->kvs[0].value);
+      if (!h.ok()) return DataLossError(keys.snapshot() + ": " + h.status().message());
+      hdr = *h;
+    }
+    if (ls_now < start || ls_now - start + 1 <= opt.trim_threshold) return Status::Ok();
+    uint64_t bound = ssi_now;
+    std::string held_by = "SSI";
+    std::vector<std::string> ignored;
+    for (const auto& kv : resp.responses[4].range()->kvs) {
+      std::string id = kv.key.substr(keys.lpi_prefix().size());
+      auto v = ParseIndex(kv.value);
+      if (!v) continue;
+      if (*v + opt.max_lag < ssi_now) {
+        ignored.push_back(id + "@" + std::to_string(*v));  // restores from the snapshot
+        continue;
+      }
+      if (*v < bound) {
+        bound = *v;
+        held_by = "LPI of " + id;
+      }
+    }
+    if (const auto* r = resp.responses[5].range(); r && !r->kvs.empty()) {
+      if (auto idx = KeyLayout::IndexOf(r->kvs[0].key); idx && *idx - 1 < bound) {
+        bound = *idx - 1;  // a recorded transaction not settled yet keeps its entry
+        held_by = "pending transaction of entry " + std::to_string(*idx);
+      }
+    }
+    if (bound < start) return Status::Ok();
+    uint64_t snap = hdr ? hdr->index : 0;
+    size_t snap_bytes = 0;
+    if (bound > snap) {
+      std::optional<LocalState> s = CommittedSnapshot();
+      if (!s) return UnavailableError("no committed point to take a snapshot at");
+      if (s->lpi > snap) {
+        BR2K_RETURN_IF_ERROR(WriteSnapshot(ep, *s));
+        snap = s->lpi;
+        snap_bytes = s->snapshot.size();
+      }
+      bound = std::min(bound, snap);
+      if (bound < start) return Status::Ok();
+    }
+    BR2K_ASSIGN_OR_RETURN(auto trimmed,
+                          FencedTxn(ep, {etcd::Op::Delete(keys.rle(start), keys.rle(bound + 1)),
+                                         etcd::Op::Delete(keys.rs(start), keys.rs(bound + 1)),
+                                         etcd::Op::Delete(keys.tx(start), keys.tx(bound + 1)),
+                                         etcd::Op::Put(keys.log_start(), FormatIndex(bound + 1))}));
+    int64_t rev = trimmed.header.revision;
+    {
+      std::lock_guard lock(mu);
+      log_start = bound + 1;
+      trims++;
+    }
+    BR2K_ASSIGN_OR_RETURN(auto floors_rev, TrimSessions(ep, bound));
+    rev = std::max(rev, floors_rev);
+    if (opt.compact_after_trim) {
+      auto c = deps.client->Compact(rev, false, EtcdDeadline());
+      if (!c.ok())
+        spdlog::debug("replica {}: compaction: {}", opt.replica_id, c.status().ToString());
+    }
+    std::string lagging;
+    for (const auto& i : ignored) lagging += (lagging.empty() ? "" : ", ") + i;
+    spdlog::info(
+        "replica {}: trimmed entries {}-{}; the log now holds {}-{} (snapshot at {}{}; bound: "
+        "{}{}{}) in {} ms",
+        opt.replica_id, start, bound, bound + 1, ls_now, snap,
+        snap_bytes ? ", new, " + std::to_string(snap_bytes) + " bytes" : std::string(), held_by,
+        lagging.empty() ? "" : "; not waiting for ", lagging,
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count());
+    return Status::Ok();
+  }
+
+  // Deletes the session records of entries up to `trim_to`: per client, those of the longest
+  // run of sequence numbers (from the lowest) whose entries are trimmed, with one range delete,
+  // and raises the client's floor to the last of them in the same transaction, so that a
+  // retry of any of them is refused (OUT_OF_RANGE) rather than executed again. Returns the
+  // revision of the last transaction (0 if none).
+  Result<int64_t> TrimSessions(int64_t ep, uint64_t trim_to) {
+    std::map<std::string, uint64_t> raise;  // client -> new floor
+    std::map<std::string, uint64_t> old_floors;
+    {
+      std::lock_guard lock(mu);
+      std::string client;
+      bool blocked = false;
+      for (const auto& [k, index] : sessions) {  // ordered by (client, seq)
+        if (k.first != client) {
+          client = k.first;
+          blocked = false;
+        }
+        if (blocked) continue;
+        if (index > trim_to) {
+          blocked = true;
+          continue;
+        }
+        raise[client] = k.second;
+      }
+      old_floors = session_floors;
+    }
+    int64_t rev = 0;
+    const int64_t now = UnixNow();
+    std::vector<etcd::Op> ops;
+    std::vector<std::pair<std::string, uint64_t>> batch;
+    auto flush = [&]() -> Status {
+      if (ops.empty()) return Status::Ok();
+      BR2K_ASSIGN_OR_RETURN(auto r, FencedTxn(ep, std::move(ops)));
+      rev = r.header.revision;
+      ops.clear();
+      std::lock_guard lock(mu);
+      for (const auto& [c, f] : batch) {
+        sessions.erase(sessions.lower_bound({c, 0}), sessions.upper_bound({c, f}));
+        session_floors[c] = std::max(session_floors[c], f);
+      }
+      batch.clear();
+      return Status::Ok();
+    };
+    for (const auto& [c, f] : raise) {
+      if (ops.size() + 2 > std::max<size_t>(2, opt.max_txn_ops)) BR2K_RETURN_IF_ERROR(flush());
+      uint64_t floor = std::max(f, old_floors.count(c) ? old_floors[c] : 0);
+      ops.push_back(
+          etcd::Op::Put(keys.session_floor(c), EncodeSessionFloor({.seq = floor, .unix_ts = now})));
+      ops.push_back(etcd::Op::Delete(keys.session(c, 0), keys.session(c, f + 1)));
+      batch.emplace_back(c, f);
+    }
+    BR2K_RETURN_IF_ERROR(flush());
+    return rev;
   }
 
   // Deletes session records older than session_ttl.
@@ -780,8 +1139,28 @@ struct Replica::Impl {
       }
     }
     if (!ops.empty() && !FencedTxn(ep, std::move(ops)).ok()) return;
+    ops.clear();
+    {
+      std::lock_guard lock(mu);
+      for (const auto& k : gone) sessions.erase(k);
+    }
+    // Session floors (written when trimming) expire the same way.
+    auto floors = deps.client->GetPrefix(keys.session_floor_prefix(), EtcdDeadline());
+    if (!floors.ok()) return;
+    std::vector<std::string> gone_floors;
+    for (const auto& kv : *floors) {
+      auto f = DecodeSessionFloor(kv.value);
+      if (f.ok() && f->unix_ts >= cutoff) continue;
+      ops.push_back(etcd::Op::Delete(kv.key));
+      if (auto c = keys.SessionFloorClient(kv.key)) gone_floors.push_back(*c);
+      if (ops.size() >= 100) {
+        if (!FencedTxn(ep, std::move(ops)).ok()) return;
+        ops.clear();
+      }
+    }
+    if (!ops.empty() && !FencedTxn(ep, std::move(ops)).ok()) return;
     std::lock_guard lock(mu);
-    for (const auto& k : gone) sessions.erase(k);
+    for (const auto& c : gone_floors) session_floors.erase(c);
   }
 
   // Check for pending process: roll back the effects outside the state of an apply that a
@@ -792,6 +1171,16 @@ struct Replica::Impl {
       return Status::Ok();
     }
     uint64_t from = std::max(journal->first, lpi + 1);
+    if (from > journal->last) return Status::Ok();
+    // Entries trimmed meanwhile were finished by a leader long ago (the log is only trimmed
+    // below a committed snapshot): nothing of them is left to roll back here.
+    BR2K_ASSIGN_OR_RETURN(auto start_kv, deps.client->Get(keys.log_start(), EtcdDeadline()));
+    uint64_t start = start_kv ? ParseIndex(start_kv->value).value_or(1) : 1;
+    if (from < start) {
+      spdlog::warn("replica {}: interrupted entries [{}, {}] have been trimmed; not rolled back",
+                   opt.replica_id, from, std::min(start - 1, journal->last));
+      from = start;
+    }
     if (from > journal->last) return Status::Ok();
     BR2K_ASSIGN_OR_RETURN(auto entries, ReadEntries(from, journal->last));
     std::lock_guard lock(state_mu);
@@ -1420,6 +1809,8 @@ struct Replica::Impl {
       return InvalidArgumentError("client id must be 1-64 chars of [A-Za-z0-9._-] and seq >= 1");
     }
     std::shared_ptr<Pending> p;
+    const std::string who =
+        "request (client " + request.client_id + ", seq " + std::to_string(request.seq) + ")";
     for (int attempt = 0; attempt < 2 && !p; ++attempt) {
       std::optional<uint64_t> recorded;
       std::shared_ptr<Pending> attach;
@@ -1433,8 +1824,16 @@ struct Replica::Impl {
         if (attach) {
           // fall through to waiting outside the lock
         } else if (has_session) {
-          if (auto it = sessions.find(sk); it != sessions.end() && attempt == 0) {
-            recorded = it->second;
+          if (auto it = sessions.find(sk); it != sessions.end()) {
+            if (attempt == 0) recorded = it->second;
+          } else if (auto f = session_floors.find(request.client_id);
+                     f != session_floors.end() && request.seq <= f->second) {
+            // Its session record went with its trimmed entry: never run it again.
+            CountRequest(type, "gone");
+            return OutOfRangeError(
+                who + " is at or below sequence number " + std::to_string(f->second) +
+                " of its client, whose entries have been trimmed from the log; it is not "
+                "executed again and its answer is no longer available");
           }
         }
         if (!recorded && !attach) {
@@ -1455,7 +1854,13 @@ struct Replica::Impl {
         // A retry of a logged request: answer from the record, never execute again.
         auto kv = deps.client->Get(keys.rs(*recorded), EtcdDeadline());
         if (!kv.ok()) return kv.status();
-        if (!*kv) return UnavailableError("record of an earlier attempt is missing; retry");
+        if (!*kv) {
+          // RS is written with the session record and only deleted by trimming.
+          CountRequest(type, "gone");
+          return OutOfRangeError(who + " was logged as entry " + std::to_string(*recorded) +
+                                 ", which has been trimmed from the log; it is not executed "
+                                 "again and its answer is no longer available");
+        }
         auto rs = DecodeEntryStatus((*kv)->value);
         if (!rs.ok()) return DataLossError(rs.status().message());
         if ((rs->state == EntryState::kSuccess || rs->state == EntryState::kFail) && rs->response) {
@@ -1517,6 +1922,10 @@ Result<std::unique_ptr<Replica>> Replica::Create(ReplicaOptions options, Deps de
   }
   if (options.leader_ttl_seconds < 1) return InvalidArgumentError("leader ttl must be >= 1 s");
   if (options.follow_chunk == 0) options.follow_chunk = 1;
+  if (options.snapshot_chunk_bytes == 0 || options.snapshot_chunk_bytes > options.max_txn_bytes) {
+    return InvalidArgumentError("snapshot chunk size must be 1.." +
+                                std::to_string(options.max_txn_bytes) + " bytes (max txn bytes)");
+  }
   auto impl = std::make_unique<Impl>(std::move(options), deps);
   impl->initial_snapshot = deps.app->Snapshot();
   BR2K_ASSIGN_OR_RETURN(auto saved, deps.store->LoadState());
@@ -1609,6 +2018,10 @@ ReplicaStatus Replica::status() const {
   s.queued = impl_->queue.size();
   s.healthy = impl_->healthy;
   s.last_error = impl_->last_error;
+  s.log_start = impl_->log_start;
+  s.snapshot_index = impl_->snapshot_index;
+  s.trims = impl_->trims;
+  s.restores = impl_->restores;
   return s;
 }
 
@@ -1634,6 +2047,12 @@ std::string Replica::MetricsText() const {
   out << "# TYPE br2k_ssi gauge\nbr2k_ssi " << st.ssi << "\n";
   out << "# TYPE br2k_log_size gauge\nbr2k_log_size " << st.ls << "\n";
   out << "# TYPE br2k_is_leader gauge\nbr2k_is_leader " << (st.role == Role::kLeader ? 1 : 0)
+      << "\n";
+  out << "# HELP br2k_log_start First log index still in etcd (below it: trimmed).\n"
+      << "# TYPE br2k_log_start gauge\nbr2k_log_start " << st.log_start << "\n";
+  out << "# TYPE br2k_snapshot_index gauge\nbr2k_snapshot_index " << st.snapshot_index << "\n";
+  out << "# TYPE br2k_log_trims_total counter\nbr2k_log_trims_total " << st.trims << "\n";
+  out << "# TYPE br2k_snapshot_restores_total counter\nbr2k_snapshot_restores_total " << st.restores
       << "\n";
   return out.str();
 }

@@ -1,6 +1,7 @@
-// Fuzz target: decoding of everything br2k reads back from etcd (RLE, RS, session records,
-// recorded transactions) and from a replica's data directory (state file, journal). Whatever
-// decodes must round-trip.
+// Fuzz target: decoding of everything br2k reads back from etcd (RLE, RS, session records and
+// floors, recorded transactions, the snapshot header) and from a replica's data directory (state
+// file, journal). Whatever decodes must round-trip.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -33,5 +34,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto again = DecodeSignedTx(EncodeSignedTx(*t));
     if (!again.ok() || !(*again == *t)) __builtin_trap();
   }
+  if (auto h = DecodeSnapshotHeader(text); h.ok()) {
+    auto again = DecodeSnapshotHeader(EncodeSnapshotHeader(*h));
+    if (!again.ok() || !(*again == *h)) __builtin_trap();
+    if (h->chunks < 1 || h->chunks > std::max<uint64_t>(h->size, 1)) __builtin_trap();
+  }
+  if (auto f = DecodeSessionFloor(text); f.ok()) {
+    auto again = DecodeSessionFloor(EncodeSessionFloor(*f));
+    if (!again.ok() || again->seq != f->seq || again->unix_ts != f->unix_ts) __builtin_trap();
+  }
+  (void)Crc32(text);
   return 0;
 }

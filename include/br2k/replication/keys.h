@@ -8,6 +8,11 @@
 //   /br2k/<service>/LPI/<replica>          LPI: decimal index the replica processed
 //   /br2k/<service>/Replica/<replica>      the replica's advertised URL
 //   /br2k/<service>/Session/<client>/<seq:020>  EncodeSessionRecord
+//   /br2k/<service>/SessionFloor/<client>  EncodeSessionFloor: highest trimmed seq of the client
+//   /br2k/<service>/TX/<index:020>, TXQ/<index:020>  EncodeSignedTx (chain_effects.h)
+//   /br2k/<service>/Log_Start              decimal index of the first retained entry (absent: 1)
+//   /br2k/<service>/Snapshot               EncodeSnapshotHeader: the latest snapshot in etcd
+//   /br2k/<service>/Snap/<index:020>/<chunk:06>  its bytes, in chunks
 #pragma once
 
 #include <cstdint>
@@ -40,6 +45,18 @@ class KeyLayout {
   std::string tx_prefix() const { return prefix_ + "TX/"; }
   std::string tx_pending(uint64_t index) const;
   std::string tx_pending_prefix() const { return prefix_ + "TXQ/"; }
+  // The bounded log: entries below Log_Start are trimmed; Snapshot names the snapshot (taken
+  // at some index >= Log_Start - 1) whose chunks are under Snap/<index>/.
+  std::string log_start() const { return prefix_ + "Log_Start"; }
+  std::string snapshot() const { return prefix_ + "Snapshot"; }
+  std::string snapshot_prefix() const { return prefix_ + "Snap/"; }
+  std::string snapshot_chunks_prefix(uint64_t index) const;
+  std::string snapshot_chunk(uint64_t index, uint64_t chunk) const;  // chunk < 1000000
+  // Per client, the highest seq whose session record was deleted with its trimmed entry.
+  std::string session_floor(std::string_view client) const;
+  std::string session_floor_prefix() const { return prefix_ + "SessionFloor/"; }
+  // The client of a SessionFloor key; nullopt for anything else.
+  std::optional<std::string> SessionFloorClient(std::string_view key) const;
 
   // The index at the end of an RLE/, RS/, TX/ or TXQ/ key; nullopt for anything else.
   static std::optional<uint64_t> IndexOf(std::string_view key);

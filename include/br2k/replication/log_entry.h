@@ -43,6 +43,32 @@ struct SessionRecord {
 std::string EncodeSessionRecord(const SessionRecord& r);
 Result<SessionRecord> DecodeSessionRecord(std::string_view bytes);
 
+// SessionFloor/<client>: every seq <= `seq` of the client whose session record is gone was
+// logged at a trimmed index (its answer is no longer available; it must not run again).
+// `unix_ts`: when the floor was last raised (floors expire with the session TTL).
+struct SessionFloor {
+  uint64_t seq = 0;
+  int64_t unix_ts = 0;
+};
+std::string EncodeSessionFloor(const SessionFloor& f);
+Result<SessionFloor> DecodeSessionFloor(std::string_view bytes);
+
+// Snapshot: the header of the application snapshot stored in etcd at log index `index` (the
+// state after applying every entry up to it), in `chunks` chunks of `size` bytes in all, with
+// the CRC-32 of the whole. JSON {"i","n","size","crc32"}; 1 <= n <= 999999, n <= max(size, 1).
+struct SnapshotHeader {
+  uint64_t index = 0;
+  uint64_t chunks = 1;
+  uint64_t size = 0;
+  uint32_t crc32 = 0;
+  bool operator==(const SnapshotHeader&) const = default;
+};
+std::string EncodeSnapshotHeader(const SnapshotHeader& h);
+Result<SnapshotHeader> DecodeSnapshotHeader(std::string_view bytes);
+
+// CRC-32 (IEEE 802.3, the zlib polynomial) of `data`: the journal's records and etcd snapshots.
+uint32_t Crc32(std::string_view data);
+
 // The replica's durable local state: the application snapshot and the LPI, stored together.
 struct LocalState {
   uint64_t lpi = 0;

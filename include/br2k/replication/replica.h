@@ -62,6 +62,20 @@ struct ReplicaOptions {
   // The leader saves its snapshot in the background at most this often (followers save after
   // every follow step). Recovery re-applies committed entries above the saved LPI from etcd.
   std::chrono::milliseconds snapshot_interval{1000};
+
+  // The bounded log (docs/replication.md, "Bounded log"). At most every `trim_interval`, when
+  // more than `trim_threshold` entries are retained (0 = never trim), the leader stores a
+  // snapshot of its state in etcd (chunks of at most `snapshot_chunk_bytes`, which must not
+  // exceed max_txn_bytes) and deletes the entries below every replica's LPI and the snapshot.
+  // A replica whose LPI is more than `max_lag` entries behind is not waited for: it restores
+  // from the snapshot. Entries with a transaction awaiting settlement (TXQ/) are never deleted.
+  size_t trim_threshold = 10000;
+  std::chrono::milliseconds trim_interval{5000};
+  uint64_t max_lag = 100000;
+  size_t snapshot_chunk_bytes = 512 * 1024;
+  // After a trim, compact etcd's history up to it so that the deleted entries free space
+  // (otherwise only an etcd --auto-compaction setting reclaims it).
+  bool compact_after_trim = true;
 };
 
 // What /status shows.
@@ -77,6 +91,10 @@ struct ReplicaStatus {
   size_t queued = 0;       // requests waiting for the leader pipeline
   bool healthy = true;     // false after a fatal local error (disk), see last_error
   std::string last_error;
+  uint64_t log_start = 1;       // first retained log index (last seen in etcd)
+  uint64_t snapshot_index = 0;  // index of the latest snapshot in etcd (0: none seen)
+  uint64_t trims = 0;           // trims done by this replica as leader
+  uint64_t restores = 0;        // times this replica restored its state from an etcd snapshot
 };
 
 // The outcome of one write request.
@@ -122,7 +140,9 @@ class Replica {
   // UNAVAILABLE when etcd cannot be reached, leadership is lost meanwhile, or the request was
   // ignored (nothing was executed; retrying with the same (client, seq) is safe);
   // DEADLINE_EXCEEDED when `deadline` passes first (the outcome is then unknown: retry with the
-  // same (client, seq) to learn it). INVALID_ARGUMENT for a read-only type.
+  // same (client, seq) to learn it). INVALID_ARGUMENT for a read-only type. OUT_OF_RANGE for a
+  // retry of a (client, seq) whose entry has been trimmed from the log: it is not executed
+  // again and its answer is no longer available (HTTP 410).
   Result<WriteResult> Execute(Request request, RequestType type, Deadline deadline);
 
   // A linearizable read: confirms through etcd that this replica still holds Current_Leader

@@ -141,6 +141,9 @@ int main(int argc, char** argv) {
   size_t max_batch = 256, max_body = 1024 * 1024, max_txn_ops = 128;
   int64_t linger_us = 0, leader_ttl = 2, takeover_grace_ms = 1000, step_down_ms = 3000;
   int64_t request_timeout_ms = 10000, session_ttl_s = 3600;
+  size_t trim_threshold = 10000;
+  int64_t trim_interval_ms = 5000;
+  uint64_t trim_max_lag = 100000;
   cli.add_option("--id", id, "replica id ([A-Za-z0-9._-], unique per service)")->required();
   cli.add_option("--service", service, "service id (etcd prefix /br2k/<service>/)");
   cli.add_option("--listen", listen, "host:port to serve HTTP on");
@@ -167,6 +170,15 @@ int main(int argc, char** argv) {
   cli.add_option("--request-timeout-ms", request_timeout_ms, "per-request deadline");
   cli.add_option("--session-ttl-s", session_ttl_s, "client sessions (dedupe records) expire after");
   cli.add_option("--max-body", max_body, "maximum request body in bytes");
+  cli.add_option("--trim-threshold", trim_threshold,
+                 "the leader snapshots and trims the log in etcd when it holds more entries than "
+                 "this (0 = never)");
+  cli.add_option("--trim-interval-ms", trim_interval_ms, "how often the leader checks the log size")
+      ->check(CLI::Range(int64_t{10}, int64_t{86400000}));
+  cli.add_option("--trim-max-lag", trim_max_lag,
+                 "a replica more entries behind than this does not hold trimming back (it "
+                 "restores from the snapshot)")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 62));
   cli.add_option("--failpoint", failpoint,
                  "TESTS ONLY: crash at "
                  "after_append|after_inprocess|mid_apply|after_result|after_broadcast[:n]");
@@ -235,6 +247,9 @@ int main(int argc, char** argv) {
   opt.takeover_grace = std::chrono::milliseconds(takeover_grace_ms);
   opt.step_down_after = std::chrono::milliseconds(step_down_ms);
   opt.session_ttl = std::chrono::seconds(session_ttl_s);
+  opt.trim_threshold = trim_threshold;
+  opt.trim_interval = std::chrono::milliseconds(trim_interval_ms);
+  opt.max_lag = trim_max_lag;
   auto replica = replication::Replica::Create(opt, {.client = client->get(),
                                                     .app = &app,
                                                     .store = store->get(),

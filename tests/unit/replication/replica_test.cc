@@ -728,5 +728,234 @@ TEST(Replica_chainEffects, WithoutAChainTheRequestFailsClearly) {
   EXPECT_EQ(r->response.status, 501);
 }
 
+// ---- the bounded log ----
+
+ReplicaOptions TrimOptions(const std::string& id, bool raft_leader) {
+  auto o = Options(id, raft_leader);
+  o.trim_threshold = 10;
+  o.trim_interval = 0ms;  // at every check
+  o.snapshot_chunk_bytes = 64;
+  o.snapshot_interval = 50ms;
+  return o;
+}
+
+uint64_t LogStart(etcd::Client& c) {
+  return ParseIndex(Value(c, KeyLayout(kService).log_start())).value_or(1);
+}
+
+std::vector<std::string> WriteUsers(Node& leader, const std::string& client, uint64_t from,
+                                    uint64_t to) {
+  std::vector<std::string> users;
+  for (uint64_t s = from; s <= to; ++s) {
+    auto r = leader.replica->Execute(Post("u" + std::to_string(s), client, s),
+                                     RequestType::kReplication, Deadline::After(10s));
+    EXPECT_TRUE(r.ok()) << r.status();
+    users.push_back("u" + std::to_string(s));
+  }
+  return users;
+}
+
+// The snapshot in etcd, reassembled from its chunks by hand.
+std::optional<std::pair<SnapshotHeader, std::string>> EtcdSnapshot(etcd::Client& c) {
+  KeyLayout k(kService);
+  auto h = DecodeSnapshotHeader(Value(c, k.snapshot()));
+  if (!h.ok()) return std::nullopt;
+  std::string data;
+  for (uint64_t i = 0; i < h->chunks; ++i) data += Value(c, k.snapshot_chunk(h->index, i));
+  return std::make_pair(*h, data);
+}
+
+TEST(Replica_boundedLog, TrimsBelowTheSnapshotAndEveryLpi) {
+  etcd::FakeClient etcd;
+  auto a = StartNode(etcd, TrimOptions("a", true));
+  auto b = StartNode(etcd, TrimOptions("b", false));
+  ASSERT_TRUE(WaitFor([&] { return IsLeader(*a); }));
+  auto users = WriteUsers(*a, "c1", 1, 40);
+  ASSERT_TRUE(WaitFor([&] { return b->replica->status().lpi == 40; }));
+  ASSERT_TRUE(WaitFor([&] { return LogStart(etcd) > 1 && a->replica->status().trims > 0; }));
+  KeyLayout k(kService);
+  const uint64_t start = LogStart(etcd);
+  EXPECT_EQ(Value(etcd, k.log_size()), "40");
+  for (uint64_t i = 1; i <= 40; ++i) {
+    EXPECT_EQ(Value(etcd, k.rle(i)).empty(), i < start) << "RLE " << i;
+    EXPECT_EQ(Value(etcd, k.rs(i)).empty(), i < start) << "RS " << i;
+    // Session records of trimmed entries give way to the client's floor.
+    EXPECT_EQ(Value(etcd, k.session("c1", i)).empty(), i < start) << "session " << i;
+  }
+  auto floor = DecodeSessionFloor(Value(etcd, k.session_floor("c1")));
+  ASSERT_TRUE(floor.ok()) << floor.status();
+  EXPECT_EQ(floor->seq, start - 1);
+  // The snapshot covers everything trimmed and is a snapshot of the state at its index.
+  auto snap = EtcdSnapshot(etcd);
+  ASSERT_TRUE(snap.has_value());
+  EXPECT_GE(snap->first.index, start - 1);
+  EXPECT_GT(snap->first.chunks, 1u);  // 64-byte chunks
+  EXPECT_EQ(snap->first.size, snap->second.size());
+  EXPECT_EQ(snap->first.crc32, Crc32(snap->second));
+  apps::LogServerApp restored;
+  ASSERT_TRUE(restored.Restore(snap->second).ok());
+  EXPECT_EQ(restored.logs(),
+            std::vector<std::string>(users.begin(), users.begin() + snap->first.index));
+  // Only the current snapshot's chunks are kept.
+  auto all = etcd.GetPrefix(k.snapshot_prefix(), Deadline::After(5s));
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), snap->first.chunks);
+  auto st = a->replica->status();
+  EXPECT_EQ(st.log_start, start);
+  EXPECT_EQ(st.snapshot_index, snap->first.index);
+  EXPECT_NE(a->replica->MetricsText().find("br2k_log_trims_total"), std::string::npos);
+  // Nothing changed for the replicas: both still hold every entry.
+  EXPECT_EQ(a->app.logs(), users);
+  EXPECT_EQ(b->app.logs(), users);
+  // The service goes on after the trimmed part.
+  auto r =
+      a->replica->Execute(Post("more", "c1", 41), RequestType::kReplication, Deadline::After(10s));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->index, 41u);
+  ASSERT_TRUE(WaitFor([&] { return b->replica->status().lpi == 41; }));
+}
+
+TEST(Replica_boundedLog, EmptyFollowerRestoresFromTheSnapshotAndCatchesUp) {
+  etcd::FakeClient etcd;
+  auto a = StartNode(etcd, TrimOptions("a", true));
+  ASSERT_TRUE(WaitFor([&] { return IsLeader(*a); }));
+  auto users = WriteUsers(*a, "c1", 1, 40);
+  ASSERT_TRUE(WaitFor([&] { return LogStart(etcd) > 1; }));
+  // A brand-new replica (empty store) cannot follow from entry 1: it restores the snapshot,
+  // then follows the retained entries, including those written afterwards.
+  auto b = StartNode(etcd, TrimOptions("b", false));
+  auto more = WriteUsers(*a, "c1", 41, 45);
+  users.insert(users.end(), more.begin(), more.end());
+  ASSERT_TRUE(WaitFor([&] { return b->replica->status().lpi == 45; }));
+  EXPECT_EQ(b->app.logs(), users);
+  EXPECT_EQ(b->app.logs(), a->app.logs());
+  EXPECT_EQ(b->replica->status().restores, 1u);
+  EXPECT_GT(b->replica->status().snapshot_index, 0u);
+  // Restored durably: a restart from b's store starts at or above the snapshot.
+  ASSERT_TRUE(WaitFor([&] {
+    auto saved = b->store.LoadState();
+    return saved.ok() && saved->has_value() && (*saved)->lpi >= LogStart(etcd) - 1;
+  }));
+}
+
+TEST(Replica_boundedLog, ReplicaWithinMaxLagHoldsTrimmingBackOneBeyondIsNotWaitedFor) {
+  KeyLayout k(kService);
+  for (uint64_t max_lag : {1000u, 10u}) {
+    etcd::FakeClient etcd;
+    // Replica z is down at LPI 5.
+    ASSERT_TRUE(etcd.Put(k.lpi("z"), "5", Deadline::After(5s)).ok());
+    auto o = TrimOptions("a", true);
+    o.max_lag = max_lag;
+    auto a = StartNode(etcd, o);
+    ASSERT_TRUE(WaitFor([&] { return IsLeader(*a); }));
+    WriteUsers(*a, "c1", 1, 40);
+    ASSERT_TRUE(WaitFor([&] { return a->replica->status().trims > 0; })) << max_lag;
+    if (max_lag == 1000) {
+      EXPECT_EQ(LogStart(etcd), 6u) << "z's entries must stay";
+      EXPECT_NE(Value(etcd, k.rle(6)), "");
+    } else {
+      ASSERT_TRUE(WaitFor([&] { return LogStart(etcd) > 6; })) << "z is 35 behind: not waited for";
+      // z, when it comes back, restores from the snapshot.
+      auto snap = EtcdSnapshot(etcd);
+      ASSERT_TRUE(snap.has_value());
+      EXPECT_GE(snap->first.index, LogStart(etcd) - 1);
+    }
+  }
+}
+
+TEST(Replica_boundedLog, CorruptSnapshotChunkIsDataLossAndNotApplied) {
+  etcd::FakeClient etcd;
+  KeyLayout k(kService);
+  {
+    auto a = StartNode(etcd, TrimOptions("a", true));
+    ASSERT_TRUE(WaitFor([&] { return IsLeader(*a); }));
+    WriteUsers(*a, "c1", 1, 40);
+    ASSERT_TRUE(WaitFor([&] { return LogStart(etcd) > 1; }));
+  }  // a stops; nobody writes another snapshot
+  auto snap = EtcdSnapshot(etcd);
+  ASSERT_TRUE(snap.has_value());
+  const uint64_t last = snap->first.chunks - 1;
+  std::string chunk = Value(etcd, k.snapshot_chunk(snap->first.index, last));
+  ASSERT_FALSE(chunk.empty());
+  chunk[0] = chunk[0] == 'x' ? 'y' : 'x';  // same size, other bytes
+  ASSERT_TRUE(etcd.Put(k.snapshot_chunk(snap->first.index, last), chunk, Deadline::After(5s)).ok());
+  auto b = StartNode(etcd, TrimOptions("b", false));
+  ASSERT_TRUE(WaitFor([&] { return !b->replica->status().healthy; }));
+  auto st = b->replica->status();
+  EXPECT_NE(st.last_error.find("DATA_LOSS"), std::string::npos) << st.last_error;
+  EXPECT_NE(st.last_error.find("CRC-32"), std::string::npos) << st.last_error;
+  EXPECT_EQ(st.lpi, 0u);
+  EXPECT_TRUE(b->app.logs().empty());
+  auto saved = b->store.LoadState();
+  ASSERT_TRUE(saved.ok());
+  EXPECT_FALSE(saved->has_value());
+  EXPECT_EQ(st.restores, 0u);
+}
+
+TEST(Replica_boundedLog, RetryOfATrimmedRequestIsGoneAndNotExecuted) {
+  etcd::FakeClient etcd;
+  KeyLayout k(kService);
+  {
+    auto a = StartNode(etcd, TrimOptions("a", true));
+    ASSERT_TRUE(WaitFor([&] { return IsLeader(*a); }));
+    WriteUsers(*a, "c1", 1, 40);
+    ASSERT_TRUE(WaitFor([&] { return LogStart(etcd) > 2; }));
+    auto r =
+        a->replica->Execute(Post("u1", "c1", 1), RequestType::kReplication, Deadline::After(10s));
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), StatusCode::kOutOfRange) << r.status();
+    EXPECT_NE(r.status().message().find("trimmed"), std::string::npos) << r.status();
+    EXPECT_EQ(a->app.logs().size(), 40u);
+    EXPECT_EQ(Value(etcd, k.log_size()), "40");
+  }
+  // A new leader loads the floors with the sessions: still refused, never run again.
+  auto b = StartNode(etcd, TrimOptions("b", true));
+  ASSERT_TRUE(WaitFor([&] { return IsLeader(*b); }));
+  auto r =
+      b->replica->Execute(Post("u2", "c1", 2), RequestType::kReplication, Deadline::After(10s));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kOutOfRange) << r.status();
+  EXPECT_EQ(Value(etcd, k.log_size()), "40");
+  // The client's next request and other clients are not affected.
+  auto next =
+      b->replica->Execute(Post("u41", "c1", 41), RequestType::kReplication, Deadline::After(10s));
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(next->index, 41u);
+  auto other =
+      b->replica->Execute(Post("v1", "c2", 1), RequestType::kReplication, Deadline::After(10s));
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_FALSE(other->duplicate);
+  EXPECT_EQ(b->app.logs().size(), 42u);
+}
+
+TEST(Replica_boundedLog, EntryWithAPendingTransactionIsNeverTrimmed) {
+  etcd::FakeClient etcd;
+  FakeChain chain;
+  chain.mining = false;
+  KeyLayout k(kService);
+  auto a = StartChainNode(etcd, TrimOptions("a", true), &chain);
+  ASSERT_TRUE(WaitFor([&] { return IsLeader(*a); }));
+  WriteUsers(*a, "c1", 1, 3);
+  auto anchor = a->replica->Execute(Anchor("c2", 1), RequestType::kNormal, Deadline::After(1s));
+  EXPECT_FALSE(anchor.ok());  // not mined: no answer yet
+  ASSERT_TRUE(WaitFor([&] { return !Value(etcd, k.tx_pending(4)).empty(); }));
+  WriteUsers(*a, "c1", 4, 40);
+  ASSERT_TRUE(WaitFor([&] { return a->replica->status().trims > 0; }));
+  EXPECT_EQ(LogStart(etcd), 4u);  // entries 1-3 trimmed, 4 waits for its receipt
+  EXPECT_NE(Value(etcd, k.rle(4)), "");
+  EXPECT_NE(Value(etcd, k.tx(4)), "");
+  EXPECT_NE(Value(etcd, k.tx_pending(4)), "");
+  EXPECT_EQ(Rs(etcd, 4).state, EntryState::kInProcess);
+  {
+    std::lock_guard lock(chain.mu);
+    chain.mining = true;
+  }
+  // Settled (RS Success, TXQ deleted): the next trim goes past it.
+  ASSERT_TRUE(WaitFor([&] { return Value(etcd, k.tx_pending(4)).empty(); }));
+  ASSERT_TRUE(WaitFor([&] { return LogStart(etcd) > 4; }));
+  EXPECT_EQ(Value(etcd, k.tx(4)), "");
+  EXPECT_EQ(Value(etcd, k.rs(4)), "");
+}
+
 }  // namespace
 }  // namespace br2k::replication
