@@ -1,8 +1,10 @@
 // `br2k up` runs the whole loop (anvil, registry, etcd, replicas, manager), driven through the
 // real executable as a user would: status with chain and service sections, the registry read
-// with the eth binding, a request through a follower, the other verbs' defaults, a second `up`,
-// `down` leaving no process, an external chain with a reused registry, a dead run's state.
+// with the eth binding, a request through a follower, the other verbs' defaults, every replica
+// killed and brought back by a client's claim and the manager, a second `up`, `down` leaving no
+// process, an external chain with a reused registry, a dead run's state.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
 
 #include <chrono>
@@ -10,6 +12,7 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "br2k/cluster/local_anvil.h"
 #include "br2k/common/run_state.h"
@@ -207,6 +210,36 @@ TEST(Up, Detached_runsChainRegistryServiceAndManager) {
                                    eth::ServiceIdFromName("logserver").ToHex() + " " +
                                    AddressOfKeyFile(s->chain->manager_key_file).ToChecksum());
   EXPECT_EQ(block.out, "true\n") << block.out;
+
+  // The whole loop: every replica dies; the client's claim (after one round of failures) makes
+  // the manager redeploy them from state.json, with their state, and mark the service Active.
+  auto launcher = proc::PosixLauncher();
+  for (const auto& r : s->replicas) ASSERT_TRUE(launcher->Signal(r.pid, SIGKILL).ok()) << r.id;
+  for (const auto& r : s->replicas) ASSERT_TRUE(launcher->Wait(r.pid, Deadline::After(10s)).ok());
+  auto killed = Clock::now();
+  CliRun healed = Br2k(run_dir, "call GET /logs --claim-after 1 --timeout 120");
+  std::cout << "[ up ] all replicas killed -> answered after the claim and redeploy: "
+            << std::chrono::duration<double>(Clock::now() - killed).count() << " s\n";
+  EXPECT_EQ(healed.code, 0) << healed.out;
+  EXPECT_NE(healed.out.find("\"bob\""), std::string::npos) << healed.out;
+  EXPECT_NE(healed.out.find("\"carol\""), std::string::npos) << healed.out;
+  const auto manager_log = run_dir / "manager.log";
+  auto read_log = [&] {
+    std::ifstream in(manager_log);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  for (Deadline d = Deadline::After(60s); !d.expired();) {
+    if (read_log().find("redeployed:") != std::string::npos) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_NE(read_log().find("marked Active"), std::string::npos) << read_log();
+  auto redeployed = RunState::Load(run_dir / "state.json");
+  ASSERT_TRUE(redeployed.ok()) << redeployed.status();
+  for (size_t i = 0; i < s->replicas.size(); ++i) {
+    EXPECT_NE(redeployed->replicas[i].pid, s->replicas[i].pid) << "new pids in state.json";
+  }
+  CliRun healthy = Br2k(run_dir, "status");
+  EXPECT_EQ(healthy.code, 0) << healthy.out;
 
   // A second `up` reuses what runs; one asking for something else says why it cannot.
   std::vector<int> pids = RecordedPids(run_dir);
