@@ -60,7 +60,6 @@ int StopProcesses(const std::vector<int>& pids, const std::string& binary_name) 
 
 std::vector<int> ProcessesOfRunDir(const std::filesystem::path& run_dir) {
   const std::string dir = run_dir.lexically_normal().string();
-  const std::string inside = dir + "/";
   std::vector<int> out;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
@@ -72,17 +71,22 @@ std::vector<int> ProcessesOfRunDir(const std::filesystem::path& run_dir) {
     if (::stat(entry.path().c_str(), &st) != 0 || st.st_uid != ::getuid()) continue;
     auto args = Cmdline(pid);
     if (args.empty()) continue;
+    // Only the exact places `up` puts them, so that a run directory that also holds other
+    // things (e.g. --run-dir ~) never matches someone else's process.
     const std::string bin = std::filesystem::path(args[0]).filename().string();
-    bool ours = bin == "etcd" || bin == "br2k-logserver" || bin == "anvil" ||
-                (bin == "br2k" && args.size() > 1 && args[1] == "manager");
-    if (!ours) continue;
-    bool names_dir = false;
-    for (size_t i = 1; i < args.size() && !names_dir; ++i) {
+    auto matches = [&](const std::string& value) {
+      if (bin == "etcd") return value.starts_with(dir + "/etcd-");
+      if (bin == "br2k-logserver") return value.starts_with(dir + "/node-");
+      if (bin == "anvil") return value == dir + "/anvil.json";
+      if (bin == "br2k") return args.size() > 1 && args[1] == "manager" && value == dir;
+      return false;
+    };
+    bool ours = false;
+    for (size_t i = 1; i < args.size() && !ours; ++i) {
       const std::string& a = args[i];
-      auto value = a.find('=') != std::string::npos ? a.substr(a.find('=') + 1) : a;
-      names_dir = value == dir || value.starts_with(inside);
+      ours = matches(a.find('=') != std::string::npos ? a.substr(a.find('=') + 1) : a);
     }
-    if (names_dir && proc::PosixLauncher()->Alive(pid)) out.push_back(pid);
+    if (ours && proc::PosixLauncher()->Alive(pid)) out.push_back(pid);
   }
   return out;
 }

@@ -72,10 +72,10 @@ Status RaiseEtcdRevision(const std::vector<std::string>& endpoints, int64_t revi
                          Deadline deadline);
 
 // Processes of this user that belong to the deployment in `run_dir` although no state file
-// may name them: etcd, br2k-logserver, anvil, or `br2k manager`, with an argument naming a path
-// in `run_dir` (their --data-dir, --run-dir or anvil's --config-out). Never this process. For
-// `br2k down`, so that it leaves nothing behind (e.g. a replica the manager restarted while
-// being stopped).
+// may name them, recognised by where `up` puts them: etcd with a data dir under
+// <run_dir>/etcd-*, br2k-logserver under <run_dir>/node-*, anvil with --config-out
+// <run_dir>/anvil.json, `br2k manager --run-dir <run_dir>`. Never this process. For `br2k down`,
+// so that it leaves nothing behind (e.g. a replica the manager restarted while being stopped).
 std::vector<int> ProcessesOfRunDir(const std::filesystem::path& run_dir);
 
 }  // namespace br2k::cli

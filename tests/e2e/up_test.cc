@@ -334,6 +334,22 @@ TEST(Up, StateOfADeadRun_isCleanedAndAFreshRunStarts) {
   ExpectDownLeavesNothing(run_dir);
 }
 
+TEST(Up, DownWithoutState_stopsTheProcessesOfItsRunDir) {
+  testing::ScratchDir dir("up-stray");
+  const auto run_dir = dir.path() / "run";
+  CliRun up = Br2k(run_dir, "up --detach" + kFast);
+  ASSERT_EQ(up.code, 0) << up.out;
+  // As if `up` had died before recording what it started.
+  std::vector<int> pids = RecordedPids(run_dir);
+  ASSERT_EQ(pids.size(), 8u);
+  std::filesystem::remove(run_dir / "state.json");
+  CliRun down = Br2k(run_dir, "down");
+  EXPECT_EQ(down.code, 0) << down.out;
+  EXPECT_NE(down.out.find("stopped 8 stray process(es)"), std::string::npos) << down.out;
+  for (int pid : pids) EXPECT_FALSE(proc::PosixLauncher()->Alive(pid)) << "left behind: " << pid;
+  EXPECT_EQ(ProcessesNaming(run_dir), std::vector<std::string>{});
+}
+
 TEST(LocalAnvil, MissingBinaryAndBadOptionsAreClearErrors) {
   testing::ScratchDir dir("anvil");
   auto no_log = cluster::LocalAnvil::Start({}, Deadline::After(5s));
