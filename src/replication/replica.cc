@@ -163,6 +163,8 @@ struct Replica::Impl {
   Clock::time_point last_trim = Clock::now();  // control thread only
   // Follower persistence (control thread only).
   bool follower_dirty = false;
+  uint64_t published_lpi = 0;  // LPI/<id> last written by this replica as follower
+  Clock::time_point last_lpi_publish{};
   Clock::time_point last_follower_flush{};
 
   // Normal requests whose transaction is recorded and must be settled from its receipt
@@ -873,20 +875,29 @@ struct Replica::Impl {
     return FlushFollower(false);
   }
 
-  // Saves the follower's state and publishes its LPI, at most once per snapshot_interval (both
-  // cost a sync on the disk etcd uses; a crash only means re-applying committed entries).
+  // Saves the follower's state and publishes its LPI, at most once per snapshot_interval (a
+  // save costs a sync on the disk etcd uses; a crash only means re-applying committed entries).
+  // In between, the LPI alone is published at most once per lpi_publish_interval, so that the
+  // leader's trimming (bounded by every LPI) need not wait for the next save: an LPI in etcd
+  // above the saved one only means restoring from the snapshot after a crash.
   Status FlushFollower(bool force) {
-    if (!follower_dirty) return Status::Ok();
-    if (!force && Clock::now() - last_follower_flush < opt.snapshot_interval) return Status::Ok();
-    last_follower_flush = Clock::now();
-    uint64_t saved;
+    uint64_t current;
     {
       std::lock_guard lock(state_mu);
-      saved = lpi;
+      current = lpi;
     }
-    BR2K_RETURN_IF_ERROR(SaveStateNow());
-    follower_dirty = false;
-    (void)deps.client->Put(keys.lpi(opt.replica_id), FormatIndex(saved), EtcdDeadline());
+    const auto now = Clock::now();
+    if (follower_dirty && (force || now - last_follower_flush >= opt.snapshot_interval)) {
+      last_follower_flush = now;
+      BR2K_RETURN_IF_ERROR(SaveStateNow());
+      follower_dirty = false;
+    } else if (current == published_lpi || now - last_lpi_publish < opt.lpi_publish_interval) {
+      return Status::Ok();
+    }
+    last_lpi_publish = now;
+    if (deps.client->Put(keys.lpi(opt.replica_id), FormatIndex(current), EtcdDeadline()).ok()) {
+      published_lpi = current;
+    }
     return Status::Ok();
   }
 

@@ -62,6 +62,9 @@ struct ReplicaOptions {
   // The leader saves its snapshot in the background at most this often (followers save after
   // every follow step). Recovery re-applies committed entries above the saved LPI from etcd.
   std::chrono::milliseconds snapshot_interval{1000};
+  // A follower publishes its LPI (what trimming waits for) at most this often; it saves its
+  // state at most every snapshot_interval.
+  std::chrono::milliseconds lpi_publish_interval{100};
 
   // The bounded log (docs/replication.md, "Bounded log"). At most every `trim_interval`, when
   // more than `trim_threshold` entries are retained (0 = never trim), the leader stores a
