@@ -11,9 +11,12 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "br2k/client/service_client.h"
 #include "br2k/cluster/local_anvil.h"
 #include "br2k/common/run_state.h"
 #include "br2k/eth/key.h"
@@ -259,6 +262,142 @@ TEST(Up, Detached_runsChainRegistryServiceAndManager) {
   CliRun no_up = Br2k(run_dir, "registry show");
   EXPECT_EQ(no_up.code, 1);
   EXPECT_NE(no_up.out.find("br2k up"), std::string::npos) << no_up.out;
+}
+
+// The done-when of the whole loop's failover: kill -9 the leader while a client writes
+// continuously through the registry. The registry's location moves to the new leader (a
+// NewLocation event with a higher epoch), the client follows it, reports zero failed requests,
+// and every acknowledged write is in the log exactly once. The failover time (kill -> first
+// acknowledged write afterwards) is logged.
+TEST(Up, LeaderKilledUnderLoad_registryFollowsAndTheClientLosesNothing) {
+  testing::ScratchDir dir("up-failover");
+  const auto run_dir = dir.path() / "run";
+  CliRun up = Br2k(run_dir, "up --detach" + kFast);
+  ASSERT_EQ(up.code, 0) << up.out;
+  auto doc = nlohmann::json::parse(Br2k(run_dir, "status --json").out);
+  const auto& chain = doc["chain"];
+  const std::string old_leader = chain["location"];
+  const uint64_t old_epoch = chain["epoch"];
+  auto s = RunState::Load(run_dir / "state.json");
+  ASSERT_TRUE(s.ok()) << s.status();
+  int leader_pid = 0;
+  for (const auto& r : s->replicas) {
+    if (r.url == old_leader) leader_pid = r.pid;
+  }
+  ASSERT_GT(leader_pid, 0) << doc.dump();
+
+  auto transport = eth::MakeHttpTransport(chain["rpc_url"].get<std::string>());
+  ASSERT_TRUE(transport.ok());
+  auto rpc = std::make_shared<eth::RpcClient>(*transport);
+  auto registry = eth::Address::Parse(chain["registry"].get<std::string>());
+  ASSERT_TRUE(registry.ok());
+  client::ServiceClientOptions o;
+  o.rpc = rpc;
+  o.registry = *registry;
+  o.service = "logserver";
+  o.client_id = "failover-e2e";
+  o.attempt_timeout = 2s;
+  auto c = client::ServiceClient::Create(o, Deadline::After(20s));
+  ASSERT_TRUE(c.ok()) << c.status();
+  auto& svc = **c;
+
+  std::mutex mu;
+  struct Ack {
+    std::string user;
+    Clock::time_point at;
+    std::string url;  // the location that answered
+  };
+  std::vector<Ack> acked;
+  std::atomic<int> failed{0};
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (int i = 0; !stop; ++i) {
+      std::string user = "w" + std::to_string(i);
+      auto a =
+          svc.Call("POST", "/logs", nlohmann::json{{"user", user}}.dump(), Deadline::After(60s));
+      if (a.ok() && a->ok()) {
+        std::lock_guard lock(mu);
+        acked.push_back({user, Clock::now(), a->url});
+      } else {
+        failed++;
+      }
+    }
+  });
+  auto acked_count = [&] {
+    std::lock_guard lock(mu);
+    return acked.size();
+  };
+  auto wait_acks = [&](size_t n) {
+    auto until = Clock::now() + 90s;
+    while (acked_count() < n && Clock::now() < until && failed == 0) {
+      std::this_thread::sleep_for(20ms);
+    }
+    return acked_count() >= n;
+  };
+  EXPECT_TRUE(wait_acks(20));
+  auto block = rpc->BlockNumber(Deadline::After(5s));
+  ASSERT_TRUE(block.ok());
+  const size_t before = acked_count();
+  ASSERT_TRUE(proc::PosixLauncher()->Signal(leader_pid, SIGKILL).ok());
+  const auto killed = Clock::now();
+  EXPECT_TRUE(wait_acks(before + 30));
+  stop = true;
+  writer.join();
+
+  EXPECT_EQ(failed.load(), 0);
+  auto counters = svc.history().counters();
+  EXPECT_EQ(counters.fail, 0u);
+  EXPECT_EQ(counters.unknown, 0u);
+  std::optional<Clock::time_point> first_after;
+  {
+    std::lock_guard lock(mu);
+    for (const auto& a : acked) {
+      if (a.url != old_leader && (!first_after || a.at < *first_after)) first_after = a.at;
+    }
+  }
+  ASSERT_TRUE(first_after.has_value());
+  std::cout << "[ up ] leader killed -> first acknowledged write at the new leader: "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(*first_after - killed).count()
+            << " ms (" << counters.attempts << " attempts, " << counters.retries << " retries, "
+            << counters.location_changes << " location changes)\n";
+
+  // The registry moved: a NewLocation event after the kill, with a higher epoch, naming the
+  // replica that leads now.
+  auto now = nlohmann::json::parse(Br2k(run_dir, "status --json").out);
+  const std::string new_leader = now["service"]["location"];
+  EXPECT_NE(new_leader, old_leader);
+  eth::ServiceRegistry reg(rpc, *registry);
+  auto events =
+      reg.GetEvents(eth::ServiceIdFromName("logserver"), {eth::RegistryEvent::Kind::kNewLocation},
+                    *block, std::nullopt, Deadline::After(10s));
+  ASSERT_TRUE(events.ok()) << events.status();
+  bool moved = false;
+  for (const auto& e : *events) {
+    if (e.location == new_leader && e.epoch > old_epoch) moved = true;
+  }
+  EXPECT_TRUE(moved) << "no NewLocation(" << new_leader << ", epoch > " << old_epoch << ")";
+
+  // Nothing acknowledged is lost or applied twice.
+  auto logs = svc.Read("/logs", Deadline::After(30s));
+  ASSERT_TRUE(logs.ok() && logs->ok()) << (logs.ok() ? logs->body : logs.status().ToString());
+  std::map<std::string, int> seen;
+  const auto log_doc = nlohmann::json::parse(logs->body);
+  for (const auto& u : log_doc["logs"]) seen[u.get<std::string>()]++;
+  std::lock_guard lock(mu);
+  int missing = 0;
+  for (const auto& a : acked) {
+    if (seen[a.user] != 1 && ++missing <= 5) ADD_FAILURE() << a.user << " seen " << seen[a.user];
+  }
+  EXPECT_EQ(missing, 0) << "of " << acked.size() << " acknowledged; the log holds " << seen.size()
+                        << ": " << logs->body.substr(0, 300);
+  if (missing > 0) {
+    for (const auto& r : now["replicas"]) {
+      std::cout << Shell("curl -s '" + r["url"].get<std::string>() + "/replica' | head -c 400").out
+                << "\n";
+    }
+    std::cout << Br2k(run_dir, "status").out;
+  }
+  ExpectDownLeavesNothing(run_dir);
 }
 
 TEST(Up, ExternalChain_fundsTheAccountsAndReusesTheRegistryAcrossRuns) {
