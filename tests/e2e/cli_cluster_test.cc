@@ -9,25 +9,16 @@
 
 #include "br2k/common/run_state.h"
 #include "br2k/proc/process.h"
+#include "command.h"
 #include "test_env.h"
 
 namespace br2k {
 namespace {
 
-struct CliRun {
-  int code;
-  std::string out;
-};
+using CliRun = testing::CommandResult;
 
 CliRun Shell(const std::string& command) {
-  std::string cmd = command + " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int st = ::pclose(p);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+  return testing::RunShell(command);
 }
 
 CliRun Br2k(const std::filesystem::path& run_dir, const std::string& args) {
@@ -40,15 +31,15 @@ TEST(Cli, UpStatusDown_fullCycle) {
   auto run_dir = dir.path() / "run";
 
   CliRun none = Br2k(run_dir, "status");
-  EXPECT_EQ(none.code, 1);
+  EXPECT_EQ(none.status, 1);
   EXPECT_NE(none.out.find("nothing is running"), std::string::npos) << none.out;
 
   CliRun up = Br2k(run_dir, "up --detach --heartbeat-ms 50 --election-ms 500");
-  ASSERT_EQ(up.code, 0) << up.out;
+  ASSERT_EQ(up.status, 0) << up.out;
   EXPECT_NE(up.out.find("leader"), std::string::npos) << up.out;
 
   CliRun status = Br2k(run_dir, "status --json");
-  ASSERT_EQ(status.code, 0) << status.out;
+  ASSERT_EQ(status.status, 0) << status.out;
   auto doc = nlohmann::json::parse(status.out);
   ASSERT_EQ(doc["etcd"].size(), 3u);
   int leaders = 0;
@@ -84,7 +75,7 @@ TEST(Cli, UpStatusDown_fullCycle) {
 
   // A second `up` reuses what runs instead of starting another cluster.
   CliRun again = Br2k(run_dir, "up --detach");
-  EXPECT_EQ(again.code, 0) << again.out;
+  EXPECT_EQ(again.status, 0) << again.out;
   EXPECT_NE(again.out.find("already running"), std::string::npos) << again.out;
   auto after = nlohmann::json::parse(Br2k(run_dir, "status --json").out);
   EXPECT_EQ(after["etcd"][0]["pid"].get<int>(), pids[0]);
@@ -97,32 +88,32 @@ TEST(Cli, UpStatusDown_fullCycle) {
   pids.push_back(state->chain->anvil_pid);
   pids.push_back(state->manager->pid);
   CliRun down = Br2k(run_dir, "down");
-  ASSERT_EQ(down.code, 0) << down.out;
+  ASSERT_EQ(down.status, 0) << down.out;
   EXPECT_NE(down.out.find("stopped 8"), std::string::npos) << down.out;
   for (int pid : pids) EXPECT_FALSE(proc::PosixLauncher()->Alive(pid)) << "left behind: " << pid;
-  EXPECT_EQ(Br2k(run_dir, "status").code, 1);
+  EXPECT_EQ(Br2k(run_dir, "status").status, 1);
   // Down twice is harmless.
-  EXPECT_EQ(Br2k(run_dir, "down").code, 0);
+  EXPECT_EQ(Br2k(run_dir, "down").status, 0);
 }
 
 TEST(Cli, Status_corruptStateFileGivesAClearError) {
   testing::ScratchDir dir("cli");
   std::ofstream(dir.path() / "state.json") << "{ not json";
   CliRun status = Br2k(dir.path(), "status");
-  EXPECT_EQ(status.code, 1);
+  EXPECT_EQ(status.status, 1);
   EXPECT_NE(status.out.find("br2k: "), std::string::npos) << status.out;
   EXPECT_NE(status.out.find("not valid JSON"), std::string::npos) << status.out;
   CliRun up = Br2k(dir.path(), "up --detach");
-  EXPECT_EQ(up.code, 1);
+  EXPECT_EQ(up.status, 1);
   EXPECT_NE(up.out.find("br2k down"), std::string::npos) << up.out;
 }
 
 TEST(Cli, UnknownVerbAndBadFlagAreUsageErrors) {
   testing::ScratchDir dir("cli");
   CliRun verb = Br2k(dir.path(), "frobnicate");
-  EXPECT_NE(verb.code, 0);
+  EXPECT_NE(verb.status, 0);
   CliRun flag = Br2k(dir.path(), "up --members 0");
-  EXPECT_NE(flag.code, 0);
+  EXPECT_NE(flag.status, 0);
   EXPECT_NE(flag.out.find("members"), std::string::npos) << flag.out;
 }
 

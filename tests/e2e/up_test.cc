@@ -23,6 +23,7 @@
 #include "br2k/eth/rpc_transport.h"
 #include "br2k/eth/service_registry.h"
 #include "br2k/proc/process.h"
+#include "command.h"
 #include "test_env.h"
 
 namespace br2k {
@@ -31,20 +32,10 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-struct CliRun {
-  int code;
-  std::string out;
-};
+using CliRun = testing::CommandResult;
 
 CliRun Shell(const std::string& command) {
-  std::string cmd = command + " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int st = ::pclose(p);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+  return testing::RunShell(command);
 }
 
 CliRun Br2k(const std::filesystem::path& run_dir, const std::string& args) {
@@ -109,7 +100,7 @@ bool Contains(const std::vector<eth::Address>& v, const eth::Address& a) {
 void ExpectDownLeavesNothing(const std::filesystem::path& run_dir) {
   std::vector<int> pids = RecordedPids(run_dir);
   CliRun down = Br2k(run_dir, "down");
-  ASSERT_EQ(down.code, 0) << down.out;
+  ASSERT_EQ(down.status, 0) << down.out;
   for (int pid : pids) EXPECT_FALSE(proc::PosixLauncher()->Alive(pid)) << "left behind: " << pid;
   EXPECT_EQ(ProcessesNaming(run_dir), std::vector<std::string>{});
   EXPECT_FALSE(std::filesystem::exists(run_dir / "state.json"));
@@ -123,7 +114,7 @@ TEST(Up, Detached_runsChainRegistryServiceAndManager) {
   CliRun up = Br2k(run_dir, "up --detach" + kFast);
   double took = std::chrono::duration<double>(Clock::now() - t0).count();
   std::cout << "[ up ] br2k up --detach took " << took << " s\n" << up.out;
-  ASSERT_EQ(up.code, 0) << up.out;
+  ASSERT_EQ(up.status, 0) << up.out;
   for (const char* line : {"[1/5] chain: anvil on http://127.0.0.1:", "[2/5] registry: deployed",
                            "[3/5] etcd: 3 members", "[4/5] service 'logserver': 3 replicas",
                            "published on chain", "[5/5] manager: pid", "call POST /logs",
@@ -132,7 +123,7 @@ TEST(Up, Detached_runsChainRegistryServiceAndManager) {
   }
 
   CliRun status = Br2k(run_dir, "status --json");
-  ASSERT_EQ(status.code, 0) << status.out;
+  ASSERT_EQ(status.status, 0) << status.out;
   auto doc = nlohmann::json::parse(status.out);
   EXPECT_TRUE(doc["running"].get<bool>());
   EXPECT_TRUE(doc["healthy"].get<bool>());
@@ -198,15 +189,15 @@ TEST(Up, Detached_runsChainRegistryServiceAndManager) {
 
   // The other verbs default to this deployment: no address typed.
   CliRun show = Br2k(run_dir, "registry show");
-  EXPECT_EQ(show.code, 0) << show.out;
+  EXPECT_EQ(show.status, 0) << show.out;
   EXPECT_NE(show.out.find(leader_url), std::string::npos) << show.out;
   EXPECT_NE(show.out.find("Active"), std::string::npos) << show.out;
   CliRun locate = Br2k(run_dir, "registry locate");
   EXPECT_EQ(locate.out, leader_url + "\n");
   CliRun call = Br2k(run_dir, "call POST /logs --data '{\"user\":\"carol\"}'");
-  EXPECT_EQ(call.code, 0) << call.out;
+  EXPECT_EQ(call.status, 0) << call.out;
   CliRun read = Br2k(run_dir, "call GET /logs");
-  EXPECT_EQ(read.code, 0) << read.out;
+  EXPECT_EQ(read.status, 0) << read.out;
   EXPECT_NE(read.out.find("\"carol\""), std::string::npos) << read.out;
   CliRun block = Br2k(run_dir, "eth call " + chain["registry"].get<std::string>() +
                                    " 'isManager(bytes32,address)(bool)' " +
@@ -223,7 +214,7 @@ TEST(Up, Detached_runsChainRegistryServiceAndManager) {
   CliRun healed = Br2k(run_dir, "call GET /logs --claim-after 1 --timeout 120");
   std::cout << "[ up ] all replicas killed -> answered after the claim and redeploy: "
             << std::chrono::duration<double>(Clock::now() - killed).count() << " s\n";
-  EXPECT_EQ(healed.code, 0) << healed.out;
+  EXPECT_EQ(healed.status, 0) << healed.out;
   EXPECT_NE(healed.out.find("\"bob\""), std::string::npos) << healed.out;
   EXPECT_NE(healed.out.find("\"carol\""), std::string::npos) << healed.out;
   const auto manager_log = run_dir / "manager.log";
@@ -242,25 +233,25 @@ TEST(Up, Detached_runsChainRegistryServiceAndManager) {
     EXPECT_NE(redeployed->replicas[i].pid, s->replicas[i].pid) << "new pids in state.json";
   }
   CliRun healthy = Br2k(run_dir, "status");
-  EXPECT_EQ(healthy.code, 0) << healthy.out;
+  EXPECT_EQ(healthy.status, 0) << healthy.out;
 
   // A second `up` reuses what runs; one asking for something else says why it cannot.
   std::vector<int> pids = RecordedPids(run_dir);
   CliRun again = Br2k(run_dir, "up --detach");
-  EXPECT_EQ(again.code, 0) << again.out;
+  EXPECT_EQ(again.status, 0) << again.out;
   EXPECT_NE(again.out.find("already running"), std::string::npos) << again.out;
   EXPECT_EQ(RecordedPids(run_dir), pids);
   CliRun other = Br2k(run_dir, "up --detach --members 5");
-  EXPECT_EQ(other.code, 1) << other.out;
+  EXPECT_EQ(other.status, 1) << other.out;
   EXPECT_NE(other.out.find("cannot be reused"), std::string::npos) << other.out;
   EXPECT_NE(other.out.find("br2k down"), std::string::npos) << other.out;
 
   ExpectDownLeavesNothing(run_dir);
-  EXPECT_EQ(Br2k(run_dir, "status").code, 1);
-  EXPECT_EQ(Br2k(run_dir, "down").code, 0);  // twice is harmless
+  EXPECT_EQ(Br2k(run_dir, "status").status, 1);
+  EXPECT_EQ(Br2k(run_dir, "down").status, 0);  // twice is harmless
   // Without a running `up`, the defaults say what to pass.
   CliRun no_up = Br2k(run_dir, "registry show");
-  EXPECT_EQ(no_up.code, 1);
+  EXPECT_EQ(no_up.status, 1);
   EXPECT_NE(no_up.out.find("br2k up"), std::string::npos) << no_up.out;
 }
 
@@ -273,7 +264,7 @@ TEST(Up, LeaderKilledUnderLoad_registryFollowsAndTheClientLosesNothing) {
   testing::ScratchDir dir("up-failover");
   const auto run_dir = dir.path() / "run";
   CliRun up = Br2k(run_dir, "up --detach" + kFast);
-  ASSERT_EQ(up.code, 0) << up.out;
+  ASSERT_EQ(up.status, 0) << up.out;
   auto doc = nlohmann::json::parse(Br2k(run_dir, "status --json").out);
   const auto& chain = doc["chain"];
   const std::string old_leader = chain["location"];
@@ -413,12 +404,12 @@ TEST(Up, ExternalChain_fundsTheAccountsAndReusesTheRegistryAcrossRuns) {
       " --rpc-url " + (*anvil)->url() + " --key-file " + key_file.string();
 
   CliRun no_key = Br2k(run_dir, "up --detach --rpc-url " + (*anvil)->url());
-  EXPECT_EQ(no_key.code, 1);
+  EXPECT_EQ(no_key.status, 1);
   EXPECT_NE(no_key.out.find("--key-file"), std::string::npos) << no_key.out;
 
   CliRun first = Br2k(run_dir, "up --detach --no-manager" + kFast + chain_flags);
   std::cout << first.out;
-  ASSERT_EQ(first.code, 0) << first.out;
+  ASSERT_EQ(first.status, 0) << first.out;
   EXPECT_NE(first.out.find("external node " + (*anvil)->url()), std::string::npos) << first.out;
   EXPECT_NE(first.out.find("funded manager"), std::string::npos) << first.out;
   EXPECT_NE(first.out.find("registry: deployed at"), std::string::npos) << first.out;
@@ -440,7 +431,7 @@ TEST(Up, ExternalChain_fundsTheAccountsAndReusesTheRegistryAcrossRuns) {
   CliRun second =
       Br2k(run_dir, "up --detach --no-manager" + kFast + chain_flags + " --registry " + registry);
   std::cout << second.out;
-  ASSERT_EQ(second.code, 0) << second.out;
+  ASSERT_EQ(second.status, 0) << second.out;
   EXPECT_NE(second.out.find("registry: reusing " + registry), std::string::npos) << second.out;
   EXPECT_NE(second.out.find("already registered"), std::string::npos) << second.out;
   EXPECT_EQ(second.out.find("funded"), std::string::npos) << second.out;
@@ -456,20 +447,20 @@ TEST(Up, StateOfADeadRun_isCleanedAndAFreshRunStarts) {
   testing::ScratchDir dir("up-dead");
   const auto run_dir = dir.path() / "run";
   CliRun up = Br2k(run_dir, "up --detach --no-manager" + kFast);
-  ASSERT_EQ(up.code, 0) << up.out;
+  ASSERT_EQ(up.status, 0) << up.out;
   // Everything dies at once (a crash, a reboot): the state file stays behind.
   std::vector<int> pids = RecordedPids(run_dir);
   auto launcher = proc::PosixLauncher();
   for (int pid : pids) ASSERT_TRUE(launcher->Signal(pid, SIGKILL).ok()) << pid;
   for (int pid : pids) ASSERT_TRUE(launcher->Wait(pid, Deadline::After(10s)).ok()) << pid;
   ASSERT_TRUE(std::filesystem::exists(run_dir / "state.json"));
-  EXPECT_EQ(Br2k(run_dir, "status").code, 1);
+  EXPECT_EQ(Br2k(run_dir, "status").status, 1);
 
   CliRun again = Br2k(run_dir, "up --detach --no-manager" + kFast);
-  ASSERT_EQ(again.code, 0) << again.out;
+  ASSERT_EQ(again.status, 0) << again.out;
   EXPECT_NE(again.out.find("is gone (no process left); starting afresh"), std::string::npos)
       << again.out;
-  EXPECT_EQ(Br2k(run_dir, "status").code, 0);
+  EXPECT_EQ(Br2k(run_dir, "status").status, 0);
   ExpectDownLeavesNothing(run_dir);
 }
 
@@ -477,13 +468,13 @@ TEST(Up, DownWithoutState_stopsTheProcessesOfItsRunDir) {
   testing::ScratchDir dir("up-stray");
   const auto run_dir = dir.path() / "run";
   CliRun up = Br2k(run_dir, "up --detach" + kFast);
-  ASSERT_EQ(up.code, 0) << up.out;
+  ASSERT_EQ(up.status, 0) << up.out;
   // As if `up` had died before recording what it started.
   std::vector<int> pids = RecordedPids(run_dir);
   ASSERT_EQ(pids.size(), 8u);
   std::filesystem::remove(run_dir / "state.json");
   CliRun down = Br2k(run_dir, "down");
-  EXPECT_EQ(down.code, 0) << down.out;
+  EXPECT_EQ(down.status, 0) << down.out;
   EXPECT_NE(down.out.find("stopped 8 stray process(es)"), std::string::npos) << down.out;
   for (int pid : pids) EXPECT_FALSE(proc::PosixLauncher()->Alive(pid)) << "left behind: " << pid;
   EXPECT_EQ(ProcessesNaming(run_dir), std::vector<std::string>{});

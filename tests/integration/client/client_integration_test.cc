@@ -22,6 +22,7 @@
 #include "br2k/proc/process.h"
 #include "br2k/replication/node_process.h"
 #include "call_harness_path.h"
+#include "command.h"
 #include "test_env.h"
 
 namespace br2k::client {
@@ -456,40 +457,12 @@ TEST_F(ClientIT, allReplicasDown_oneClaimThenTheSameWriteCompletesOnce) {
 }
 
 // `br2k call`, as a user runs it (through a harness holding only the call verb).
-struct CliRun {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string Quote(const std::string& s) {
-  std::string q = "'";
-  for (char ch : s) {
-    if (ch == '\'')
-      q += "'\\''";
-    else
-      q.push_back(ch);
-  }
-  return q + "'";
-}
+using CliRun = br2k::testing::CommandResult;
 
 CliRun Br2kCall(const std::vector<std::string>& args, const std::string& env = "") {
-  br2k::testing::ScratchDir dir("client-cli");
-  std::string cmd = env + " " + Quote(kCallHarness) + " call";
-  for (const auto& a : args) cmd += " " + Quote(a);
-  cmd += " 2>" + Quote((dir.path() / "err").string());
-  CliRun r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int st = ::pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  std::ifstream e(dir.path() / "err");
-  std::stringstream ss;
-  ss << e.rdbuf();
-  r.err = ss.str();
-  return r;
+  std::vector<std::string> argv = {kCallHarness, "call"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return br2k::testing::RunCommand(argv, env);
 }
 
 TEST_F(ClientIT, cli_callThroughRegistryAndSeeds) {

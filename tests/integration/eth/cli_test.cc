@@ -1,53 +1,22 @@
 // `br2k eth ...` and `br2k registry ...` as a user runs them: outputs in cast's format, errors
 // as "br2k: <message>" with exit status 1.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 #include <fstream>
-#include <sstream>
 
 #include "anvil.h"
+#include "command.h"
 #include "vectors_path.h"
 
 namespace br2k::eth {
 namespace {
 
-struct CliRun {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string Quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) {
-    if (c == '\'')
-      q += "'\\''";
-    else
-      q.push_back(c);
-  }
-  return q + "'";
-}
+using CliRun = br2k::testing::CommandResult;
 
 CliRun Br2k(const std::vector<std::string>& args, const std::string& env = "") {
-  br2k::testing::ScratchDir dir("eth-cli");
-  std::string cmd = env + " " + Quote(kHarness);
-  for (const auto& a : args) cmd += " " + Quote(a);
-  cmd += " 2>" + Quote((dir.path() / "err").string());
-  CliRun r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int st = ::pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  std::ifstream e(dir.path() / "err");
-  std::stringstream ss;
-  ss << e.rdbuf();
-  r.err = ss.str();
-  return r;
+  std::vector<std::string> argv = {kHarness};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return br2k::testing::RunCommand(argv, env);
 }
 
 TEST(EthCli, OfflineVerbsMatchCastOutput) {
