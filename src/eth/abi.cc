@@ -79,6 +79,9 @@ Result<AbiType> ParseTypeAt(std::string_view s, size_t& pos, int depth) {
     BR2K_ASSIGN_OR_RETURN(auto comps, ParseListAt(s, pos, depth + 1, /*allow_names=*/true));
     if (pos >= s.size() || s[pos] != ')') return TypeError(s, "missing ')'");
     ++pos;
+    // Solidity has no empty struct; an empty tuple would be a zero-size element whose arrays
+    // do not encode canonically (found by fuzz_eth_abi).
+    if (comps.empty()) return TypeError(s, "empty tuple '()' is not a type");
     t = AbiType::Tuple(std::move(comps));
   } else {
     size_t start = pos;

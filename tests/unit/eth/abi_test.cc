@@ -43,6 +43,9 @@ TEST(Abi, KnownSelectorsAndTopics) {
 TEST(Abi, ParseType_canonicalisesAliasesAndRejectsJunk) {
   EXPECT_EQ(ParseAbiType("uint")->ToString(), "uint256");
   EXPECT_EQ(ParseAbiType("tuple(int,bytes[2])[]")->ToString(), "(int256,bytes[2])[]");
+  // No empty tuples (no Solidity type; their arrays do not encode canonically).
+  EXPECT_FALSE(ParseAbiType("()[]").ok());
+  EXPECT_FALSE(ParseAbiTypeList("()[][],string[]").ok());
   EXPECT_FALSE(ParseAbiType("uint7").ok());
   EXPECT_FALSE(ParseAbiType("bytes33").ok());
   EXPECT_FALSE(ParseAbiType("uint256[0]").ok());
