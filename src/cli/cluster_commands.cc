@@ -550,7 +550,7 @@ Result<ManagerState> StartManager(const std::filesystem::path& run_dir, bool det
   while (!deadline.expired()) {
     if (!launcher->Alive(m.pid)) {
       return UnavailableError("the manager exited at start; see " + m.log_file + ":\n" +
-                              cluster::TailOfFile(m.log_file, 6));
+                              proc::TailOfFile(m.log_file, 6));
     }
     std::ifstream in(m.log_file);
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

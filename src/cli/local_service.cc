@@ -246,7 +246,9 @@ Status WaitForServiceLeader(const std::vector<ReplicaState>& replicas, Deadline 
     bool all = true;
     for (const auto& row : rows) {
       if (!row.alive) {
-        return UnavailableError(row.state.id + " exited; see " + row.state.log_file);
+        std::string tail = proc::TailOfFile(row.state.log_file, 6, "    ");
+        return UnavailableError(row.state.id + " exited; see " + row.state.log_file +
+                                (tail.empty() ? "" : ", which ends:\n" + tail));
       }
       if (!row.error.empty()) {
         all = false;

@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <deque>
 #include <fstream>
 #include <thread>
 
@@ -70,18 +69,6 @@ Result<std::filesystem::path> FindAnvilBinary() {
       " beside the br2k executable and the working directory, and on $PATH): run "
       "scripts/setup.sh (npm ci installs it), set BR2K_ANVIL_BIN, or use an existing chain "
       "with --rpc-url");
-}
-
-std::string TailOfFile(const std::filesystem::path& file, size_t lines) {
-  std::ifstream in(file);
-  std::deque<std::string> last;
-  for (std::string line; std::getline(in, line);) {
-    last.push_back(std::move(line));
-    if (last.size() > lines) last.pop_front();
-  }
-  std::string out;
-  for (const auto& l : last) out += l + "\n";
-  return out;
 }
 
 Result<std::unique_ptr<LocalAnvil>> LocalAnvil::Start(LocalAnvilOptions options,
@@ -154,7 +141,7 @@ Result<std::unique_ptr<LocalAnvil>> LocalAnvil::Start(LocalAnvilOptions options,
     } else if (deadline.expired()) {
       last = DeadlineExceededError("anvil did not answer at " + a->url_ + " in time");
     }
-    std::string tail = TailOfFile(o.log_file, 8);
+    std::string tail = proc::TailOfFile(o.log_file, 8);
     (void)a->Stop(1s);
     last = Status(last.code(), "anvil: " + last.message() + " (log " + o.log_file.string() +
                                    (tail.empty() ? ")" : "):\n" + tail));

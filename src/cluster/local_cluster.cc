@@ -16,17 +16,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string Tail(const std::filesystem::path& file, size_t lines) {
-  std::ifstream in(file);
-  std::vector<std::string> all;
-  for (std::string l; std::getline(in, l);) all.push_back(std::move(l));
-  std::string out;
-  for (size_t i = all.size() > lines ? all.size() - lines : 0; i < all.size(); ++i) {
-    out += "    " + all[i] + "\n";
-  }
-  return out;
-}
-
 std::unique_ptr<etcd::GrpcClient> ProbeClient(const std::vector<std::string>& urls) {
   auto c = etcd::GrpcClient::Create(etcd::GrpcClientOptions{.endpoints = urls});
   return c.ok() ? std::move(c).value() : nullptr;
@@ -136,7 +125,8 @@ Result<std::unique_ptr<LocalCluster>> LocalCluster::Start(LocalClusterOptions op
       if (m.pid > 0 && !c->options_.launcher->Alive(m.pid)) someone_died = true;
     }
     std::string logs;
-    for (auto& m : c->members_) logs += "  " + m.name + ":\n" + Tail(m.log_file, 5);
+    for (auto& m : c->members_)
+      logs += "  " + m.name + ":\n" + proc::TailOfFile(m.log_file, 5, "    ");
     last = br2k::Status(last.code(), last.message() + "\nlast lines of the member logs:\n" + logs);
     (void)c->Stop();
     if (!someone_died || deadline.expired()) break;

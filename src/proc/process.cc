@@ -11,7 +11,11 @@
 
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <fstream>
+#include <mutex>
+#include <random>
+#include <set>
 #include <thread>
 
 extern char** environ;
@@ -207,16 +211,65 @@ Status Terminate(Launcher& launcher, pid_t pid, std::chrono::milliseconds grace)
   return waited.ok() ? Status::Ok() : waited.status();
 }
 
-Result<int> FreePort(const std::string& host) {
+namespace {
+
+// The kernel's ephemeral range (outbound connections take their local port from it).
+std::pair<int, int> EphemeralRange() {
+  std::ifstream f("/proc/sys/net/ipv4/ip_local_port_range");
+  int lo = 32768, hi = 60999;
+  if (!(f >> lo >> hi) || lo < 1 || hi > 65535 || lo > hi) return {32768, 60999};
+  return {lo, hi};
+}
+
+// Tries to bind `port` on `addr` (without SO_REUSEADDR, so a port with lingering connections
+// is refused too). Returns the errno, 0 when it was free.
+int TryBind(sockaddr_in addr, int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return ErrnoStatus("socket", errno);
+  if (fd < 0) return errno;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  int err = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 ? 0 : errno;
+  ::close(fd);
+  return err;
+}
+
+}  // namespace
+
+Result<int> FreePort(const std::string& host) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_port = 0;
   if (::inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) {
-    ::close(fd);
     return InvalidArgumentError("not an IPv4 address: " + host);
   }
+  // Listening ports are picked below the ephemeral range: a port picked from inside it can be
+  // taken by any outbound connection (an etcd peer, a gRPC or HTTP client) between the pick and
+  // the server's bind, which made a replica of `br2k up` fail to start under a busy test run.
+  // Ports are handed out at most once per process, in a random order across processes.
+  static std::mutex mu;
+  static std::set<int> handed_out;
+  static std::mt19937 rng(std::random_device{}() ^ static_cast<unsigned>(::getpid()));
+  const auto [eph_lo, eph_hi] = EphemeralRange();
+  int lo = 10000, hi = eph_lo - 1;
+  if (hi - lo < 1000) {  // an unusual range setting: fall back above it, or let the kernel pick
+    lo = eph_hi + 1;
+    hi = 65535;
+  }
+  if (hi - lo >= 1000) {
+    std::lock_guard<std::mutex> lock(mu);
+    std::uniform_int_distribution<int> pick(lo, hi);
+    for (int tries = 0; tries < 200; ++tries) {
+      int port = pick(rng);
+      if (handed_out.count(port) != 0) continue;
+      int err = TryBind(addr, port);
+      if (err == 0) {
+        handed_out.insert(port);
+        return port;
+      }
+      if (err != EADDRINUSE && err != EACCES) return ErrnoStatus("bind " + host, err);
+    }
+  }
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return ErrnoStatus("socket", errno);
+  addr.sin_port = 0;
   if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     Status st = ErrnoStatus("bind " + host, errno);
     ::close(fd);
@@ -226,6 +279,18 @@ Result<int> FreePort(const std::string& host) {
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   ::close(fd);
   return static_cast<int>(ntohs(addr.sin_port));
+}
+
+std::string TailOfFile(const std::filesystem::path& file, size_t lines, const std::string& indent) {
+  std::ifstream in(file);
+  std::deque<std::string> last;
+  for (std::string line; std::getline(in, line);) {
+    last.push_back(std::move(line));
+    if (last.size() > lines) last.pop_front();
+  }
+  std::string out;
+  for (const auto& l : last) out += indent + l + "\n";
+  return out;
 }
 
 }  // namespace br2k::proc

@@ -109,8 +109,4 @@ class LocalAnvil {
   std::shared_ptr<eth::RpcClient> client_;
 };
 
-// The last `lines` lines of a text file ("" when it cannot be read); for error messages that
-// point at a child's log.
-std::string TailOfFile(const std::filesystem::path& file, size_t lines);
-
 }  // namespace br2k::cluster

@@ -56,8 +56,15 @@ std::shared_ptr<Launcher> PosixLauncher();
 // SIGTERM, then SIGKILL when it has not gone after `grace`. OK when the process is gone.
 Status Terminate(Launcher& launcher, pid_t pid, std::chrono::milliseconds grace);
 
-// A free TCP port on `host` (bound and released; a later bind may still race with another
-// process, which callers handle by retrying).
+// A free TCP port on `host` for a server started later: chosen at random below the kernel's
+// ephemeral port range (so no outbound connection can take it meanwhile), checked by a bind,
+// and never handed out twice by one process. Another process may still bind it first, which
+// callers handle by retrying. Thread-safe.
 Result<int> FreePort(const std::string& host = "127.0.0.1");
+
+// The last `lines` lines of a text file, each prefixed with `indent` and ended by a newline
+// ("" when it cannot be read): for error messages that point at a child's log.
+std::string TailOfFile(const std::filesystem::path& file, size_t lines,
+                       const std::string& indent = "");
 
 }  // namespace br2k::proc

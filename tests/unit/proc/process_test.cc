@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "test_env.h"
@@ -80,6 +81,21 @@ TEST(Process, FreePort_givesBindablePort) {
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_GT(*p, 1024);
   EXPECT_EQ(FreePort("not-an-ip").status().code(), StatusCode::kInvalidArgument);
+}
+
+// Outbound connections take their local port from the ephemeral range; a port picked for a
+// server started later must come from outside it, and one process never gets the same twice.
+TEST(Process, FreePort_avoidsTheEphemeralRangeAndRepeats) {
+  int lo = 0, hi = 0;
+  std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> lo >> hi;
+  ASSERT_GT(lo, 0);
+  std::set<int> seen;
+  for (int i = 0; i < 50; ++i) {
+    auto p = FreePort();
+    ASSERT_TRUE(p.ok()) << p.status();
+    EXPECT_TRUE(*p < lo || *p > hi) << *p << " is in the ephemeral range " << lo << "-" << hi;
+    EXPECT_TRUE(seen.insert(*p).second) << "port " << *p << " handed out twice";
+  }
 }
 
 }  // namespace
