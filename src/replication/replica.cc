@@ -52,6 +52,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using SessionKey = std::pair<std::string, uint64_t>;
 
+// RLE entries read per etcd call when a new leader rebuilds its session table.
+constexpr int64_t kSessionScanPage = 512;
+
 int64_t UnixNow() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -759,9 +762,37 @@ struct Replica::Impl {
     return Status::Ok();
   }
 
+  // The session table of a new leader (after Prepare service, so no entry is appended
+  // meanwhile): (client, seq) -> the highest index of its entries in the retained log, read
+  // from the RLE entries themselves in pages; plus the records that trimming left for entries
+  // not covered by a floor, and the floors.
   Status LoadSessions() {
-    BR2K_ASSIGN_OR_RETURN(auto kvs, deps.client->GetPrefix(keys.session_prefix(), EtcdDeadline()));
     std::map<SessionKey, uint64_t> loaded;
+    uint64_t from;
+    {
+      std::lock_guard lock(mu);
+      from = log_start;
+    }
+    std::string key = keys.rle(from);
+    const std::string end = etcd::PrefixEnd(keys.rle_prefix());
+    for (;;) {
+      BR2K_ASSIGN_OR_RETURN(
+          auto page, deps.client->Range({.key = key, .range_end = end, .limit = kSessionScanPage},
+                                        EtcdDeadline()));
+      for (const auto& kv : page.kvs) {
+        auto index = KeyLayout::IndexOf(kv.key);
+        auto e = DecodeLogEntry(kv.value);
+        if (!index || !e.ok()) {
+          return DataLossError(kv.key + ": " + (e.ok() ? "bad key" : e.status().message()));
+        }
+        if (e->request.client_id.empty()) continue;
+        uint64_t& at = loaded[{e->request.client_id, e->request.seq}];
+        at = std::max(at, *index);
+      }
+      if (!page.more || page.kvs.empty()) break;
+      key = page.kvs.back().key + '\0';
+    }
+    BR2K_ASSIGN_OR_RETURN(auto kvs, deps.client->GetPrefix(keys.session_prefix(), EtcdDeadline()));
     for (const auto& kv : kvs) {
       auto sk = keys.SessionOf(kv.key);
       auto rec = DecodeSessionRecord(kv.value);
@@ -769,7 +800,8 @@ struct Replica::Impl {
         spdlog::warn("replica {}: skipping bad session key {}", opt.replica_id, kv.key);
         continue;
       }
-      loaded[*sk] = rec->index;
+      uint64_t& at = loaded[*sk];
+      at = std::max(at, rec->index);
     }
     BR2K_ASSIGN_OR_RETURN(auto fkvs,
                           deps.client->GetPrefix(keys.session_floor_prefix(), EtcdDeadline()));
@@ -1046,19 +1078,20 @@ struct Replica::Impl {
       bound = std::min(bound, snap);
       if (bound < start) return Status::Ok();
     }
+    // The session table is read from the entries: their (client, seq) become floors and
+    // records first, so that no crash in between can forget a trimmed request.
+    BR2K_ASSIGN_OR_RETURN(int64_t rev, TrimSessions(ep, start, bound));
     BR2K_ASSIGN_OR_RETURN(auto trimmed,
                           FencedTxn(ep, {etcd::Op::Delete(keys.rle(start), keys.rle(bound + 1)),
                                          etcd::Op::Delete(keys.rs(start), keys.rs(bound + 1)),
                                          etcd::Op::Delete(keys.tx(start), keys.tx(bound + 1)),
                                          etcd::Op::Put(keys.log_start(), FormatIndex(bound + 1))}));
-    int64_t rev = trimmed.header.revision;
+    rev = std::max(rev, trimmed.header.revision);
     {
       std::lock_guard lock(mu);
       log_start = bound + 1;
       trims++;
     }
-    BR2K_ASSIGN_OR_RETURN(auto floors_rev, TrimSessions(ep, bound));
-    rev = std::max(rev, floors_rev);
     if (opt.compact_after_trim) {
       auto c = deps.client->Compact(rev, false, EtcdDeadline());
       if (!c.ok())
@@ -1076,13 +1109,16 @@ struct Replica::Impl {
     return Status::Ok();
   }
 
-  // Deletes the session records of entries up to `trim_to`: per client, those of the longest
-  // run of sequence numbers (from the lowest) whose entries are trimmed, with one range delete,
-  // and raises the client's floor to the last of them in the same transaction, so that a
-  // retry of any of them is refused (OUT_OF_RANGE) rather than executed again. Returns the
-  // revision of the last transaction (0 if none).
-  Result<int64_t> TrimSessions(int64_t ep, uint64_t trim_to) {
+  // Before the entries [start, trim_to] are deleted, keeps what exactly-once needs of them:
+  // per client, the longest run of sequence numbers (from the lowest) whose entries are trimmed
+  // raises the client's floor to the last of them (and deletes the records the floor now
+  // covers); any other trimmed (client, seq) (a client that sent out of order) gets a
+  // Session/<client>/<seq> record naming its trimmed entry. Either way a retry is refused
+  // (OUT_OF_RANGE), never executed again. Returns the revision of the last transaction (0 if
+  // none).
+  Result<int64_t> TrimSessions(int64_t ep, uint64_t start, uint64_t trim_to) {
     std::map<std::string, uint64_t> raise;  // client -> new floor
+    std::vector<std::pair<SessionKey, uint64_t>> records;
     std::map<std::string, uint64_t> old_floors;
     {
       std::lock_guard lock(mu);
@@ -1093,39 +1129,46 @@ struct Replica::Impl {
           client = k.first;
           blocked = false;
         }
-        if (blocked) continue;
         if (index > trim_to) {
           blocked = true;
-          continue;
+        } else if (!blocked) {
+          raise[client] = k.second;
+        } else if (index >= start) {
+          records.emplace_back(k, index);
         }
-        raise[client] = k.second;
       }
       old_floors = session_floors;
     }
     int64_t rev = 0;
     const int64_t now = UnixNow();
+    const size_t max_ops = std::max<size_t>(2, opt.max_txn_ops);
     std::vector<etcd::Op> ops;
-    std::vector<std::pair<std::string, uint64_t>> batch;
+    std::vector<std::pair<std::string, uint64_t>> raised;
     auto flush = [&]() -> Status {
       if (ops.empty()) return Status::Ok();
       BR2K_ASSIGN_OR_RETURN(auto r, FencedTxn(ep, std::move(ops)));
       rev = r.header.revision;
       ops.clear();
       std::lock_guard lock(mu);
-      for (const auto& [c, f] : batch) {
+      for (const auto& [c, f] : raised) {
         sessions.erase(sessions.lower_bound({c, 0}), sessions.upper_bound({c, f}));
         session_floors[c] = std::max(session_floors[c], f);
       }
-      batch.clear();
+      raised.clear();
       return Status::Ok();
     };
     for (const auto& [c, f] : raise) {
-      if (ops.size() + 2 > std::max<size_t>(2, opt.max_txn_ops)) BR2K_RETURN_IF_ERROR(flush());
+      if (ops.size() + 2 > max_ops) BR2K_RETURN_IF_ERROR(flush());
       uint64_t floor = std::max(f, old_floors.count(c) ? old_floors[c] : 0);
       ops.push_back(
           etcd::Op::Put(keys.session_floor(c), EncodeSessionFloor({.seq = floor, .unix_ts = now})));
       ops.push_back(etcd::Op::Delete(keys.session(c, 0), keys.session(c, f + 1)));
-      batch.emplace_back(c, f);
+      raised.emplace_back(c, f);
+    }
+    for (const auto& [k, index] : records) {
+      if (ops.size() + 1 > max_ops) BR2K_RETURN_IF_ERROR(flush());
+      ops.push_back(etcd::Op::Put(keys.session(k.first, k.second),
+                                  EncodeSessionRecord({.index = index, .unix_ts = now})));
     }
     BR2K_RETURN_IF_ERROR(flush());
     return rev;
@@ -1310,17 +1353,14 @@ struct Replica::Impl {
     return r;
   }
 
-  std::vector<etcd::Op> AppendOps(const std::vector<std::shared_ptr<Pending>>& batch, int64_t now) {
+  // The entry itself carries (client, seq): the session table is the log (LoadSessions).
+  std::vector<etcd::Op> AppendOps(const std::vector<std::shared_ptr<Pending>>& batch) {
     std::vector<etcd::Op> ops;
     for (const auto& p : batch) {
       ops.push_back(etcd::Op::Put(keys.rle(p->index), EncodeLogEntry(p->entry)));
       ops.push_back(
           etcd::Op::Put(keys.rs(p->index),
                         EncodeEntryStatus({.type = p->entry.type, .state = EntryState::kNull})));
-      if (!p->entry.request.client_id.empty()) {
-        ops.push_back(etcd::Op::Put(keys.session(p->entry.request.client_id, p->entry.request.seq),
-                                    EncodeSessionRecord({.index = p->index, .unix_ts = now})));
-      }
     }
     return ops;
   }
@@ -1427,7 +1467,7 @@ struct Replica::Impl {
   // ---- group commit, pipelined ----
   //
   // One fenced transaction per cycle carries three stages of three consecutive batches:
-  //   append(fresh)     RLE, RS=Null, session records, LS        (Replicate request)
+  //   append(fresh)     RLE (with its client id and seq), RS=Null, LS  (Replicate request)
   //   InProcess(next)   RS=InProcess for the batch appended last  (Process request)
   //   result(applied)   RS=Success|Fail, LPI(self), SSI           for the batch applied last
   // After it commits, `applied` is acknowledged, `next` is applied locally (its InProcess is now
@@ -1535,7 +1575,7 @@ struct Replica::Impl {
                   int64_t ep) {
     std::vector<etcd::Op> ops;
     if (!fresh.batch.empty()) {
-      ops = AppendOps(fresh.batch, UnixNow());
+      ops = AppendOps(fresh.batch);
       ops.push_back(etcd::Op::Put(keys.log_size(), FormatIndex(fresh.last())));
     }
     if (next) {
@@ -1773,10 +1813,6 @@ struct Replica::Impl {
     BR2K_RETURN_IF_ERROR(put(keys.rle(i), EncodeLogEntry(p->entry)));
     BR2K_RETURN_IF_ERROR(
         put(keys.rs(i), EncodeEntryStatus({.type = p->entry.type, .state = EntryState::kNull})));
-    if (!p->entry.request.client_id.empty()) {
-      BR2K_RETURN_IF_ERROR(put(keys.session(p->entry.request.client_id, p->entry.request.seq),
-                               EncodeSessionRecord({.index = i, .unix_ts = UnixNow()})));
-    }
     BR2K_RETURN_IF_ERROR(put(keys.log_size(), FormatIndex(i)));
     {
       std::lock_guard lock(mu);

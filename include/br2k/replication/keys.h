@@ -7,7 +7,8 @@
 //   /br2k/<service>/RS/<index:020>         RS: EncodeEntryStatus
 //   /br2k/<service>/LPI/<replica>          LPI: decimal index the replica processed
 //   /br2k/<service>/Replica/<replica>      the replica's advertised URL
-//   /br2k/<service>/Session/<client>/<seq:020>  EncodeSessionRecord
+//   /br2k/<service>/Session/<client>/<seq:020>  EncodeSessionRecord: a trimmed request that
+//                                          its client's floor does not cover (TrimSessions)
 //   /br2k/<service>/SessionFloor/<client>  EncodeSessionFloor: highest trimmed seq of the client
 //   /br2k/<service>/TX/<index:020>, TXQ/<index:020>  EncodeSignedTx (chain_effects.h)
 //   /br2k/<service>/Log_Start              decimal index of the first retained entry (absent: 1)

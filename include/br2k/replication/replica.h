@@ -54,7 +54,9 @@ struct ReplicaOptions {
   // A leader whose local member does not answer for this long resigns.
   std::chrono::milliseconds step_down_after{3000};
   std::chrono::milliseconds etcd_timeout{2000};  // per etcd call
-  std::chrono::seconds session_ttl{3600};        // client sessions expire after this
+  // A request is recognised while its entry is retained; after trimming, its client's floor
+  // (or its record) refuses it, and these expire after session_ttl.
+  std::chrono::seconds session_ttl{3600};
   std::chrono::seconds session_sweep_interval{60};
   size_t follow_chunk = 512;  // entries read per follow step
   // A follower follows SSI changes at most this often (each step costs an etcd read).

@@ -168,7 +168,8 @@ int main(int argc, char** argv) {
   cli.add_option("--step-down-ms", step_down_ms,
                  "a leader whose member is not the Raft leader this long resigns");
   cli.add_option("--request-timeout-ms", request_timeout_ms, "per-request deadline");
-  cli.add_option("--session-ttl-s", session_ttl_s, "client sessions (dedupe records) expire after");
+  cli.add_option("--session-ttl-s", session_ttl_s,
+                 "floors and records of trimmed requests (dedupe after trimming) expire after");
   cli.add_option("--max-body", max_body, "maximum request body in bytes");
   cli.add_option("--trim-threshold", trim_threshold,
                  "the leader snapshots and trims the log in etcd when it holds more entries than "

@@ -99,11 +99,6 @@ void SeedEntry(etcd::Client& c, uint64_t i, const std::string& user, EntryState 
     s.response = Response{.status = state == EntryState::kSuccess ? 200 : 400, .body = "{}"};
   }
   ASSERT_TRUE(c.Put(k.rs(i), EncodeEntryStatus(s), Deadline::After(5s)).ok());
-  if (!client.empty()) {
-    ASSERT_TRUE(c.Put(k.session(client, seq), EncodeSessionRecord({.index = i, .unix_ts = 1}),
-                      Deadline::After(5s))
-                    .ok());
-  }
 }
 
 bool IsLeader(Node& n) {
@@ -310,10 +305,12 @@ TEST(Replica_exactlyOnce, DuplicateAcrossLeadersUsesEtcdRecord) {
   EXPECT_EQ(Rs(etcd, 3).state, EntryState::kSuccess);
 }
 
-TEST(Replica_exactlyOnce, ExpiredSessionIsSweptAndRetryRunsAsNew) {
+// The session table is the log: a retry is answered from its entry for as long as the entry is
+// retained, however old, and no per-request session record is written.
+TEST(Replica_exactlyOnce, SessionLivesAsLongAsItsEntry) {
   etcd::FakeClient etcd;
   auto o = Options("a", true);
-  o.session_ttl = 0s;  // every record is expired by the next sweep
+  o.session_ttl = 0s;  // records and floors expire at the next sweep; entries do not
   o.session_sweep_interval = 0s;
   auto a = StartNode(etcd, o);
   ASSERT_TRUE(WaitFor([&] { return IsLeader(*a); }));
@@ -321,14 +318,52 @@ TEST(Replica_exactlyOnce, ExpiredSessionIsSweptAndRetryRunsAsNew) {
       a->replica->Execute(Post("u", "c1", 1), RequestType::kReplication, Deadline::After(10s));
   ASSERT_TRUE(r1.ok()) << r1.status();
   KeyLayout k(kService);
-  ASSERT_TRUE(WaitFor([&] { return Value(etcd, k.session("c1", 1)).empty(); }));
-  // After expiry the same (client, seq) is a new request: documented client contract.
+  auto records = etcd.GetPrefix(k.session_prefix(), Deadline::After(5s));
+  ASSERT_TRUE(records.ok());
+  EXPECT_TRUE(records->empty()) << records->size() << " session records";
+  std::this_thread::sleep_for(300ms);  // a few sweeps
   auto r2 =
       a->replica->Execute(Post("u", "c1", 1), RequestType::kReplication, Deadline::After(10s));
   ASSERT_TRUE(r2.ok()) << r2.status();
-  EXPECT_FALSE(r2->duplicate);
-  EXPECT_EQ(r2->index, 2u);
-  EXPECT_EQ(a->app.logs().size(), 2u);
+  EXPECT_TRUE(r2->duplicate);
+  EXPECT_EQ(r2->index, 1u);
+  EXPECT_EQ(a->app.logs().size(), 1u);
+}
+
+// Once its entry is trimmed, a request is covered by its client's floor; the floor expires
+// with the session TTL, and then the same (client, seq) is a new request (the documented
+// client contract).
+TEST(Replica_exactlyOnce, ExpiredFloorIsSweptAndRetryRunsAsNew) {
+  etcd::FakeClient etcd;
+  auto o = Options("a", true);
+  o.trim_threshold = 2;
+  o.trim_interval = 0ms;
+  o.snapshot_interval = 20ms;
+  o.session_ttl = 3600s;
+  auto a = StartNode(etcd, o);
+  ASSERT_TRUE(WaitFor([&] { return IsLeader(*a); }));
+  for (uint64_t s = 1; s <= 6; ++s) {
+    auto r = a->replica->Execute(Post("u" + std::to_string(s), "c1", s), RequestType::kReplication,
+                                 Deadline::After(10s));
+    ASSERT_TRUE(r.ok()) << r.status();
+  }
+  KeyLayout k(kService);
+  ASSERT_TRUE(WaitFor([&] { return !Value(etcd, k.session_floor("c1")).empty(); }));
+  auto gone =
+      a->replica->Execute(Post("u1", "c1", 1), RequestType::kReplication, Deadline::After(10s));
+  EXPECT_EQ(gone.status().code(), StatusCode::kOutOfRange) << gone.status();
+  a.reset();
+  // The same log, a leader whose floors expire at once.
+  o.session_ttl = 0s;
+  o.session_sweep_interval = 0s;
+  auto b = StartNode(etcd, o);
+  ASSERT_TRUE(WaitFor([&] { return IsLeader(*b); }));
+  ASSERT_TRUE(WaitFor([&] { return Value(etcd, k.session_floor("c1")).empty(); }));
+  auto again =
+      b->replica->Execute(Post("u1", "c1", 1), RequestType::kReplication, Deadline::After(10s));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_FALSE(again->duplicate);
+  EXPECT_EQ(again->index, 7u);
 }
 
 struct RecordingPublisher final : LocationPublisher {
@@ -543,8 +578,8 @@ TEST(Replica_paperMode, SameOutcomeOneRequestAtATime) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(Rs(etcd, 1).state, EntryState::kSuccess);
   EXPECT_EQ(Value(etcd, KeyLayout(kService).ssi()), "1");
-  // RLE, RS, session, LS, InProcess, result, LPI, SSI: one fenced write each.
-  EXPECT_GE(txns.load(), 8);
+  // RLE, RS, LS, InProcess, result, LPI, SSI: one fenced write each.
+  EXPECT_GE(txns.load(), 7);
 }
 
 // An in-process chain for the runtime's side of exactly-once transactions (the real path, with
@@ -779,9 +814,11 @@ TEST(Replica_boundedLog, TrimsBelowTheSnapshotAndEveryLpi) {
   for (uint64_t i = 1; i <= 40; ++i) {
     EXPECT_EQ(Value(etcd, k.rle(i)).empty(), i < start) << "RLE " << i;
     EXPECT_EQ(Value(etcd, k.rs(i)).empty(), i < start) << "RS " << i;
-    // Session records of trimmed entries give way to the client's floor.
-    EXPECT_EQ(Value(etcd, k.session("c1", i)).empty(), i < start) << "session " << i;
   }
+  // The client's requests of trimmed entries are covered by its floor; no record is kept.
+  auto records = etcd.GetPrefix(k.session_prefix(), Deadline::After(5s));
+  ASSERT_TRUE(records.ok());
+  EXPECT_TRUE(records->empty()) << records->size() << " session records";
   auto floor = DecodeSessionFloor(Value(etcd, k.session_floor("c1")));
   ASSERT_TRUE(floor.ok()) << floor.status();
   EXPECT_EQ(floor->seq, start - 1);
@@ -926,6 +963,46 @@ TEST(Replica_boundedLog, RetryOfATrimmedRequestIsGoneAndNotExecuted) {
   ASSERT_TRUE(other.ok()) << other.status();
   EXPECT_FALSE(other->duplicate);
   EXPECT_EQ(b->app.logs().size(), 42u);
+}
+
+// A client that sent a higher seq first: its trimmed request is not under the client's floor
+// (a lower seq is still in the log), so trimming leaves a record of it; a retry is refused by
+// this leader and by the next one, and the request in the log is still answered.
+TEST(Replica_boundedLog, OutOfOrderSeqOfATrimmedEntryKeepsARecord) {
+  etcd::FakeClient etcd;
+  KeyLayout k(kService);
+  {
+    auto a = StartNode(etcd, TrimOptions("a", true));
+    ASSERT_TRUE(WaitFor([&] { return IsLeader(*a); }));
+    {
+      // A follower that stops at entry 1 holds trimming at 1 (it is within max_lag).
+      auto f = StartNode(etcd, TrimOptions("f", false));
+      WriteUsers(*a, "c2", 50, 50);  // entry 1
+      ASSERT_TRUE(WaitFor([&] { return Value(etcd, k.lpi("f")) == "1"; }));
+    }
+    auto low =
+        a->replica->Execute(Post("v10", "c2", 10), RequestType::kReplication, Deadline::After(10s));
+    ASSERT_TRUE(low.ok()) << low.status();
+    EXPECT_EQ(low->index, 2u);
+    WriteUsers(*a, "c1", 1, 20);  // entries 3-22
+    ASSERT_TRUE(WaitFor([&] { return LogStart(etcd) == 2; }));
+    EXPECT_FALSE(Value(etcd, k.session("c2", 50)).empty());
+    EXPECT_TRUE(Value(etcd, k.session_floor("c2")).empty());
+    auto r =
+        a->replica->Execute(Post("u50", "c2", 50), RequestType::kReplication, Deadline::After(10s));
+    EXPECT_EQ(r.status().code(), StatusCode::kOutOfRange) << r.status();
+  }
+  auto b = StartNode(etcd, TrimOptions("b", true));
+  ASSERT_TRUE(WaitFor([&] { return IsLeader(*b); }));
+  auto r =
+      b->replica->Execute(Post("u50", "c2", 50), RequestType::kReplication, Deadline::After(10s));
+  EXPECT_EQ(r.status().code(), StatusCode::kOutOfRange) << r.status();
+  auto kept =
+      b->replica->Execute(Post("v10", "c2", 10), RequestType::kReplication, Deadline::After(10s));
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_TRUE(kept->duplicate);
+  EXPECT_EQ(kept->index, 2u);
+  EXPECT_EQ(Value(etcd, k.log_size()), "22");
 }
 
 TEST(Replica_boundedLog, EntryWithAPendingTransactionIsNeverTrimmed) {
