@@ -327,7 +327,8 @@ struct Replica::Impl {
   // (`prefetched`: those up to SSI, unless trimmed), so a follower that is close behind needs
   // one read per step.
   Result<Heads> ReadHeads(std::optional<uint64_t> prefetch_from = std::nullopt,
-                          std::map<uint64_t, EntryPair>* prefetched = nullptr) {
+                          std::map<uint64_t, EntryPair>* prefetched = nullptr,
+                          bool serializable = false) {
     etcd::TxnRequest req;
     req.success = {etcd::Op::Get(keys.log_size()), etcd::Op::Get(keys.ssi()),
                    etcd::Op::Get(keys.current_leader()), etcd::Op::Get(keys.log_start()),
@@ -340,6 +341,9 @@ struct Replica::Impl {
       req.success.push_back(etcd::Op::Range({.key = keys.rle(*prefetch_from),
                                              .range_end = etcd::PrefixEnd(keys.rle_prefix()),
                                              .limit = limit}));
+    }
+    if (serializable) {
+      for (auto& op : req.success) std::get<etcd::RangeRequest>(op.request).serializable = true;
     }
     BR2K_ASSIGN_OR_RETURN(auto resp, deps.client->Txn(req, EtcdDeadline()));
     Heads h;
@@ -830,7 +834,7 @@ struct Replica::Impl {
       start = lpi + 1;
     }
     std::map<uint64_t, EntryPair> prefetched;
-    BR2K_ASSIGN_OR_RETURN(Heads h, ReadHeads(start, &prefetched));
+    BR2K_ASSIGN_OR_RETURN(Heads h, ReadHeads(start, &prefetched, true));
     std::string cl_id = h.cl ? h.cl->value : "";
     std::string url;
     bool changed;
