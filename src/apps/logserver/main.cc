@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <sstream>
@@ -221,7 +222,14 @@ int main(int argc, char** argv) {
     if (Status st = failpoints.Configure(failpoint); !st.ok()) return Fail("--failpoint", st);
   }
 
-  auto client = etcd::GrpcClient::Create({.endpoints = SplitComma(etcd_urls)});
+  // The node's own member first: the leader replica runs where its member is the Raft leader
+  // (Check role), so its transactions are not forwarded by another member, and a follower's
+  // serializable reads are served by its own member.
+  std::vector<std::string> endpoints = SplitComma(etcd_urls);
+  if (auto it = std::find(endpoints.begin(), endpoints.end(), local_etcd); it != endpoints.end()) {
+    std::rotate(endpoints.begin(), it, it + 1);
+  }
+  auto client = etcd::GrpcClient::Create({.endpoints = endpoints});
   if (!client.ok()) return Fail("--etcd", client.status());
   auto store = replication::FileStore::Open(data_dir);
   if (!store.ok()) return Fail("--data-dir", store.status());
