@@ -164,6 +164,8 @@ struct Replica::Impl {
   uint64_t restores = 0;
   std::map<std::string, uint64_t> session_floors;
   Clock::time_point last_trim = Clock::now();  // control thread only
+  // The last linearizable follow step (control thread only): see Follow.
+  Clock::time_point last_quorum_follow{};
   // Follower persistence (control thread only).
   bool follower_dirty = false;
   uint64_t published_lpi = 0;  // LPI/<id> last written by this replica as follower
@@ -834,7 +836,13 @@ struct Replica::Impl {
       start = lpi + 1;
     }
     std::map<uint64_t, EntryPair> prefetched;
-    BR2K_ASSIGN_OR_RETURN(Heads h, ReadHeads(start, &prefetched, true));
+    // Serializable: committed data as the contacted member has applied it, without a quorum
+    // round on the Raft leader. At least once a second the step is linearizable instead, so
+    // that a member cut off from the cluster (whose serializable reads still succeed) fails
+    // and the client moves to another one: a follower is never stale for long unnoticed.
+    const bool quorum = Clock::now() - last_quorum_follow >= std::chrono::seconds(1);
+    BR2K_ASSIGN_OR_RETURN(Heads h, ReadHeads(start, &prefetched, !quorum));
+    if (quorum) last_quorum_follow = Clock::now();
     std::string cl_id = h.cl ? h.cl->value : "";
     std::string url;
     bool changed;
