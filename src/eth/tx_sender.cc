@@ -62,7 +62,10 @@ Result<SignedTransaction> TxSender::Prepare(std::optional<Address> to, const Byt
     BR2K_ASSIGN_OR_RETURN(uint64_t gas, client_->EstimateGas(req, deadline, opts.errors));
     tx.gas_limit = gas + gas / 4;
   }
-  BR2K_ASSIGN_OR_RETURN(FeeEstimate fees, client_->EstimateFees(deadline));
+  FeeEstimate fees;
+  if (!opts.max_fee_per_gas || (!opts.legacy && !opts.max_priority_fee_per_gas)) {
+    BR2K_ASSIGN_OR_RETURN(fees, client_->EstimateFees(deadline));
+  }
   tx.gas_price = opts.max_fee_per_gas.value_or(fees.gas_price);
   tx.max_priority_fee_per_gas =
       opts.max_priority_fee_per_gas.value_or(fees.max_priority_fee_per_gas);

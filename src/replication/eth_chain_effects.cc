@@ -11,8 +11,12 @@
 namespace br2k::replication {
 
 EthChainEffects::EthChainEffects(std::shared_ptr<eth::RpcClient> client, eth::PrivateKey key,
-                                 std::optional<uint64_t> expected_chain_id)
-    : client_(std::move(client)), key_(std::move(key)), expected_chain_id_(expected_chain_id) {}
+                                 std::optional<uint64_t> expected_chain_id,
+                                 std::chrono::milliseconds fees_ttl)
+    : client_(std::move(client)),
+      key_(std::move(key)),
+      expected_chain_id_(expected_chain_id),
+      fees_ttl_(fees_ttl) {}
 
 Result<eth::TxSender*> EthChainEffects::Sender(Deadline deadline) {
   if (!sender_) {
@@ -53,8 +57,15 @@ Result<SignedTx> EthChainEffects::Sign(const ChainCall& call, Deadline deadline)
                           client_->GetTransactionCount(sender->address(), "pending", deadline));
     next_nonce_ = std::max(pending, floor_);
   }
+  const auto now = std::chrono::steady_clock::now();
+  if (!fees_ || now - fees_at_ >= fees_ttl_) {
+    BR2K_ASSIGN_OR_RETURN(fees_, client_->EstimateFees(deadline));
+    fees_at_ = now;
+  }
   eth::SendOptions opts;
   opts.value = *value;
+  opts.max_fee_per_gas = fees_->max_fee_per_gas;
+  opts.max_priority_fee_per_gas = fees_->max_priority_fee_per_gas;
   if (call.gas_limit > 0) opts.gas_limit = call.gas_limit;
   opts.nonce = *next_nonce_;
   BR2K_ASSIGN_OR_RETURN(eth::SignedTransaction tx, sender->Prepare(to, data, opts, deadline));

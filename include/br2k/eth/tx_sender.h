@@ -62,7 +62,9 @@ class TxSender {
   RpcClient& client() { return *client_; }
 
   // Fills in gas, fees and nonce, and signs. Nothing is sent. ABORTED (decoded reason) when the
-  // call would revert. The nonce is reserved: broadcast it, or Release it through Discard.
+  // call would revert. The node is asked for fees only when `opts` does not give them all
+  // (max_fee_per_gas, and max_priority_fee_per_gas unless legacy). The nonce is reserved: broadcast
+  // it, or Release it through Discard.
   Result<SignedTransaction> Prepare(std::optional<Address> to, const Bytes& data,
                                     const SendOptions& opts, Deadline deadline);
   // Gives back the nonce of a prepared transaction that will never be sent.

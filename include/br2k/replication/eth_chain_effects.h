@@ -3,6 +3,7 @@
 // are broadcast and their receipts read through JSON-RPC. See chain_effects.h for the protocol.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -16,11 +17,16 @@ namespace br2k::replication {
 
 // Thread-safe. The chain need not be reachable when it is created: the chain id is checked and
 // the nonce read on first use (UNAVAILABLE until then).
+//
+// Sign runs on the leader's pipeline, so it asks the node as little as it can: the nonce once
+// per leadership, the fees at most once per `fees_ttl` (max fee = 2 x base fee + tip, which
+// covers several blocks of base-fee increases), the gas only when the call gives no limit.
 class EthChainEffects final : public ChainEffects {
  public:
   // `expected_chain_id`: refuse a node of another chain (FAILED_PRECONDITION on first use).
   EthChainEffects(std::shared_ptr<eth::RpcClient> client, eth::PrivateKey key,
-                  std::optional<uint64_t> expected_chain_id);
+                  std::optional<uint64_t> expected_chain_id,
+                  std::chrono::milliseconds fees_ttl = std::chrono::seconds(3));
 
   const eth::Address& address() const { return key_.address(); }
 
@@ -43,6 +49,9 @@ class EthChainEffects final : public ChainEffects {
   std::unique_ptr<eth::TxSender> sender_;
   std::optional<uint64_t> next_nonce_;
   uint64_t floor_ = 0;
+  std::chrono::milliseconds fees_ttl_;
+  std::optional<eth::FeeEstimate> fees_;
+  std::chrono::steady_clock::time_point fees_at_;
 };
 
 }  // namespace br2k::replication

@@ -12,54 +12,13 @@
 #include "br2k/eth/keccak.h"
 #include "br2k/eth/log_watcher.h"
 #include "br2k/eth/tx_sender.h"
+#include "fake_eth_node.h"
 
 namespace br2k::eth {
 namespace {
 
 using nlohmann::json;
-
-// A node answering from a handler (method, params) -> result or an error object. A handler may
-// return a Status to simulate a transport failure.
-class FakeNode final : public RpcTransport {
- public:
-  using Handler = std::function<Result<json>(const std::string&, const json&)>;
-  explicit FakeNode(Handler h) : h_(std::move(h)) {}
-  std::string Endpoint() const override { return "fake://node"; }
-  Result<std::string> RoundTrip(std::string_view body, Deadline) override {
-    std::lock_guard<std::mutex> l(mu_);
-    json req = json::parse(body);
-    auto one = [&](const json& r) -> Result<json> {
-      ++calls_[r["method"].get<std::string>()];
-      BR2K_ASSIGN_OR_RETURN(json res, h_(r["method"], r["params"]));
-      json out = {{"jsonrpc", "2.0"}, {"id", r["id"]}};
-      if (res.is_object() && res.contains("__error")) {
-        out["error"] = res["__error"];
-      } else {
-        out["result"] = res;
-      }
-      return out;
-    };
-    if (req.is_array()) {
-      json arr = json::array();
-      for (const auto& r : req) {
-        BR2K_ASSIGN_OR_RETURN(json o, one(r));
-        arr.push_back(o);
-      }
-      return arr.dump();
-    }
-    BR2K_ASSIGN_OR_RETURN(json o, one(req));
-    return o.dump();
-  }
-  int calls(const std::string& m) {
-    std::lock_guard<std::mutex> l(mu_);
-    return calls_[m];
-  }
-
- private:
-  std::mutex mu_;
-  Handler h_;
-  std::map<std::string, int> calls_;
-};
+using testing::FakeNode;
 
 json Error(int code, const std::string& msg) {
   return {{"__error", {{"code", code}, {"message", msg}}}};
