@@ -13,14 +13,12 @@
 #include <thread>
 
 #include "anvil.h"
-#include "br2k/cluster/local_cluster.h"
 #include "br2k/etcd/grpc_client.h"
 #include "br2k/http/client.h"
-#include "br2k/proc/process.h"
 #include "br2k/replication/chain_effects.h"
 #include "br2k/replication/keys.h"
 #include "br2k/replication/log_entry.h"
-#include "br2k/replication/node_process.h"
+#include "logserver_fleet.h"
 #include "test_env.h"
 
 namespace br2k::replication {
@@ -35,83 +33,43 @@ constexpr char kService[] = "anchors";
 class ChainTxIT : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto c = cluster::LocalCluster::Start(cluster::LocalClusterOptions::TestProfile(dir_.path()),
-                                          Deadline::After(60s));
-    ASSERT_TRUE(c.ok()) << c.status();
-    cluster_ = std::move(c).value();
+    auto f = testing::LogserverFleet::Create(
+        {.dir = dir_.path(),
+         .nodes = kNodes,
+         .service = kService,
+         .args = {"--leader-ttl=1", "--takeover-grace-ms=300", "--step-down-ms=1500",
+                  "--request-timeout-ms=5000"}},
+        Deadline::After(60s));
+    ASSERT_TRUE(f.ok()) << f.status();
+    fleet_ = std::move(f).value();
     auto a = Anvil::Start("chain-tx");
     ASSERT_TRUE(a.ok()) << a.status();
     anvil_ = std::move(*a);
     tx_key_file_ = dir_.path() / "service-tx.key";
     std::ofstream(tx_key_file_) << eth::testing::kAnvilKey4 << "\n";
     tx_address_ = eth::PrivateKey::FromHex(eth::testing::kAnvilKey4)->address();
-    for (int i = 0; i < kNodes; ++i) {
-      auto port = proc::FreePort();
-      ASSERT_TRUE(port.ok());
-      ports_.push_back(*port);
-      pids_.push_back(0);
-    }
-    auto etcd = etcd::GrpcClient::Create({.endpoints = cluster_->client_urls()});
+    auto etcd = etcd::GrpcClient::Create({.endpoints = fleet_->cluster().client_urls()});
     ASSERT_TRUE(etcd.ok());
     etcd_ = std::move(*etcd);
   }
 
   void TearDown() override {
-    for (int i = 0; i < kNodes; ++i) StopNode(i);
-    if (HasFailure()) {
-      for (int i = 0; i < kNodes; ++i) {
-        std::ifstream in(dir_.path() / ("node-" + std::to_string(i) + ".log"));
-        std::string all((std::istreambuf_iterator<char>(in)), {});
-        if (all.size() > 4000) all = all.substr(all.size() - 4000);
-        std::cerr << "---- node " << i << " log tail ----\n" << all << "\n";
-      }
-    }
+    if (!fleet_) return;
+    fleet_->StopAll();
+    if (HasFailure()) fleet_->DumpLogs(std::cerr);
   }
 
-  std::string Url(int i) const { return "http://127.0.0.1:" + std::to_string(ports_[i]); }
+  std::string Url(int i) const { return fleet_->Url(i); }
 
   void StartNode(int i, const std::string& failpoint = "") {
-    LogserverNode n{.id = "node-" + std::to_string(i),
-                    .service = kService,
-                    .listen_port = ports_[i],
-                    .etcd_urls = cluster_->client_urls(),
-                    .local_etcd_url = cluster_->members()[i].client_url,
-                    .data_dir = dir_.path() / ("data-" + std::to_string(i))};
-    n.extra_args = {"--leader-ttl=1",
-                    "--takeover-grace-ms=300",
-                    "--step-down-ms=1500",
-                    "--request-timeout-ms=5000",
-                    "--rpc-url=" + anvil_->url(),
-                    "--tx-key-file=" + tx_key_file_.string()};
-    if (!failpoint.empty()) n.extra_args.push_back("--failpoint=" + failpoint);
-    proc::SpawnSpec spec{.argv = LogserverArgv(testing::BinDir() / "br2k-logserver", n),
-                         .log_file = dir_.path() / ("node-" + std::to_string(i) + ".log")};
-    auto pid = launcher_->Spawn(spec);
-    ASSERT_TRUE(pid.ok()) << pid.status();
-    pids_[i] = *pid;
-    auto until = Deadline::After(20s);
-    while (!until.expired() && !ProbeReplica(Url(i), Deadline::After(1s)).ok()) {
-      std::this_thread::sleep_for(50ms);
-    }
-    ASSERT_TRUE(ProbeReplica(Url(i), Deadline::After(2s)).ok()) << "node " << i << " not up";
+    std::vector<std::string> extra = {"--rpc-url=" + anvil_->url(),
+                                      "--tx-key-file=" + tx_key_file_.string()};
+    if (!failpoint.empty()) extra.push_back("--failpoint=" + failpoint);
+    Status s = fleet_->Start(i, extra);
+    ASSERT_TRUE(s.ok()) << s;
   }
 
-  void StopNode(int i) {
-    if (pids_[i] > 0) (void)proc::Terminate(*launcher_, pids_[i], 3s);
-    pids_[i] = 0;
-  }
-
-  int WaitLeader(std::set<int> among) {
-    auto until = Deadline::After(40s);
-    while (!until.expired()) {
-      for (int i : among) {
-        auto p = ProbeReplica(Url(i), Deadline::After(1s));
-        if (p.ok() && p->role == "Leader") return i;
-      }
-      std::this_thread::sleep_for(50ms);
-    }
-    return -1;
-  }
+  int WaitLeader(std::set<int> among) { return fleet_->WaitLeader(among, Deadline::After(40s)); }
 
   // POST /anchor as (client, seq) through the nodes in `via`, following redirects and retrying
   // on 503/connection errors until a final answer or the bound.
@@ -123,8 +81,7 @@ class ChainTxIT : public ::testing::Test {
         std::string url = Url(i);
         for (int hop = 0; hop < 3; ++hop) {
           auto r = http::Call(url, "POST", "/anchor", "{}",
-                              {{"X-Br2k-Client", "anchor-it"}, {"X-Br2k-Seq", std::to_string(seq)}},
-                              Deadline::After(10s));
+                              testing::SessionHeaders("anchor-it", seq), Deadline::After(10s));
           if (!r.ok()) {
             last = r.status();
             break;
@@ -159,14 +116,11 @@ class ChainTxIT : public ::testing::Test {
   }
 
   testing::ScratchDir dir_{"br2k-chain-tx-it"};
-  std::unique_ptr<cluster::LocalCluster> cluster_;
+  std::unique_ptr<testing::LogserverFleet> fleet_;
   std::unique_ptr<Anvil> anvil_;
   std::shared_ptr<etcd::GrpcClient> etcd_;
-  std::shared_ptr<proc::Launcher> launcher_ = proc::PosixLauncher();
   std::filesystem::path tx_key_file_;
   eth::Address tx_address_;
-  std::vector<int> ports_;
-  std::vector<int> pids_;
 };
 
 TEST_F(ChainTxIT, AnchorSendsOneTransactionAndARetrySendsNone) {
@@ -202,7 +156,7 @@ TEST_F(ChainTxIT, LeaderKilledAfterBroadcastNewLeaderSettlesTheSameTransaction) 
   auto r = Anchor({0, 1, 2}, 7);
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(r->status, 200) << r->body;
-  EXPECT_FALSE(launcher_->Alive(pids_[0])) << "the failpoint did not fire";
+  EXPECT_FALSE(fleet_->Alive(0)) << "the failpoint did not fire";
   json body = json::parse(r->body);
   EXPECT_EQ(body.at("status"), "success");
   const uint64_t index = body.at("index");
@@ -218,7 +172,7 @@ TEST_F(ChainTxIT, LeaderKilledAfterBroadcastNewLeaderSettlesTheSameTransaction) 
   ASSERT_TRUE(rs.ok());
   EXPECT_EQ(rs->state, EntryState::kSuccess);
   // The old leader comes back as a follower and sends nothing.
-  pids_[0] = 0;
+  fleet_->Forget(0);
   StartNode(0);
   auto later = Anchor({0, 1, 2}, 8);
   ASSERT_TRUE(later.ok()) << later.status();

@@ -6,7 +6,6 @@
 // stop it serving, and its location is published once the chain comes up. Bad chain flags stop
 // the process at start with a clear error.
 #include <gtest/gtest.h>
-#include <signal.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -14,13 +13,13 @@
 #include <thread>
 
 #include "anvil.h"
-#include "br2k/cluster/local_cluster.h"
 #include "br2k/eth/rpc_transport.h"
 #include "br2k/eth/service_registry.h"
 #include "br2k/http/client.h"
 #include "br2k/proc/process.h"
 #include "br2k/replication/node_process.h"
 #include "br2k/replication/registry_publisher.h"
+#include "logserver_fleet.h"
 #include "test_env.h"
 
 namespace br2k::replication {
@@ -49,77 +48,37 @@ long Ms(Clock::duration d) {
 class RegistryFailoverIT : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto c = cluster::LocalCluster::Start(cluster::LocalClusterOptions::TestProfile(dir_.path()),
-                                          Deadline::After(60s));
-    ASSERT_TRUE(c.ok()) << c.status();
-    cluster_ = std::move(c).value();
+    auto f = testing::LogserverFleet::Create(
+        {.dir = dir_.path(),
+         .nodes = kNodes,
+         .service = "logs",
+         .args = {"--leader-ttl=1", "--takeover-grace-ms=500", "--step-down-ms=1500",
+                  "--request-timeout-ms=5000"}},
+        Deadline::After(60s));
+    ASSERT_TRUE(f.ok()) << f.status();
+    fleet_ = std::move(f).value();
     for (int i = 0; i < kNodes; ++i) {
-      auto port = proc::FreePort();
-      ASSERT_TRUE(port.ok());
-      ports_.push_back(*port);
-      pids_.push_back(0);
       key_files_.push_back(dir_.path() / ("operator-" + std::to_string(i) + ".key"));
       std::ofstream(key_files_.back()) << kOperatorKeys[i] << "\n";
     }
   }
 
   void TearDown() override {
-    for (int i = 0; i < kNodes; ++i) StopNode(i);
-    if (HasFailure()) {
-      for (int i = 0; i < kNodes; ++i) {
-        std::ifstream in(dir_.path() / ("node-" + std::to_string(i) + ".log"));
-        std::string all((std::istreambuf_iterator<char>(in)), {});
-        if (all.size() > 4000) all = all.substr(all.size() - 4000);
-        std::cerr << "---- node " << i << " log tail ----\n" << all << "\n";
-      }
-    }
+    if (!fleet_) return;
+    fleet_->StopAll();
+    if (HasFailure()) fleet_->DumpLogs(std::cerr);
   }
 
-  std::string Url(int i) const { return "http://127.0.0.1:" + std::to_string(ports_[i]); }
+  std::string Url(int i) const { return fleet_->Url(i); }
 
   void StartNode(int i, const std::string& rpc_url, const eth::Address& registry) {
-    LogserverNode n{.id = "node-" + std::to_string(i),
-                    .service = "logs",
-                    .listen_port = ports_[i],
-                    .etcd_urls = cluster_->client_urls(),
-                    .local_etcd_url = cluster_->members()[i].client_url,
-                    .data_dir = dir_.path() / ("data-" + std::to_string(i))};
-    n.extra_args = {"--leader-ttl=1",
-                    "--takeover-grace-ms=500",
-                    "--step-down-ms=1500",
-                    "--request-timeout-ms=5000",
-                    "--rpc-url=" + rpc_url,
-                    "--registry=" + registry.ToChecksum(),
-                    "--service-name=" + service_name_,
-                    "--operator-key-file=" + key_files_[i].string()};
-    proc::SpawnSpec spec{.argv = LogserverArgv(testing::BinDir() / "br2k-logserver", n),
-                         .log_file = dir_.path() / ("node-" + std::to_string(i) + ".log")};
-    auto pid = launcher_->Spawn(spec);
-    ASSERT_TRUE(pid.ok()) << pid.status();
-    pids_[i] = *pid;
-    auto until = Deadline::After(20s);
-    while (!until.expired() && !ProbeReplica(Url(i), Deadline::After(1s)).ok()) {
-      std::this_thread::sleep_for(50ms);
-    }
-    ASSERT_TRUE(ProbeReplica(Url(i), Deadline::After(2s)).ok()) << "node " << i << " not up";
+    Status s = fleet_->Start(
+        i, {"--rpc-url=" + rpc_url, "--registry=" + registry.ToChecksum(),
+            "--service-name=" + service_name_, "--operator-key-file=" + key_files_[i].string()});
+    ASSERT_TRUE(s.ok()) << s;
   }
 
-  void StopNode(int i) {
-    if (pids_[i] > 0) (void)proc::Terminate(*launcher_, pids_[i], 3s);
-    pids_[i] = 0;
-  }
-
-  int WaitLeader(std::set<int> among) {
-    auto until = Deadline::After(40s);
-    while (!until.expired()) {
-      for (int i : among) {
-        auto p = ProbeReplica(Url(i), Deadline::After(1s));
-        if (p.ok() && p->role == "Leader") return i;
-      }
-      std::this_thread::sleep_for(50ms);
-    }
-    return -1;
-  }
+  int WaitLeader(std::set<int> among) { return fleet_->WaitLeader(among, Deadline::After(40s)); }
 
   json StatusOf(int i) {
     auto r = http::Call(Url(i), "GET", "/status", "", {}, Deadline::After(3s));
@@ -133,9 +92,7 @@ class RegistryFailoverIT : public ::testing::Test {
     int status = 0;
     std::string url = Url(i);
     while (!until.expired()) {
-      auto r = http::Call(url, "POST", "/logs", json{{"user", user}}.dump(),
-                          {{"X-Br2k-Client", "registry-it"}, {"X-Br2k-Seq", std::to_string(seq)}},
-                          Deadline::After(8s));
+      auto r = testing::PostLog(url, user, "registry-it", seq, Deadline::After(8s));
       if (r.ok()) status = r->status;
       if (r.ok() && r->status == 200) return 200;
       if (r.ok() && r->status == 307) {
@@ -178,10 +135,7 @@ class RegistryFailoverIT : public ::testing::Test {
 
   testing::ScratchDir dir_{"registry-it"};
   std::string service_name_ = testing::UniqueName("logserver");
-  std::unique_ptr<cluster::LocalCluster> cluster_;
-  std::shared_ptr<proc::Launcher> launcher_ = proc::PosixLauncher();
-  std::vector<int> ports_;
-  std::vector<pid_t> pids_;
+  std::unique_ptr<testing::LogserverFleet> fleet_;
   std::vector<std::filesystem::path> key_files_;
 };
 
@@ -209,9 +163,8 @@ TEST_F(RegistryFailoverIT, KilledLeader_registryFollowsAndTheOldEpochIsRefused) 
   auto head = client->BlockNumber(Soon());
   ASSERT_TRUE(head.ok());
   auto t_kill = Clock::now();
-  ASSERT_TRUE(launcher_->Signal(pids_[old], SIGKILL).ok());
-  ASSERT_TRUE(launcher_->Wait(pids_[old], Deadline::After(10s)).ok());
-  pids_[old] = 0;
+  Status killed = fleet_->Kill(old);
+  ASSERT_TRUE(killed.ok()) << killed;
 
   std::optional<eth::RegistryEvent> moved;
   eth::LogWatcher::Options wopt;

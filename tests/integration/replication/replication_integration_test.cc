@@ -6,7 +6,6 @@
 
 #include <atomic>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
@@ -14,10 +13,10 @@
 #include "br2k/cluster/local_cluster.h"
 #include "br2k/etcd/grpc_client.h"
 #include "br2k/http/client.h"
-#include "br2k/proc/process.h"
 #include "br2k/replication/keys.h"
 #include "br2k/replication/log_entry.h"
 #include "br2k/replication/node_process.h"
+#include "logserver_fleet.h"
 #include "test_env.h"
 
 namespace br2k::replication {
@@ -31,91 +30,44 @@ constexpr int kNodes = 3;
 class ReplicationIT : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto c = cluster::LocalCluster::Start(cluster::LocalClusterOptions::TestProfile(dir_.path()),
-                                          Deadline::After(60s));
-    ASSERT_TRUE(c.ok()) << c.status();
-    cluster_ = std::move(c).value();
-    auto e = etcd::GrpcClient::Create({.endpoints = cluster_->client_urls()});
+    auto f = testing::LogserverFleet::Create(
+        {.dir = dir_.path(),
+         .nodes = kNodes,
+         .service = kService,
+         .args = {"--leader-ttl=1", "--takeover-grace-ms=500", "--step-down-ms=1500",
+                  "--request-timeout-ms=5000"}},
+        Deadline::After(60s));
+    ASSERT_TRUE(f.ok()) << f.status();
+    fleet_ = std::move(f).value();
+    auto e = etcd::GrpcClient::Create({.endpoints = fleet_->cluster().client_urls()});
     ASSERT_TRUE(e.ok());
     etcd_ = std::move(e).value();
-    for (int i = 0; i < kNodes; ++i) {
-      auto port = proc::FreePort();
-      ASSERT_TRUE(port.ok());
-      ports_.push_back(*port);
-      pids_.push_back(0);
-    }
   }
 
   void TearDown() override {
-    for (int i = 0; i < kNodes; ++i) StopNode(i);
-    if (HasFailure()) {
-      for (int i = 0; i < kNodes; ++i) {
-        std::ifstream in(dir_.path() / ("node-" + std::to_string(i) + ".log"));
-        std::string all((std::istreambuf_iterator<char>(in)), {});
-        if (all.size() > 4000) all = all.substr(all.size() - 4000);
-        std::cerr << "---- node " << i << " log tail ----\n" << all << "\n";
-      }
-    }
+    if (!fleet_) return;
+    fleet_->StopAll();
+    if (HasFailure()) fleet_->DumpLogs(std::cerr);
   }
 
-  std::string Url(int i) const { return "http://127.0.0.1:" + std::to_string(ports_[i]); }
+  std::string Url(int i) const { return fleet_->Url(i); }
 
   void StartNode(int i, std::vector<std::string> extra = {}) {
-    LogserverNode n{.id = "node-" + std::to_string(i),
-                    .service = kService,
-                    .listen_port = ports_[i],
-                    .etcd_urls = cluster_->client_urls(),
-                    .local_etcd_url = cluster_->members()[i].client_url,
-                    .data_dir = dir_.path() / ("data-" + std::to_string(i))};
-    n.extra_args = {"--leader-ttl=1", "--takeover-grace-ms=500", "--step-down-ms=1500",
-                    "--request-timeout-ms=5000"};
-    n.extra_args.insert(n.extra_args.end(), extra.begin(), extra.end());
-    proc::SpawnSpec spec{.argv = LogserverArgv(testing::BinDir() / "br2k-logserver", n),
-                         .log_file = dir_.path() / ("node-" + std::to_string(i) + ".log")};
-    auto pid = launcher_->Spawn(spec);
-    ASSERT_TRUE(pid.ok()) << pid.status();
-    pids_[i] = *pid;
-    // Bounded wait until it answers.
-    auto until = Deadline::After(20s);
-    while (!until.expired() && !ProbeReplica(Url(i), Deadline::After(1s)).ok()) {
-      std::this_thread::sleep_for(50ms);
-    }
-    ASSERT_TRUE(ProbeReplica(Url(i), Deadline::After(2s)).ok()) << "node " << i << " not up";
-  }
-
-  void StopNode(int i) {
-    if (pids_[i] > 0) (void)proc::Terminate(*launcher_, pids_[i], 3s);
-    pids_[i] = 0;
+    Status s = fleet_->Start(i, extra);
+    ASSERT_TRUE(s.ok()) << s;
   }
 
   void KillNode(int i) {
-    ASSERT_TRUE(launcher_->Signal(pids_[i], SIGKILL).ok());
-    ASSERT_TRUE(launcher_->Wait(pids_[i], Deadline::After(10s)).ok());
-    pids_[i] = 0;
+    Status s = fleet_->Kill(i);
+    ASSERT_TRUE(s.ok()) << s;
   }
 
   // The index of the one node among `among` that reports Leader (bounded wait), or -1.
-  int WaitLeader(std::set<int> among) {
-    auto until = Deadline::After(40s);
-    while (!until.expired()) {
-      for (int i : among) {
-        auto p = ProbeReplica(Url(i), Deadline::After(1s));
-        if (p.ok() && p->role == "Leader") return i;
-      }
-      std::this_thread::sleep_for(50ms);
-    }
-    return -1;
-  }
-
-  static std::map<std::string, std::string> Session(const std::string& client, uint64_t seq) {
-    return {{"X-Br2k-Client", client}, {"X-Br2k-Seq", std::to_string(seq)}};
-  }
-
-  static std::string Body(const std::string& user) { return json{{"user", user}}.dump(); }
+  int WaitLeader(std::set<int> among) { return fleet_->WaitLeader(among, Deadline::After(40s)); }
 
   Result<http::ClientResponse> PostTo(int i, const std::string& user, const std::string& client,
                                       uint64_t seq, Deadline d = Deadline::After(15s)) {
-    return http::Call(Url(i), "POST", "/logs", Body(user), Session(client, seq), d);
+    return testing::PostLog(Url(i), user, client, seq, d);
   }
 
   // A well-behaved client: tries every node, follows redirects, retries the same (client, seq)
@@ -127,7 +79,7 @@ class ReplicationIT : public ::testing::Test {
     http::ClientResponse last;
     while (!until.expired()) {
       int i = next++ % kNodes;
-      if (pids_[i] == 0) continue;
+      if (!fleet_->Running(i)) continue;
       auto r = PostTo(i, user, client, seq, Deadline::After(8s));
       if (r.ok() && r->status == 200) return *r;
       if (r.ok() && r->status == 307) {
@@ -192,7 +144,7 @@ class ReplicationIT : public ::testing::Test {
       ssi = ParseIndex(EtcdValue(k.ssi())).value_or(0);
       all = EtcdValue(k.log_size()) == EtcdValue(k.ssi());
       for (int i = 0; i < kNodes && all; ++i) {
-        if (pids_[i] == 0) continue;
+        if (!fleet_->Running(i)) continue;
         auto st = ReplicaState(i);
         all = st.is_object() && st.value("lpi", uint64_t{0}) == ssi;
       }
@@ -201,7 +153,7 @@ class ReplicationIT : public ::testing::Test {
     EXPECT_TRUE(all) << "replicas did not converge on SSI " << ssi;
     expected = ExpectedFromEtcd(ssi);
     for (int i = 0; i < kNodes; ++i) {
-      if (pids_[i] == 0) continue;
+      if (!fleet_->Running(i)) continue;
       auto st = ReplicaState(i);
       EXPECT_TRUE(st.is_object()) << "node " << i;
       if (st.is_object()) {
@@ -222,8 +174,7 @@ class ReplicationIT : public ::testing::Test {
     // The third request crashes the leader at the failpoint: no acknowledgement.
     auto r3 = PostTo(leader, "u3", "c1", 3);
     EXPECT_FALSE(r3.ok() && r3->status == 200);
-    ASSERT_TRUE(launcher_->Wait(pids_[leader], Deadline::After(15s)).ok()) << "leader survived";
-    pids_[leader] = 0;
+    ASSERT_TRUE(fleet_->WaitExit(leader, Deadline::After(15s)).ok()) << "leader survived";
     std::set<int> others;
     for (int i = 0; i < kNodes; ++i) {
       if (i != leader) others.insert(i);
@@ -243,11 +194,8 @@ class ReplicationIT : public ::testing::Test {
   }
 
   testing::ScratchDir dir_{"repl-it"};
-  std::unique_ptr<cluster::LocalCluster> cluster_;
+  std::unique_ptr<testing::LogserverFleet> fleet_;
   std::unique_ptr<etcd::GrpcClient> etcd_;
-  std::shared_ptr<proc::Launcher> launcher_ = proc::PosixLauncher();
-  std::vector<int> ports_;
-  std::vector<pid_t> pids_;
 };
 
 TEST_F(ReplicationIT, FailpointAfterAppend_entryIgnoredAndRetryRunsOnce) {
@@ -271,7 +219,7 @@ TEST_F(ReplicationIT, PausedLeader_neverAcknowledgesAfterResume) {
   int old = WaitLeader({0, 1, 2});
   ASSERT_GE(old, 0);
   ASSERT_EQ(ClientPost("before", "c1", 1).status, 200);
-  ASSERT_TRUE(launcher_->Signal(pids_[old], SIGSTOP).ok());
+  ASSERT_TRUE(fleet_->Signal(old, SIGSTOP).ok());
   std::set<int> others;
   for (int i = 0; i < kNodes; ++i) {
     if (i != old) others.insert(i);
@@ -284,13 +232,13 @@ TEST_F(ReplicationIT, PausedLeader_neverAcknowledgesAfterResume) {
     paused_status = r.ok() ? r->status : 0;
   });
   if (next < 0) {
-    (void)launcher_->Signal(pids_[old], SIGCONT);
+    (void)fleet_->Signal(old, SIGCONT);
     t.join();
     FAIL() << "no new leader while the old one was paused";
   }
   auto during = PostTo(next, "during", "c1", 2);
   EXPECT_TRUE(during.ok() && during->status == 200);
-  ASSERT_TRUE(launcher_->Signal(pids_[old], SIGCONT).ok());
+  ASSERT_TRUE(fleet_->Signal(old, SIGCONT).ok());
   t.join();
   EXPECT_NE(paused_status.load(), 200) << "the resumed old leader acknowledged a request";
   EXPECT_NE(paused_status.load(), -1);
@@ -312,7 +260,7 @@ TEST_F(ReplicationIT, LeaderEtcdMemberKilled_serviceContinuesWithoutLoss) {
     std::string u = "a" + std::to_string(++seq);
     if (ClientPost(u, "c1", seq).status == 200) acked.push_back(u);
   }
-  ASSERT_TRUE(cluster_->KillMember(old).ok());
+  ASSERT_TRUE(fleet_->cluster().KillMember(old).ok());
   std::set<int> others;
   for (int i = 0; i < kNodes; ++i) {
     if (i != old) others.insert(i);
@@ -334,7 +282,7 @@ TEST_F(ReplicationIT, EtcdUnreachable_503ThenResumes) {
   int leader = WaitLeader({0, 1, 2});
   ASSERT_GE(leader, 0);
   ASSERT_EQ(ClientPost("u1", "c1", 1).status, 200);
-  for (int m = 0; m < kNodes; ++m) ASSERT_TRUE(cluster_->PauseMember(m).ok());
+  for (int m = 0; m < kNodes; ++m) ASSERT_TRUE(fleet_->cluster().PauseMember(m).ok());
   for (uint64_t s = 2; s <= 3; ++s) {
     auto r = PostTo(leader, "outage", "c1", s);
     ASSERT_TRUE(r.ok()) << r.status();
@@ -342,7 +290,7 @@ TEST_F(ReplicationIT, EtcdUnreachable_503ThenResumes) {
     auto j = json::parse(r->body, nullptr, false);
     EXPECT_TRUE(j.is_object() && j.contains("error")) << r->body;
   }
-  for (int m = 0; m < kNodes; ++m) ASSERT_TRUE(cluster_->ResumeMember(m).ok());
+  for (int m = 0; m < kNodes; ++m) ASSERT_TRUE(fleet_->cluster().ResumeMember(m).ok());
   EXPECT_EQ(ClientPost("u2", "c1", 4).status, 200);
   auto logs = CheckConverged();
   EXPECT_EQ(logs, (std::vector<std::string>{"u1", "u2"}));
@@ -432,7 +380,7 @@ TEST_F(ReplicationIT, BoundedLog_wipedFollowerRestoresFromTheSnapshot) {
   const int victim = (leader + 1) % kNodes;
   const std::string victim_id = "node-" + std::to_string(victim);
   KillNode(victim);
-  std::filesystem::remove_all(dir_.path() / ("data-" + std::to_string(victim)));
+  std::filesystem::remove_all(fleet_->DataDir(victim));
   const uint64_t victim_lpi = ParseIndex(EtcdValue(k.lpi(victim_id))).value_or(0);
   write(150);
   // More than max_lag behind, it does not hold trimming back: etcd stays small.
