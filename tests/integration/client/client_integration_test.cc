@@ -2,7 +2,6 @@
 // processes, and an anvil with a deployed ServiceRegistry where each test registers its service
 // at a location it chooses (the replicas do not publish their location yet).
 #include <gtest/gtest.h>
-#include <signal.h>
 #include <sys/wait.h>
 
 #include <array>
@@ -17,12 +16,11 @@
 
 #include "anvil.h"
 #include "br2k/client/service_client.h"
-#include "br2k/cluster/local_cluster.h"
 #include "br2k/eth/service_registry.h"
-#include "br2k/proc/process.h"
 #include "br2k/replication/node_process.h"
 #include "call_harness_path.h"
 #include "command.h"
+#include "logserver_fleet.h"
 #include "test_env.h"
 
 namespace br2k::client {
@@ -72,82 +70,40 @@ class ClientIT : public ::testing::Test {
 
   void SetUp() override {
     ASSERT_NE(anvil_, nullptr);
-    auto c = cluster::LocalCluster::Start(cluster::LocalClusterOptions::TestProfile(dir_.path()),
-                                          Deadline::After(60s));
-    ASSERT_TRUE(c.ok()) << c.status();
-    cluster_ = std::move(c).value();
-    for (int i = 0; i < kNodes; ++i) {
-      auto port = proc::FreePort();
-      ASSERT_TRUE(port.ok());
-      ports_.push_back(*port);
-      pids_.push_back(0);
-    }
+    auto f = br2k::testing::LogserverFleet::Create(
+        {.dir = dir_.path(),
+         .nodes = kNodes,
+         .service = "logs",
+         .args = {"--leader-ttl=1", "--takeover-grace-ms=500", "--step-down-ms=1500",
+                  "--request-timeout-ms=5000"}},
+        Deadline::After(60s));
+    ASSERT_TRUE(f.ok()) << f.status();
+    fleet_ = std::move(f).value();
     for (int i = 0; i < kNodes; ++i) StartNode(i);
     service_name_ = br2k::testing::UniqueName("client-it");
     service_id_ = eth::ServiceIdFromName(service_name_);
   }
 
   void TearDown() override {
-    for (int i = 0; i < kNodes; ++i) StopNode(i);
-    if (HasFailure()) {
-      for (int i = 0; i < kNodes; ++i) {
-        std::ifstream in(dir_.path() / ("node-" + std::to_string(i) + ".log"));
-        std::string all((std::istreambuf_iterator<char>(in)), {});
-        if (all.size() > 4000) all = all.substr(all.size() - 4000);
-        std::cerr << "---- node " << i << " log tail ----\n" << all << "\n";
-      }
-    }
+    if (!fleet_) return;
+    fleet_->StopAll();
+    if (HasFailure()) fleet_->DumpLogs(std::cerr);
   }
 
-  std::string Url(int i) const { return "http://127.0.0.1:" + std::to_string(ports_[i]); }
+  std::string Url(int i) const { return fleet_->Url(i); }
 
   void StartNode(int i) {
-    replication::LogserverNode n{.id = "node-" + std::to_string(i),
-                                 .service = "logs",
-                                 .listen_port = ports_[i],
-                                 .etcd_urls = cluster_->client_urls(),
-                                 .local_etcd_url = cluster_->members()[i].client_url,
-                                 .data_dir = dir_.path() / ("data-" + std::to_string(i))};
-    n.extra_args = {"--leader-ttl=1", "--takeover-grace-ms=500", "--step-down-ms=1500",
-                    "--request-timeout-ms=5000"};
-    proc::SpawnSpec spec{
-        .argv = replication::LogserverArgv(br2k::testing::BinDir() / "br2k-logserver", n),
-        .log_file = dir_.path() / ("node-" + std::to_string(i) + ".log")};
-    auto pid = launcher_->Spawn(spec);
-    ASSERT_TRUE(pid.ok()) << pid.status();
-    pids_[i] = *pid;
-    auto until = Deadline::After(20s);
-    while (!until.expired() && !replication::ProbeReplica(Url(i), Deadline::After(1s)).ok()) {
-      std::this_thread::sleep_for(50ms);
-    }
-    ASSERT_TRUE(replication::ProbeReplica(Url(i), Deadline::After(2s)).ok())
-        << "node " << i << " not up";
-  }
-
-  void StopNode(int i) {
-    if (pids_[i] > 0) (void)proc::Terminate(*launcher_, pids_[i], 3s);
-    pids_[i] = 0;
+    Status s = fleet_->Start(i);
+    ASSERT_TRUE(s.ok()) << s;
   }
 
   void KillNode(int i) {
-    ASSERT_TRUE(launcher_->Signal(pids_[i], SIGKILL).ok());
-    ASSERT_TRUE(launcher_->Wait(pids_[i], Deadline::After(10s)).ok());
-    pids_[i] = 0;
+    Status s = fleet_->Kill(i);
+    ASSERT_TRUE(s.ok()) << s;
   }
 
-  // The one node that reports Leader (bounded wait), or -1.
-  int WaitLeader() {
-    auto until = Deadline::After(40s);
-    while (!until.expired()) {
-      for (int i = 0; i < kNodes; ++i) {
-        if (pids_[i] == 0) continue;
-        auto p = replication::ProbeReplica(Url(i), Deadline::After(1s));
-        if (p.ok() && p->role == "Leader") return i;
-      }
-      std::this_thread::sleep_for(50ms);
-    }
-    return -1;
-  }
+  // The one running node that reports Leader (bounded wait), or -1.
+  int WaitLeader() { return fleet_->WaitLeader(fleet_->RunningNodes(), Deadline::After(40s)); }
 
   // Bounded wait until follower `f` knows `leader` (so it redirects instead of answering 503).
   void WaitKnowsLeader(int f, int leader) {
@@ -231,10 +187,7 @@ class ClientIT : public ::testing::Test {
   static eth::ServiceRegistry* registry_;
 
   br2k::testing::ScratchDir dir_{"client-it"};
-  std::unique_ptr<cluster::LocalCluster> cluster_;
-  std::shared_ptr<proc::Launcher> launcher_ = proc::PosixLauncher();
-  std::vector<int> ports_;
-  std::vector<pid_t> pids_;
+  std::unique_ptr<br2k::testing::LogserverFleet> fleet_;
   std::string service_name_;
   eth::ServiceId service_id_;
 };
