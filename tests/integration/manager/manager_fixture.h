@@ -13,12 +13,11 @@
 #include <thread>
 
 #include "anvil.h"
-#include "br2k/cluster/local_cluster.h"
 #include "br2k/http/client.h"
 #include "br2k/manager/local_backend.h"
 #include "br2k/manager/manager.h"
 #include "br2k/proc/process.h"
-#include "br2k/replication/node_process.h"
+#include "logserver_fleet.h"
 #include "test_env.h"
 
 namespace br2k::manager::it {
@@ -64,10 +63,18 @@ class ManagerFixture : public ::testing::Test {
   }
 
   void SetUp() override {
-    auto c = cluster::LocalCluster::Start(cluster::LocalClusterOptions::TestProfile(dir_.path()),
-                                          Deadline::After(60s));
-    ASSERT_TRUE(c.ok()) << c.status();
-    cluster_ = std::move(c).value();
+    // Node i keeps its data and its log in <dir>/node-<i>/, as `br2k up` lays them out.
+    auto f = br2k::testing::LogserverFleet::Create(
+        {.dir = dir_.path(),
+         .nodes = kNodes,
+         .service = "logs",
+         .args = {"--leader-ttl=1", "--takeover-grace-ms=500", "--step-down-ms=1500",
+                  "--request-timeout-ms=5000"},
+         .data_dir = "node-{i}",
+         .log_file = "node-{i}/logserver.log"},
+        Deadline::After(60s));
+    ASSERT_TRUE(f.ok()) << f.status();
+    fleet_ = std::move(f).value();
     StartReplicasAndWriteState();
     ASSERT_FALSE(HasFatalFailure());
     // The service on-chain: local recovery info, the manager's account a manager.
@@ -83,8 +90,8 @@ class ManagerFixture : public ::testing::Test {
     // writes it).
     const auto key_file = dir_.path() / "manager.key";
     std::ofstream(key_file) << eth::testing::kAnvilKey1 << "\n";
-    std::filesystem::permissions(key_file, std::filesystem::perms::owner_read |
-                                               std::filesystem::perms::owner_write);
+    std::filesystem::permissions(
+        key_file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
     RunState s = *RunState::Load(StateFile());
     s.chain = ChainState{.rpc_url = anvil_->url(),
                          .chain_id = eth::testing::kAnvilChainId,
@@ -97,24 +104,17 @@ class ManagerFixture : public ::testing::Test {
 
   void TearDown() override {
     StopManager();
-    // Stop every replica the state names (the manager may have restarted them).
+    if (!fleet_) return;
+    // Stop the replicas the fleet started, and every replica the state names (the manager may
+    // have restarted them).
+    fleet_->StopAll();
     auto s = RunState::Load(StateFile());
-    std::vector<int> pids;
     if (s.ok()) {
-      for (const auto& r : s->replicas) pids.push_back(r.pid);
-    }
-    for (const auto& r : replicas_) pids.push_back(r.pid);
-    for (int pid : pids) {
-      if (pid > 0 && launcher_->Alive(pid)) (void)proc::Terminate(*launcher_, pid, 3s);
-    }
-    if (HasFailure()) {
-      for (const auto& r : replicas_) {
-        std::ifstream in(r.log_file);
-        std::string all((std::istreambuf_iterator<char>(in)), {});
-        if (all.size() > 3000) all = all.substr(all.size() - 3000);
-        std::cerr << "---- " << r.id << " log tail ----\n" << all << "\n";
+      for (const auto& r : s->replicas) {
+        if (r.pid > 0 && launcher_->Alive(r.pid)) (void)proc::Terminate(*launcher_, r.pid, 3s);
       }
     }
+    if (HasFailure()) fleet_->DumpLogs(std::cerr);
   }
 
   std::filesystem::path StateFile() const { return dir_.path() / "state.json"; }
@@ -125,8 +125,8 @@ class ManagerFixture : public ::testing::Test {
     s.started_at_unix = 1;
     s.heartbeat_ms = 50;
     s.election_ms = 500;
-    s.service = "logs";
-    for (const auto& m : cluster_->members()) {
+    s.service = fleet_->options().service;
+    for (const auto& m : fleet_->cluster().members()) {
       s.etcd.push_back({.name = m.name,
                         .client_url = m.client_url,
                         .peer_url = m.peer_url,
@@ -135,27 +135,16 @@ class ManagerFixture : public ::testing::Test {
                         .log_file = m.log_file.string()});
     }
     for (int i = 0; i < kNodes; ++i) {
-      auto port = proc::FreePort();
-      ASSERT_TRUE(port.ok());
-      replication::LogserverNode n{.id = "node-" + std::to_string(i),
-                                   .service = s.service,
-                                   .listen_port = *port,
-                                   .etcd_urls = cluster_->client_urls(),
-                                   .local_etcd_url = cluster_->members()[i].client_url,
-                                   .data_dir = dir_.path() / ("node-" + std::to_string(i))};
-      n.extra_args = {"--leader-ttl=1", "--takeover-grace-ms=500", "--step-down-ms=1500",
-                      "--request-timeout-ms=5000"};
-      std::filesystem::create_directories(n.data_dir);
-      ReplicaState r{
-          .id = n.id,
-          .url = "http://127.0.0.1:" + std::to_string(*port),
-          .etcd_member = cluster_->members()[i].name,
-          .data_dir = n.data_dir.string(),
-          .log_file = (n.data_dir / "logserver.log").string(),
-          .argv = replication::LogserverArgv(br2k::testing::BinDir() / "br2k-logserver", n)};
-      auto pid = launcher_->Spawn({.argv = r.argv, .log_file = r.log_file});
-      ASSERT_TRUE(pid.ok()) << pid.status();
-      r.pid = *pid;
+      std::filesystem::create_directories(fleet_->DataDir(i));
+      ReplicaState r{.id = fleet_->Id(i),
+                     .url = fleet_->Url(i),
+                     .etcd_member = fleet_->cluster().members()[i].name,
+                     .data_dir = fleet_->DataDir(i).string(),
+                     .log_file = fleet_->LogFile(i).string(),
+                     .argv = fleet_->Argv(i)};
+      Status spawned = fleet_->Spawn(i);
+      ASSERT_TRUE(spawned.ok()) << spawned;
+      r.pid = fleet_->pid(i);
       replicas_.push_back(r);
     }
     s.replicas = replicas_;
@@ -180,9 +169,8 @@ class ManagerFixture : public ::testing::Test {
     while (!until.expired()) {
       int i = WaitLeader(until);
       if (i < 0) break;
-      auto r = http::Call(replicas_[i].url, "POST", "/logs", json{{"user", user}}.dump(),
-                          {{"X-Br2k-Client", "manager-it"}, {"X-Br2k-Seq", std::to_string(seq)}},
-                          Deadline::After(10s));
+      auto r =
+          br2k::testing::PostLog(replicas_[i].url, user, "manager-it", seq, Deadline::After(10s));
       if (r.ok() && r->status == 200) return;
       std::this_thread::sleep_for(100ms);
     }
@@ -198,9 +186,9 @@ class ManagerFixture : public ::testing::Test {
   }
 
   void KillAllReplicas() {
-    for (auto& r : replicas_) {
-      ASSERT_TRUE(launcher_->Signal(r.pid, SIGKILL).ok());
-      ASSERT_TRUE(launcher_->Wait(r.pid, Deadline::After(10s)).ok());
+    for (int i = 0; i < kNodes; ++i) {
+      Status killed = fleet_->Kill(i);
+      ASSERT_TRUE(killed.ok()) << replicas_[i].id << ": " << killed;
     }
     for (const auto& r : replicas_) {
       auto h = http::Call(r.url, "GET", "/health", "", {}, Deadline::After(1s));
@@ -285,8 +273,8 @@ class ManagerFixture : public ::testing::Test {
 
   br2k::testing::ScratchDir dir_{"manager-it"};
   std::shared_ptr<proc::Launcher> launcher_ = proc::PosixLauncher();
-  std::unique_ptr<cluster::LocalCluster> cluster_;
-  std::vector<ReplicaState> replicas_;
+  std::unique_ptr<br2k::testing::LogserverFleet> fleet_;
+  std::vector<ReplicaState> replicas_;  // as first written to state.json (pids of the first start)
   std::string name_;
   eth::ServiceId id_;
   std::unique_ptr<Manager> manager_;
