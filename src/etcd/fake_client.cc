@@ -49,6 +49,7 @@ struct FakeClient::State {
   int64_t next_lease_id = 0x7a11000;
   Hook hook;
   bool unavailable = false;
+  size_t max_response_bytes = 0;  // 0: unlimited
   bool stop = false;
   uint64_t watch_generation = 0;  // bumped when availability changes
 
@@ -441,6 +442,43 @@ void FakeClient::SetHook(Hook hook) {
   state_->hook = std::move(hook);
 }
 
+void FakeClient::SetMaxResponseBytes(size_t bytes) {
+  std::lock_guard lock(state_->mu);
+  state_->max_response_bytes = bytes;
+}
+
+namespace {
+
+size_t ResponseBytes(const RangeResponse& r) {
+  size_t n = 0;
+  for (const auto& kv : r.kvs) n += kv.key.size() + kv.value.size();
+  return n;
+}
+
+size_t ResponseBytes(const TxnResponse& t) {
+  size_t n = 0;
+  for (const auto& op : t.responses) {
+    std::visit(
+        [&](const auto& x) {
+          using X = std::decay_t<decltype(x)>;
+          if constexpr (std::is_same_v<X, Box<TxnResponse>>) {
+            n += ResponseBytes(*x);
+          } else if constexpr (std::is_same_v<X, RangeResponse>) {
+            n += ResponseBytes(x);
+          }
+        },
+        op.response);
+  }
+  return n;
+}
+
+Status TooLarge(size_t bytes, size_t limit) {
+  return ResourceExhaustedError("etcd (fake): received message larger than max (" +
+                                std::to_string(bytes) + " vs. " + std::to_string(limit) + ")");
+}
+
+}  // namespace
+
 void FakeClient::SetUnavailable(bool unavailable) {
   std::lock_guard lock(state_->mu);
   state_->unavailable = unavailable;
@@ -455,7 +493,11 @@ int64_t FakeClient::revision() const {
 Result<RangeResponse> FakeClient::Range(const RangeRequest& req, Deadline deadline) {
   std::lock_guard lock(state_->mu);
   BR2K_RETURN_IF_ERROR(state_->Admit("Range", deadline));
-  return state_->DoRange(req);
+  auto r = state_->DoRange(req);
+  if (r.ok() && state_->max_response_bytes > 0 && ResponseBytes(*r) > state_->max_response_bytes) {
+    return TooLarge(ResponseBytes(*r), state_->max_response_bytes);
+  }
+  return r;
 }
 
 Result<PutResponse> FakeClient::Put(const PutRequest& req, Deadline deadline) {
@@ -510,6 +552,9 @@ Result<TxnResponse> FakeClient::Txn(const TxnRequest& req, Deadline deadline) {
     }
   };
   stamp(*r);
+  if (state_->max_response_bytes > 0 && ResponseBytes(*r) > state_->max_response_bytes) {
+    return TooLarge(ResponseBytes(*r), state_->max_response_bytes);
+  }
   return r;
 }
 

@@ -52,9 +52,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using SessionKey = std::pair<std::string, uint64_t>;
 
-// RLE entries read per etcd call when a new leader rebuilds its session table.
-constexpr int64_t kSessionScanPage = 512;
-
 int64_t UnixNow() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -204,7 +201,27 @@ struct Replica::Impl {
   std::thread saver_thread;
   std::thread settler_thread;
 
-  Impl(ReplicaOptions o, Deps d) : opt(std::move(o)), deps(d), keys(opt.service_id) {}
+  Impl(ReplicaOptions o, Deps d) : opt(std::move(o)), deps(d), keys(opt.service_id) {
+    entry_chunk = opt.follow_chunk;
+  }
+
+  // Entries read per etcd call (follow steps, Prepare service, the session table): starts at
+  // follow_chunk and halves whenever an answer was too large for the etcd client
+  // (RESOURCE_EXHAUSTED: entries with big bodies), so large entries slow reading down instead
+  // of stopping it.
+  std::atomic<size_t> entry_chunk{1};
+  size_t EntryChunk() const { return entry_chunk.load(); }
+  // After a too-large answer: halves entry_chunk. False for any other error, or at 1.
+  bool ShrinkEntryChunk(const Status& st) {
+    if (st.code() != StatusCode::kResourceExhausted) return false;
+    size_t c = entry_chunk.load();
+    if (c <= 1) return false;
+    if (entry_chunk.compare_exchange_strong(c, c / 2)) {
+      spdlog::warn("replica {}: an entry read was too large ({}); reading {} entries per call",
+                   opt.replica_id, st.message(), c / 2);
+    }
+    return true;
+  }
 
   LocationPublisher& publisher() {
     return deps.publisher ? *deps.publisher : static_cast<LocationPublisher&>(noop_publisher);
@@ -258,8 +275,20 @@ struct Replica::Impl {
     EntryStatus rs;
     LogEntry rle;
   };
-  // OUT_OF_RANGE when `from` is below Log_Start (trimmed: restore from the snapshot).
+  // OUT_OF_RANGE when `from` is below Log_Start (trimmed: restore from the snapshot). An answer
+  // too large for the client splits the range in halves (and shrinks entry_chunk).
   Result<std::map<uint64_t, EntryPair>> ReadEntries(uint64_t from, uint64_t to) {
+    auto r = ReadEntriesOnce(from, to);
+    if (r.ok() || from == to || r.status().code() != StatusCode::kResourceExhausted) return r;
+    (void)ShrinkEntryChunk(r.status());
+    const uint64_t mid = from + (to - from) / 2;
+    BR2K_ASSIGN_OR_RETURN(auto lower, ReadEntries(from, mid));
+    BR2K_ASSIGN_OR_RETURN(auto upper, ReadEntries(mid + 1, to));
+    lower.merge(upper);
+    return lower;
+  }
+
+  Result<std::map<uint64_t, EntryPair>> ReadEntriesOnce(uint64_t from, uint64_t to) {
     etcd::TxnRequest req;
     req.success.push_back(etcd::Op::Range({.key = keys.rs(from), .range_end = keys.rs(to + 1)}));
     req.success.push_back(etcd::Op::Range({.key = keys.rle(from), .range_end = keys.rle(to + 1)}));
@@ -336,7 +365,7 @@ struct Replica::Impl {
                    etcd::Op::Get(keys.current_leader()), etcd::Op::Get(keys.log_start()),
                    etcd::Op::Get(keys.snapshot())};
     if (prefetch_from) {
-      const auto limit = static_cast<int64_t>(opt.follow_chunk);
+      const auto limit = static_cast<int64_t>(EntryChunk());
       req.success.push_back(etcd::Op::Range({.key = keys.rs(*prefetch_from),
                                              .range_end = etcd::PrefixEnd(keys.rs_prefix()),
                                              .limit = limit}));
@@ -347,7 +376,11 @@ struct Replica::Impl {
     if (serializable) {
       for (auto& op : req.success) std::get<etcd::RangeRequest>(op.request).serializable = true;
     }
-    BR2K_ASSIGN_OR_RETURN(auto resp, deps.client->Txn(req, EtcdDeadline()));
+    auto read = deps.client->Txn(req, EtcdDeadline());
+    if (!read.ok() && prefetch_from && ShrinkEntryChunk(read.status())) {
+      return ReadHeads(std::nullopt, nullptr, serializable);  // the entries are read apart
+    }
+    BR2K_ASSIGN_OR_RETURN(auto resp, std::move(read));
     Heads h;
     BR2K_ASSIGN_OR_RETURN(h.ls, IndexAt(resp, 0, 0));
     BR2K_ASSIGN_OR_RETURN(h.ssi, IndexAt(resp, 1, 0));
@@ -366,7 +399,7 @@ struct Replica::Impl {
       if (h.snapshot) snapshot_index = h.snapshot->index;
     }
     if (prefetch_from && prefetched && *prefetch_from <= h.ssi && *prefetch_from >= h.log_start) {
-      uint64_t to = std::min<uint64_t>(h.ssi, *prefetch_from + opt.follow_chunk - 1);
+      uint64_t to = std::min<uint64_t>(h.ssi, *prefetch_from + EntryChunk() - 1);
       BR2K_ASSIGN_OR_RETURN(*prefetched, ParseEntries(resp, 5, *prefetch_from, to));
     }
     return h;
@@ -707,7 +740,7 @@ struct Replica::Impl {
       }
     }
     while (next <= h.ls) {
-      uint64_t to = std::min<uint64_t>(h.ls, next + opt.follow_chunk - 1);
+      uint64_t to = std::min<uint64_t>(h.ls, next + EntryChunk() - 1);
       BR2K_ASSIGN_OR_RETURN(auto entries, ReadEntries(next, to));
       std::vector<etcd::Op> ops;
       bool applied = false;
@@ -782,9 +815,11 @@ struct Replica::Impl {
     std::string key = keys.rle(from);
     const std::string end = etcd::PrefixEnd(keys.rle_prefix());
     for (;;) {
-      BR2K_ASSIGN_OR_RETURN(
-          auto page, deps.client->Range({.key = key, .range_end = end, .limit = kSessionScanPage},
-                                        EtcdDeadline()));
+      auto read = deps.client->Range(
+          {.key = key, .range_end = end, .limit = static_cast<int64_t>(EntryChunk())},
+          EtcdDeadline());
+      if (!read.ok() && ShrinkEntryChunk(read.status())) continue;  // the same page, smaller
+      BR2K_ASSIGN_OR_RETURN(auto page, std::move(read));
       for (const auto& kv : page.kvs) {
         auto index = KeyLayout::IndexOf(kv.key);
         auto e = DecodeLogEntry(kv.value);
@@ -890,7 +925,7 @@ struct Replica::Impl {
         from = lpi + 1;
       }
       if (from > h.ssi) break;
-      uint64_t to = std::min<uint64_t>(h.ssi, from + opt.follow_chunk - 1);
+      uint64_t to = std::min<uint64_t>(h.ssi, from + EntryChunk() - 1);
       std::map<uint64_t, EntryPair> entries;
       if (from == start && !prefetched.empty()) {
         entries = std::move(prefetched);

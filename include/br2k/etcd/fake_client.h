@@ -24,6 +24,10 @@ class FakeClient final : public Client {
   void SetHook(Hook hook);
   // Shorthand: every call fails with UNAVAILABLE and watches disconnect (true), or back (false).
   void SetUnavailable(bool unavailable);
+  // Like a gRPC client's receive limit: a Range or Txn whose answer carries more than `bytes`
+  // of keys and values fails with RESOURCE_EXHAUSTED (a Txn's writes are applied all the same,
+  // as the server has run it). 0 (the default): no limit. Thread-safe.
+  void SetMaxResponseBytes(size_t bytes);
 
   // Current store revision.
   int64_t revision() const;
