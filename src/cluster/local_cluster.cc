@@ -240,7 +240,10 @@ br2k::Status LocalCluster::KillMember(int index, int sig) {
 
 br2k::Status LocalCluster::PauseMember(int index) {
   auto& m = members_.at(static_cast<size_t>(index));
-  return options_.launcher->Signal(m.pid, SIGSTOP);
+  BR2K_RETURN_IF_ERROR(options_.launcher->Signal(m.pid, SIGSTOP));
+  // Only once it is stopped may a test assume the member answers nothing (a write sent just
+  // after kill() could otherwise still commit).
+  return proc::WaitStopped(m.pid, Deadline::After(5s));
 }
 
 br2k::Status LocalCluster::ResumeMember(int index) {

@@ -28,12 +28,17 @@ Status ErrnoStatus(const std::string& what, int err) {
 }
 
 // True when /proc says the process is a zombie (exited, not yet reaped by its parent).
-bool IsZombie(pid_t pid) {
+// The state letter of /proc/<pid>/stat ('R', 'S', 'T', 'Z', ...), or 0 when it cannot be read.
+char ProcState(pid_t pid) {
   std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
   std::string line;
-  if (!std::getline(stat, line)) return false;
+  if (!std::getline(stat, line)) return 0;
   auto close = line.rfind(')');
-  return close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z';
+  return close != std::string::npos && close + 2 < line.size() ? line[close + 2] : 0;
+}
+
+bool IsZombie(pid_t pid) {
+  return ProcState(pid) == 'Z';
 }
 
 class Posix final : public Launcher {
@@ -233,6 +238,21 @@ int TryBind(sockaddr_in addr, int port) {
 }
 
 }  // namespace
+
+Status WaitStopped(pid_t pid, Deadline deadline) {
+  for (;;) {
+    const char s = ProcState(pid);
+    if (s == 'T' || s == 't') return Status::Ok();
+    if (s == 0 || s == 'Z' || s == 'X') {
+      return NotFoundError("process " + std::to_string(pid) + " is gone");
+    }
+    if (deadline.expired()) {
+      return DeadlineExceededError("process " + std::to_string(pid) + " did not stop (state " +
+                                   std::string(1, s) + ")");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
 
 Result<int> FreePort(const std::string& host) {
   sockaddr_in addr{};

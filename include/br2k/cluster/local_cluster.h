@@ -83,7 +83,7 @@ class LocalCluster {
 
   // Fault injection for tests.
   Status KillMember(int index, int sig = 9);  // default SIGKILL; waits for the process to go
-  Status PauseMember(int index);              // SIGSTOP
+  Status PauseMember(int index);              // SIGSTOP; returns once the process is stopped
   Status ResumeMember(int index);             // SIGCONT
   Status RestartMember(int index, Deadline deadline);  // starts a stopped member again
   // Stops every member (SIGTERM, then SIGKILL). Idempotent.

@@ -56,6 +56,10 @@ std::shared_ptr<Launcher> PosixLauncher();
 // SIGTERM, then SIGKILL when it has not gone after `grace`. OK when the process is gone.
 Status Terminate(Launcher& launcher, pid_t pid, std::chrono::milliseconds grace);
 
+// Waits until `pid` is stopped (a SIGSTOP is delivered asynchronously: the process may run on
+// for a moment after kill() returned). NOT_FOUND when it is gone; DEADLINE_EXCEEDED.
+Status WaitStopped(pid_t pid, Deadline deadline);
+
 // A free TCP port on `host` for a server started later: chosen at random below the kernel's
 // ephemeral port range (so no outbound connection can take it meanwhile), checked by a bind,
 // and never handed out twice by one process. Another process may still bind it first, which

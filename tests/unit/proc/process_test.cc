@@ -7,6 +7,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <string>
 
 #include "test_env.h"
 
@@ -81,6 +82,22 @@ TEST(Process, FreePort_givesBindablePort) {
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_GT(*p, 1024);
   EXPECT_EQ(FreePort("not-an-ip").status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(Process, WaitStopped_returnsOnceTheProcessIsStopped) {
+  auto l = PosixLauncher();
+  auto pid = l->Spawn({.argv = {"sleep", "30"}});
+  ASSERT_TRUE(pid.ok()) << pid.status();
+  ASSERT_TRUE(l->Signal(*pid, SIGSTOP).ok());
+  ASSERT_TRUE(WaitStopped(*pid, Deadline::After(5s)).ok());
+  std::ifstream stat("/proc/" + std::to_string(*pid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  EXPECT_NE(line.find(") T"), std::string::npos) << line;
+  ASSERT_TRUE(l->Signal(*pid, SIGCONT).ok());
+  EXPECT_EQ(WaitStopped(*pid, Deadline::After(50ms)).code(), StatusCode::kDeadlineExceeded);
+  ASSERT_TRUE(Terminate(*l, *pid, 1s).ok());
+  EXPECT_EQ(WaitStopped(*pid, Deadline::After(1s)).code(), StatusCode::kNotFound);
 }
 
 // Outbound connections take their local port from the ephemeral range; a port picked for a
