@@ -168,6 +168,11 @@ void LogserverFleet::DumpLogs(std::ostream& out, size_t tail_chars) const {
   }
 }
 
+std::vector<std::string> FastFailoverArgs(int takeover_grace_ms) {
+  return {"--leader-ttl=1", "--takeover-grace-ms=" + std::to_string(takeover_grace_ms),
+          "--step-down-ms=1500", "--request-timeout-ms=5000"};
+}
+
 std::map<std::string, std::string> SessionHeaders(const std::string& client, uint64_t seq) {
   return {{"X-Br2k-Client", client}, {"X-Br2k-Seq", std::to_string(seq)}};
 }

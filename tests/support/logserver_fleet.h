@@ -120,6 +120,10 @@ class LogserverFleet {
   std::vector<pid_t> pids_;  // 0 = not running
 };
 
+// The failover timings the integration tests run their nodes with: a 1 s leader lease, the
+// given takeover grace, resignation after 1.5 s without the local member, 5 s per request.
+std::vector<std::string> FastFailoverArgs(int takeover_grace_ms = 500);
+
 // X-Br2k-Client / X-Br2k-Seq: the exactly-once session of one request.
 std::map<std::string, std::string> SessionHeaders(const std::string& client, uint64_t seq);
 

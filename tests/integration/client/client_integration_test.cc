@@ -14,13 +14,13 @@
 #include <sstream>
 #include <thread>
 
-#include "anvil.h"
 #include "br2k/client/service_client.h"
 #include "br2k/eth/service_registry.h"
 #include "br2k/replication/node_process.h"
 #include "call_harness_path.h"
 #include "command.h"
 #include "logserver_fleet.h"
+#include "registry_chain.h"
 #include "test_env.h"
 
 namespace br2k::client {
@@ -42,41 +42,19 @@ Status NotRun() {
 class ClientIT : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    auto a = eth::testing::Anvil::Start("client-it");
-    ASSERT_TRUE(a.ok()) << a.status();
-    anvil_ = std::move(*a).release();
-    auto owner =
-        eth::TxSender::Create(anvil_->client(), *eth::PrivateKey::FromHex(eth::testing::kAnvilKey0),
-                              eth::testing::kAnvilChainId, Soon());
-    ASSERT_TRUE(owner.ok()) << owner.status();
-    owner_ = std::move(*owner).release();
-    auto claimer =
-        eth::TxSender::Create(anvil_->client(), *eth::PrivateKey::FromHex(eth::testing::kAnvilKey1),
-                              eth::testing::kAnvilChainId, Soon());
-    ASSERT_TRUE(claimer.ok()) << claimer.status();
-    claimer_ = std::shared_ptr<eth::TxSender>(std::move(*claimer));
-    auto addr = eth::ServiceRegistry::Deploy(*owner_, Soon());
-    ASSERT_TRUE(addr.ok()) << addr.status();
-    auto reg = eth::ServiceRegistry::Connect(anvil_->client(), *addr, Soon());
-    ASSERT_TRUE(reg.ok()) << reg.status();
-    registry_ = std::move(*reg).release();
+    auto c = eth::testing::StartRegistryChain("client-it", Soon());
+    ASSERT_TRUE(c.ok()) << c.status();
+    chain_ = std::move(*c);
   }
-  static void TearDownTestSuite() {
-    delete registry_;
-    claimer_.reset();
-    delete owner_;
-    delete anvil_;
-  }
+  static void TearDownTestSuite() { chain_.reset(); }
 
   void SetUp() override {
-    ASSERT_NE(anvil_, nullptr);
-    auto f = br2k::testing::LogserverFleet::Create(
-        {.dir = dir_.path(),
-         .nodes = kNodes,
-         .service = "logs",
-         .args = {"--leader-ttl=1", "--takeover-grace-ms=500", "--step-down-ms=1500",
-                  "--request-timeout-ms=5000"}},
-        Deadline::After(60s));
+    ASSERT_NE(chain_, nullptr);
+    auto f = br2k::testing::LogserverFleet::Create({.dir = dir_.path(),
+                                                    .nodes = kNodes,
+                                                    .service = "logs",
+                                                    .args = br2k::testing::FastFailoverArgs()},
+                                                   Deadline::After(60s));
     ASSERT_TRUE(f.ok()) << f.status();
     fleet_ = std::move(f).value();
     for (int i = 0; i < kNodes; ++i) StartNode(i);
@@ -128,14 +106,15 @@ class ClientIT : public ::testing::Test {
   };
 
   void Register(const std::string& location) {
-    auto r = registry_->Register(*owner_, service_id_, location, eth::RecoveryInfo{}, Soon());
+    auto r = chain_->registry->Register(*chain_->owner, service_id_, location, eth::RecoveryInfo{},
+                                        Soon());
     ASSERT_TRUE(r.ok()) << r.status();
   }
 
   ServiceClientOptions RegistryOptions() {
     ServiceClientOptions o;
-    o.rpc = anvil_->client();
-    o.registry = registry_->address();
+    o.rpc = chain_->anvil->client();
+    o.registry = chain_->registry->address();
     o.service = service_name_;
     o.backoff = {.base = 20ms, .max = 500ms, .multiplier = 2.0, .jitter = 0.2};
     o.attempt_timeout = 6s;
@@ -176,26 +155,18 @@ class ClientIT : public ::testing::Test {
   }
 
   std::vector<eth::RegistryEvent> Claims() {
-    auto e = registry_->GetEvents(service_id_, {Kind::kClaim}, 0, std::nullopt, Soon());
+    auto e = chain_->registry->GetEvents(service_id_, {Kind::kClaim}, 0, std::nullopt, Soon());
     EXPECT_TRUE(e.ok()) << e.status();
     return e.ok() ? *e : std::vector<eth::RegistryEvent>{};
   }
 
-  static eth::testing::Anvil* anvil_;
-  static eth::TxSender* owner_;
-  static std::shared_ptr<eth::TxSender> claimer_;
-  static eth::ServiceRegistry* registry_;
+  inline static std::unique_ptr<eth::testing::RegistryChain> chain_;  // the claimer: second_key
 
   br2k::testing::ScratchDir dir_{"client-it"};
   std::unique_ptr<br2k::testing::LogserverFleet> fleet_;
   std::string service_name_;
   eth::ServiceId service_id_;
 };
-
-eth::testing::Anvil* ClientIT::anvil_ = nullptr;
-eth::TxSender* ClientIT::owner_ = nullptr;
-std::shared_ptr<eth::TxSender> ClientIT::claimer_;
-eth::ServiceRegistry* ClientIT::registry_ = nullptr;
 
 // (a) The registry names a follower: the client follows its 307 to the leader at once.
 TEST_F(ClientIT, followerLocation_followsTheRedirectToTheLeader) {
@@ -336,7 +307,8 @@ TEST_F(ClientIT, newLocationEvent_movesTheClient) {
   EXPECT_EQ(first->attempts, 1u);
   uint64_t epoch = c->registry_location().second;
 
-  auto moved = registry_->UpdateLocation(*owner_, service_id_, Url(follower), epoch + 1, Soon());
+  auto moved = chain_->registry->UpdateLocation(*chain_->owner, service_id_, Url(follower),
+                                                epoch + 1, Soon());
   ASSERT_TRUE(moved.ok()) << moved.status();
   auto until = Deadline::After(30s);
   while (!until.expired() && c->registry_location().first != Url(follower)) {
@@ -371,7 +343,7 @@ TEST_F(ClientIT, allReplicasDown_oneClaimThenTheSameWriteCompletesOnce) {
   Register(Url(leader));
   auto o = RegistryOptions();
   for (int i = 0; i < kNodes; ++i) o.seeds.push_back(Url(i));
-  o.claimer = claimer_;
+  o.claimer = chain_->second_key;
   o.claim_after = 3;
   auto c = Make(o);
   ASSERT_NE(c, nullptr);
@@ -386,7 +358,7 @@ TEST_F(ClientIT, allReplicasDown_oneClaimThenTheSameWriteCompletesOnce) {
   auto claims = Claims();
   ASSERT_EQ(claims.size(), 1u);
   EXPECT_EQ(claims[0].location, Url(leader)) << "the claim names the registry's location";
-  EXPECT_EQ(claims[0].account, claimer_->address());
+  EXPECT_EQ(claims[0].account, chain_->second_key->address());
   EXPECT_EQ(claims[0].reason, o.claim_reason);
 
   for (int i = 0; i < kNodes; ++i) StartNode(i);
@@ -430,8 +402,8 @@ TEST_F(ClientIT, cli_callThroughRegistryAndSeeds) {
   CliRun r = Br2kCall({"POST",           "/logs",
                        "--data",         R"({"user":"cli-{i}"})",
                        "--count",        "3",
-                       "--rpc-url",      anvil_->url(),
-                       "--registry",     registry_->address().ToChecksum(),
+                       "--rpc-url",      chain_->anvil->url(),
+                       "--registry",     chain_->registry->address().ToChecksum(),
                        "--service",      service_name_,
                        "--client",       "cli-test",
                        "--seq",          "10",

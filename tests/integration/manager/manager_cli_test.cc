@@ -81,7 +81,7 @@ TEST_F(ManagerCliIT, RunDirOnly_redeploysAKilledServiceAndStopsOnSigterm) {
 }
 
 TEST_F(ManagerCliIT, Once_handlesTheClaimsOnChainAndExits) {
-  auto head = anvil_->client()->BlockNumber(it::Soon());
+  auto head = chain_->anvil->client()->BlockNumber(it::Soon());
   ASSERT_TRUE(head.ok());
   auto claimant = NewClaimant();
   SendClaim(*claimant, "is it down?");

@@ -12,12 +12,12 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "anvil.h"
 #include "br2k/http/client.h"
 #include "br2k/manager/local_backend.h"
 #include "br2k/manager/manager.h"
 #include "br2k/proc/process.h"
 #include "logserver_fleet.h"
+#include "registry_chain.h"
 #include "test_env.h"
 
 namespace br2k::manager::it {
@@ -36,43 +36,22 @@ inline Deadline Soon() {
 class ManagerFixture : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    auto a = eth::testing::Anvil::Start("manager-it");
-    ASSERT_TRUE(a.ok()) << a.status();
-    anvil_ = std::move(*a).release();
-    auto owner =
-        eth::TxSender::Create(anvil_->client(), *eth::PrivateKey::FromHex(eth::testing::kAnvilKey0),
-                              eth::testing::kAnvilChainId, Soon());
-    ASSERT_TRUE(owner.ok()) << owner.status();
-    owner_ = std::move(*owner).release();
-    auto mgr =
-        eth::TxSender::Create(anvil_->client(), *eth::PrivateKey::FromHex(eth::testing::kAnvilKey1),
-                              eth::testing::kAnvilChainId, Soon());
-    ASSERT_TRUE(mgr.ok()) << mgr.status();
-    manager_key_ = std::shared_ptr<eth::TxSender>(std::move(*mgr));
-    auto addr = eth::ServiceRegistry::Deploy(*owner_, Soon());
-    ASSERT_TRUE(addr.ok()) << addr.status();
-    auto reg = eth::ServiceRegistry::Connect(anvil_->client(), *addr, Soon());
-    ASSERT_TRUE(reg.ok()) << reg.status();
-    registry_ = std::shared_ptr<eth::ServiceRegistry>(std::move(*reg));
+    auto c = eth::testing::StartRegistryChain("manager-it", Soon());
+    ASSERT_TRUE(c.ok()) << c.status();
+    chain_ = std::move(*c);
   }
-  static void TearDownTestSuite() {
-    registry_.reset();
-    manager_key_.reset();
-    delete owner_;
-    delete anvil_;
-  }
+  static void TearDownTestSuite() { chain_.reset(); }
 
   void SetUp() override {
+    ASSERT_NE(chain_, nullptr);
     // Node i keeps its data and its log in <dir>/node-<i>/, as `br2k up` lays them out.
-    auto f = br2k::testing::LogserverFleet::Create(
-        {.dir = dir_.path(),
-         .nodes = kNodes,
-         .service = "logs",
-         .args = {"--leader-ttl=1", "--takeover-grace-ms=500", "--step-down-ms=1500",
-                  "--request-timeout-ms=5000"},
-         .data_dir = "node-{i}",
-         .log_file = "node-{i}/logserver.log"},
-        Deadline::After(60s));
+    auto f = br2k::testing::LogserverFleet::Create({.dir = dir_.path(),
+                                                    .nodes = kNodes,
+                                                    .service = "logs",
+                                                    .args = br2k::testing::FastFailoverArgs(),
+                                                    .data_dir = "node-{i}",
+                                                    .log_file = "node-{i}/logserver.log"},
+                                                   Deadline::After(60s));
     ASSERT_TRUE(f.ok()) << f.status();
     fleet_ = std::move(f).value();
     StartReplicasAndWriteState();
@@ -80,11 +59,12 @@ class ManagerFixture : public ::testing::Test {
     // The service on-chain: local recovery info, the manager's account a manager.
     name_ = br2k::testing::UniqueName("logserver");
     id_ = eth::ServiceIdFromName(name_);
-    auto r =
-        registry_->Register(*owner_, id_, replicas_[0].url,
-                            eth::RecoveryInfo{"local", 3, "local", {"br2k-logserver"}}, Soon());
+    auto r = chain_->registry->Register(*chain_->owner, id_, replicas_[0].url,
+                                        eth::RecoveryInfo{"local", 3, "local", {"br2k-logserver"}},
+                                        Soon());
     ASSERT_TRUE(r.ok()) << r.status();
-    auto m = registry_->AddManager(*owner_, id_, manager_key_->address(), Soon());
+    auto m =
+        chain_->registry->AddManager(*chain_->owner, id_, chain_->second_key->address(), Soon());
     ASSERT_TRUE(m.ok()) << m.status();
     // The state's chain section names the service and the manager's key file (as `br2k up`
     // writes it).
@@ -93,9 +73,9 @@ class ManagerFixture : public ::testing::Test {
     std::filesystem::permissions(
         key_file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
     RunState s = *RunState::Load(StateFile());
-    s.chain = ChainState{.rpc_url = anvil_->url(),
+    s.chain = ChainState{.rpc_url = chain_->anvil->url(),
                          .chain_id = eth::testing::kAnvilChainId,
-                         .registry = registry_->address().ToChecksum(),
+                         .registry = chain_->registry->address().ToChecksum(),
                          .service_name = name_,
                          .manager_key_file = key_file.string()};
     ASSERT_TRUE(s.Save(StateFile()).ok());
@@ -197,7 +177,7 @@ class ManagerFixture : public ::testing::Test {
   }
 
   void StartManager(std::function<void(ManagerOptions&)> tweak = nullptr) {
-    auto head = anvil_->client()->BlockNumber(Soon());
+    auto head = chain_->anvil->client()->BlockNumber(Soon());
     ASSERT_TRUE(head.ok());
     ManagerOptions o;
     o.services = {{id_, name_}};
@@ -210,8 +190,9 @@ class ManagerFixture : public ::testing::Test {
     if (tweak) tweak(o);
     auto backend = std::make_shared<LocalBackend>(LocalBackendOptions{.run_dir = dir_.path()});
     auto m = Manager::Create(
-        o, MakeOnChainRegistryGateway(registry_, manager_key_, {.poll_interval = 100ms}), backend,
-        MakeHttpHealthProber());
+        o,
+        MakeOnChainRegistryGateway(chain_->registry, chain_->second_key, {.poll_interval = 100ms}),
+        backend, MakeHttpHealthProber());
     ASSERT_TRUE(m.ok()) << m.status();
     manager_ = std::move(*m);
     run_ = std::jthread([this](std::stop_token st) { EXPECT_TRUE(manager_->Run(st).ok()); });
@@ -226,7 +207,7 @@ class ManagerFixture : public ::testing::Test {
 
   // Sends a claim from `claimant` and returns once it is mined.
   void SendClaim(eth::TxSender& claimant, const std::string& reason) {
-    auto r = registry_->SendClaim(claimant, id_, replicas_[0].url, reason, Soon());
+    auto r = chain_->registry->SendClaim(claimant, id_, replicas_[0].url, reason, Soon());
     ASSERT_TRUE(r.ok()) << r.status();
   }
 
@@ -238,8 +219,8 @@ class ManagerFixture : public ::testing::Test {
   }
 
   std::vector<ServiceState> StateChanges() {
-    auto e =
-        registry_->GetEvents(id_, {RegistryEvent::Kind::kStateChanged}, 0, std::nullopt, Soon());
+    auto e = chain_->registry->GetEvents(id_, {RegistryEvent::Kind::kStateChanged}, 0, std::nullopt,
+                                         Soon());
     EXPECT_TRUE(e.ok()) << e.status();
     std::vector<ServiceState> out;
     if (e.ok()) {
@@ -249,7 +230,7 @@ class ManagerFixture : public ::testing::Test {
   }
 
   ServiceState OnChainState() {
-    auto s = registry_->GetService(id_, Soon());
+    auto s = chain_->registry->GetService(id_, Soon());
     EXPECT_TRUE(s.ok()) << s.status();
     return s.ok() ? s->state : ServiceState::kNone;
   }
@@ -259,17 +240,16 @@ class ManagerFixture : public ::testing::Test {
     eth::PrivateKey key = eth::PrivateKey::Random();
     eth::SendOptions opts;
     opts.value = *eth::U256::FromDecimal("1000000000000000000");
-    auto fund = owner_->SendAndWait(key.address(), {}, opts, Soon());
+    auto fund = chain_->owner->SendAndWait(key.address(), {}, opts, Soon());
     EXPECT_TRUE(fund.ok()) << fund.status();
-    auto s = eth::TxSender::Create(anvil_->client(), key, eth::testing::kAnvilChainId, Soon());
+    auto s =
+        eth::TxSender::Create(chain_->anvil->client(), key, eth::testing::kAnvilChainId, Soon());
     EXPECT_TRUE(s.ok()) << s.status();
     return std::move(*s);
   }
 
-  inline static eth::testing::Anvil* anvil_ = nullptr;
-  inline static eth::TxSender* owner_ = nullptr;
-  inline static std::shared_ptr<eth::TxSender> manager_key_;
-  inline static std::shared_ptr<eth::ServiceRegistry> registry_;
+  // The manager's key is second_key.
+  inline static std::unique_ptr<eth::testing::RegistryChain> chain_;
 
   br2k::testing::ScratchDir dir_{"manager-it"};
   std::shared_ptr<proc::Launcher> launcher_ = proc::PosixLauncher();

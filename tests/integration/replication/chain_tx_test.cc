@@ -33,13 +33,11 @@ constexpr char kService[] = "anchors";
 class ChainTxIT : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto f = testing::LogserverFleet::Create(
-        {.dir = dir_.path(),
-         .nodes = kNodes,
-         .service = kService,
-         .args = {"--leader-ttl=1", "--takeover-grace-ms=300", "--step-down-ms=1500",
-                  "--request-timeout-ms=5000"}},
-        Deadline::After(60s));
+    auto f = testing::LogserverFleet::Create({.dir = dir_.path(),
+                                              .nodes = kNodes,
+                                              .service = kService,
+                                              .args = testing::FastFailoverArgs(300)},
+                                             Deadline::After(60s));
     ASSERT_TRUE(f.ok()) << f.status();
     fleet_ = std::move(f).value();
     auto a = Anvil::Start("chain-tx");

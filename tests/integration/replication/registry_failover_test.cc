@@ -48,13 +48,11 @@ long Ms(Clock::duration d) {
 class RegistryFailoverIT : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto f = testing::LogserverFleet::Create(
-        {.dir = dir_.path(),
-         .nodes = kNodes,
-         .service = "logs",
-         .args = {"--leader-ttl=1", "--takeover-grace-ms=500", "--step-down-ms=1500",
-                  "--request-timeout-ms=5000"}},
-        Deadline::After(60s));
+    auto f = testing::LogserverFleet::Create({.dir = dir_.path(),
+                                              .nodes = kNodes,
+                                              .service = "logs",
+                                              .args = testing::FastFailoverArgs()},
+                                             Deadline::After(60s));
     ASSERT_TRUE(f.ok()) << f.status();
     fleet_ = std::move(f).value();
     for (int i = 0; i < kNodes; ++i) {

@@ -30,13 +30,11 @@ constexpr int kNodes = 3;
 class ReplicationIT : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto f = testing::LogserverFleet::Create(
-        {.dir = dir_.path(),
-         .nodes = kNodes,
-         .service = kService,
-         .args = {"--leader-ttl=1", "--takeover-grace-ms=500", "--step-down-ms=1500",
-                  "--request-timeout-ms=5000"}},
-        Deadline::After(60s));
+    auto f = testing::LogserverFleet::Create({.dir = dir_.path(),
+                                              .nodes = kNodes,
+                                              .service = kService,
+                                              .args = testing::FastFailoverArgs()},
+                                             Deadline::After(60s));
     ASSERT_TRUE(f.ok()) << f.status();
     fleet_ = std::move(f).value();
     auto e = etcd::GrpcClient::Create({.endpoints = fleet_->cluster().client_urls()});
