@@ -4,6 +4,8 @@ find_package(PkgConfig REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)
 find_package(fmt REQUIRED)
 find_package(spdlog REQUIRED)
+find_package(yaml-cpp REQUIRED)
+find_package(OpenSSL REQUIRED)
 
 if(NOT BR2K_FUZZ)
   find_package(Protobuf REQUIRED)

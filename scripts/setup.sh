@@ -17,6 +17,8 @@ APT_PACKAGES=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   etcd-server etcd-client
   iptables iproute2 procps psmisc
+  libyaml-cpp-dev
+  podman buildah docker-registry runc skopeo catatonit conmon containernetworking-plugins
 )
 
 need=()
