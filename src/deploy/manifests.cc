@@ -86,6 +86,15 @@ json Requests(const std::string& cpu, const std::string& memory) {
   return {{"requests", {{"cpu", cpu}, {"memory", memory}}}};
 }
 
+// Declared container ports, except with host networking: podman 4.3 `kube play` publishes every
+// containerPort on the host and then refuses the pod ("PortMappings can only be used with Bridge
+// or slirp4netns networking"); with host networking the ports are the host's anyway, and
+// nothing refers to them by name (probes and Services use numbers). See docs/deploy-manifests.md.
+void AddPorts(const DeploymentSpec& spec, json& container, json ports) {
+  if (spec.addressing == Addressing::kLoopback) return;
+  container["ports"] = std::move(ports);
+}
+
 json EtcdContainer(const DeploymentSpec& spec, size_t i) {
   const bool loopback = spec.addressing == Addressing::kLoopback;
   const std::string client = Url("127.0.0.1", spec.EtcdClientPort(i));
@@ -118,14 +127,15 @@ json EtcdContainer(const DeploymentSpec& spec, size_t i) {
       {{"name", "etcd-client"}, {"containerPort", spec.EtcdClientPort(i)}, {"protocol", "TCP"}});
   ports.push_back(
       {{"name", "etcd-peer"}, {"containerPort", spec.EtcdPeerPort(i)}, {"protocol", "TCP"}});
-  return {{"name", "etcd"},
-          {"image", spec.etcd_image},
-          {"imagePullPolicy", "IfNotPresent"},
-          {"command", json::array({spec.etcd_command})},
-          {"args", std::move(args)},
-          {"ports", std::move(ports)},
-          {"resources", Requests(spec.etcd_cpu, spec.etcd_memory)},
-          {"volumeMounts", json::array({json{{"name", "etcd"}, {"mountPath", kEtcdMount}}})}};
+  json c = {{"name", "etcd"},
+            {"image", spec.etcd_image},
+            {"imagePullPolicy", "IfNotPresent"},
+            {"command", json::array({spec.etcd_command})},
+            {"args", std::move(args)},
+            {"resources", Requests(spec.etcd_cpu, spec.etcd_memory)},
+            {"volumeMounts", json::array({json{{"name", "etcd"}, {"mountPath", kEtcdMount}}})}};
+  AddPorts(spec, c, std::move(ports));
+  return c;
 }
 
 json HealthProbe(const DeploymentSpec& spec, size_t i) {
@@ -183,18 +193,19 @@ json AppContainer(const DeploymentSpec& spec, size_t i) {
   liveness["periodSeconds"] = 10;
   liveness["timeoutSeconds"] = 5;
   liveness["failureThreshold"] = 6;
-  return {{"name", "app"},
-          {"image", spec.app_image},
-          {"imagePullPolicy", "IfNotPresent"},
-          {"command", json::array({spec.app_command})},
-          {"args", std::move(args)},
-          {"ports",
+  json c = {{"name", "app"},
+            {"image", spec.app_image},
+            {"imagePullPolicy", "IfNotPresent"},
+            {"command", json::array({spec.app_command})},
+            {"args", std::move(args)},
+            {"readinessProbe", std::move(readiness)},
+            {"livenessProbe", std::move(liveness)},
+            {"resources", Requests(spec.app_cpu, spec.app_memory)},
+            {"volumeMounts", std::move(mounts)}};
+  AddPorts(spec, c,
            json::array(
-               {json{{"name", "app"}, {"containerPort", spec.AppPort(i)}, {"protocol", "TCP"}}})},
-          {"readinessProbe", std::move(readiness)},
-          {"livenessProbe", std::move(liveness)},
-          {"resources", Requests(spec.app_cpu, spec.app_memory)},
-          {"volumeMounts", std::move(mounts)}};
+               {json{{"name", "app"}, {"containerPort", spec.AppPort(i)}, {"protocol", "TCP"}}}));
+  return c;
 }
 
 json Affinity(const DeploymentSpec& spec) {
