@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <exception>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -87,11 +88,11 @@ Result<Kubeconfig> Parse(std::string_view text) {
     BR2K_ASSIGN_OR_RETURN(std::string ca_data,
                           GetString(e.body, "certificate-authority-data", e.path));
     if (!ca_data.empty()) {
-      std::vector<unsigned char> pem = YAML::DecodeBase64(ca_data);
-      if (pem.empty()) {
+      std::optional<std::string> pem = internal::DecodeBase64(ca_data);
+      if (!pem || pem->empty()) {
         return Malformed(e.path + ".certificate-authority-data", "not base64");
       }
-      c.ca_data.assign(pem.begin(), pem.end());
+      c.ca_data = std::move(*pem);
     }
     BR2K_ASSIGN_OR_RETURN(c.ca_file, GetString(e.body, "certificate-authority", e.path));
     BR2K_ASSIGN_OR_RETURN(c.insecure_skip_tls_verify,

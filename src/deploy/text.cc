@@ -1,6 +1,7 @@
 #include "text.h"
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -41,6 +42,46 @@ Result<std::string> ReadSmallFile(const std::filesystem::path& path, size_t limi
   }
   if (in.bad()) return InternalError("read " + path.string() + ": " + std::strerror(errno));
   return data;
+}
+
+std::optional<std::string> DecodeBase64(std::string_view s) {
+  std::string out;
+  uint32_t acc = 0;
+  int bits = 0;
+  size_t symbols = 0;  // base64 symbols and '=' seen
+  size_t pad = 0;
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
+    ++symbols;
+    if (c == '=') {
+      if (++pad > 2) return std::nullopt;
+      continue;
+    }
+    if (pad > 0) return std::nullopt;  // data after padding
+    int v;
+    if (c >= 'A' && c <= 'Z') {
+      v = c - 'A';
+    } else if (c >= 'a' && c <= 'z') {
+      v = c - 'a' + 26;
+    } else if (c >= '0' && c <= '9') {
+      v = c - '0' + 52;
+    } else if (c == '+') {
+      v = 62;
+    } else if (c == '/') {
+      v = 63;
+    } else {
+      return std::nullopt;
+    }
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xff);
+    }
+  }
+  if (symbols % 4 != 0) return std::nullopt;
+  return out;
 }
 
 std::string_view Trim(std::string_view s) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -16,6 +17,10 @@ std::string Quote(std::string_view s);
 // The whole file. NOT_FOUND when it does not exist, INTERNAL (with the errno text) otherwise.
 // At most `limit` bytes (INVALID_ARGUMENT past that): these files are configuration.
 Result<std::string> ReadSmallFile(const std::filesystem::path& path, size_t limit = 1 << 20);
+
+// Standard base64 (RFC 4648, '=' padding required, whitespace skipped) decoded; nullopt when `s`
+// is not base64. (yaml-cpp 0.7's YAML::DecodeBase64 reads out of bounds on bytes >= 0x80.)
+std::optional<std::string> DecodeBase64(std::string_view s);
 
 // `s` without leading and trailing whitespace.
 std::string_view Trim(std::string_view s);

@@ -211,6 +211,23 @@ TEST(Kubeconfig, Malformed_invalidArgumentNamingThePath) {
   }
 }
 
+// Regression (found by fuzz_deploy_kubeconfig): yaml-cpp's DecodeBase64 read out of bounds on a
+// byte >= 0x80 in certificate-authority-data.
+TEST(Kubeconfig, CaDataWithNonAsciiBytes_isInvalidNotACrash) {
+  auto r = ParseKubeconfig(
+      "clusters:\n- name: a\n  cluster:\n    certificate-authority-data: "
+      "\"QUJD\xff\xfe\x80RA==\"\n");
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(r.status().message(), HasSubstr("certificate-authority-data: not base64"));
+  // Wrapped base64, as some tools write it, still decodes.
+  auto ok = ParseKubeconfig(
+      "clusters:\n- name: a\n  cluster:\n    certificate-authority-data: |\n"
+      "      " +
+      B64(kPem).substr(0, 8) + "\n      " + B64(kPem).substr(8) + "\n");
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->clusters[0].ca_data, kPem);
+}
+
 TEST(Kubeconfig, TokenNeverInErrors) {
   // The token user on a context whose cluster is missing, and a file of garbage around a token.
   auto broken = KubeconfigToContext(Parsed(), "broken", "/nowhere");
