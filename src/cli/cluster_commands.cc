@@ -34,6 +34,7 @@
 #include "br2k/manager/state_lock.h"
 #include "commands.h"
 #include "local_chain.h"
+#include "container_service.h"
 #include "local_service.h"
 #include "run_dir.h"
 
@@ -82,8 +83,14 @@ Census TakeCensus(const RunState& s) {
   auto note = [&](const std::string& name, int pid, bool alive) {
     (alive ? c.alive : c.dead).push_back(name + " (pid " + std::to_string(pid) + ")");
   };
-  for (const auto& m : s.etcd) note(m.name, m.pid, EtcdAlive(m.pid));
-  for (const auto& r : s.replicas) note(r.id, r.pid, ReplicaAlive(r.pid));
+  if (s.containers) {
+    // Pods are podman's, not our children: a replica counts when its URL answers.
+    for (const auto& row : ProbeReplicas(s.replicas, Deadline::After(3s)))
+      (row.error.empty() ? c.alive : c.dead).push_back(row.state.id + " (pod " + row.state.etcd_member + ")");
+  } else {
+    for (const auto& m : s.etcd) note(m.name, m.pid, EtcdAlive(m.pid));
+    for (const auto& r : s.replicas) note(r.id, r.pid, ReplicaAlive(r.pid));
+  }
   if (s.chain && s.chain->anvil_pid > 0) {
     note("anvil", s.chain->anvil_pid, AnvilAlive(s.chain->anvil_pid));
   }
@@ -117,7 +124,8 @@ void RemoveState(const std::filesystem::path& run_dir) {
 // meanwhile), then the replicas (re-read from state.json: the manager may have restarted some),
 // the etcd members and the embedded anvil, and finally any stray process still naming the run
 // directory. Returns how many processes were stopped; `error` gets the first failure.
-int StopDeployment(const std::filesystem::path& run_dir, const RunState& recorded, Status* error) {
+int StopDeployment(const std::filesystem::path& run_dir, const RunState& recorded, Status* error,
+                   bool purge = false) {
   auto launcher = proc::PosixLauncher();
   int stopped = 0;
   auto stop = [&](int pid, const std::string& what) {
@@ -138,6 +146,14 @@ int StopDeployment(const std::filesystem::path& run_dir, const RunState& recorde
   }
   for (const auto& m : s.etcd) {
     if (EtcdAlive(m.pid)) stop(m.pid, m.name);
+  }
+  if (s.containers) {
+    Status st = StopContainerService(*s.containers, purge);
+    if (st.ok()) {
+      stopped += s.containers->nodes + (s.containers->registry_pid > 0 ? 1 : 0);
+    } else if (error && error->ok()) {
+      *error = st.WithContext("containers");
+    }
   }
   if (s.chain && AnvilAlive(s.chain->anvil_pid)) stop(s.chain->anvil_pid, "anvil");
   for (int pid : ProcessesOfRunDir(run_dir)) stop(pid, "pid " + std::to_string(pid));
@@ -460,6 +476,8 @@ struct UpFlags {
   std::string service_name = "logserver";
   int block_time_s = 0;
   int timeout_s = 120;
+  bool containers = false;         // pods on the local podman context instead of processes
+  std::string container_registry;  // with --containers: "" = the embedded registry
   // Which of the above the user set (a second `up` refuses settings that differ from the run).
   bool set_members = false;
   bool set_service_name = false;
@@ -507,6 +525,9 @@ std::string ReuseConflict(const UpFlags& f, const RunState& s) {
            std::to_string(f.members);
   }
   if (!f.no_service && s.replicas.empty()) return "it runs etcd only (started with --no-service)";
+  if (f.containers != s.containers.has_value())
+    return s.containers ? "it runs in containers (started with --containers)"
+                        : "it runs local processes (started without --containers)";
   return "";
 }
 
@@ -623,6 +644,7 @@ int Up(const UpFlags& f) {
   s.detached = f.detach;
   s.owner_pid = f.detach ? 0 : ::getpid();
   const bool with_chain = !f.no_service;
+  if (f.containers && f.no_service) return Fail("--containers deploys the service: drop --no-service");
   const int steps = f.no_service ? 1 : (f.no_manager ? 4 : 5);
   int step = 0;
   std::unique_ptr<LocalChain> chain;
@@ -695,6 +717,55 @@ int Up(const UpFlags& f) {
     done(text, t);
   }
 
+  if (f.containers) {
+    // [3/5] images, [4/5] pods.
+    ContainerUpOptions co;
+    co.run_dir = run_dir;
+    co.service_name = f.service_name;
+    co.nodes = static_cast<size_t>(f.members);
+    co.heartbeat_ms = f.heartbeat_ms;
+    co.election_ms = f.election_ms;
+    co.registry = f.container_registry;
+    co.detach = f.detach;
+    co.extra_args = {"--max-txn-ops=4096"};
+    std::vector<std::string> lines;
+    co.progress = [&](const std::string& line) { lines.push_back(line); };
+    auto t = begin("images");
+    ContainerState cs;
+    if (Status st = PublishImages(co, cs, Deadline::After(600s)); !st.ok()) return abort(st.message());
+    s.containers = cs;
+    if (Status st = SaveState(run_dir, s); !st.ok()) return abort(st.message());
+    std::printf("\n");
+    for (const auto& l : lines) std::printf("      %s\n", l.c_str());
+    lines.clear();
+    done("      app and etcd images in " + cs.container_registry, t);
+
+    t = begin("pods");
+    std::printf("\n");
+    co.progress = [&](const std::string& line) {
+      std::printf("      %s\n", line.c_str());
+      std::fflush(stdout);
+    };
+    Deadline d = Deadline::After(std::chrono::seconds(f.timeout_s) + 120s);
+    Status deployed = DeployPods(co, *s.chain, cs, d);
+    s.containers = cs;
+    auto spec = SpecOf(cs, s.chain);
+    s.service = f.service_name;
+    s.replicas = ReplicasOf(spec);
+    s.etcd = EtcdMembersOf(spec);
+    if (Status st = SaveState(run_dir, s); !st.ok()) return abort(st.message());
+    if (!deployed.ok()) return abort(deployed.message());
+    if (Status st = WaitForServiceLeader(s.replicas, d); !st.ok()) return abort(st.message());
+    auto rows = ProbeReplicas(s.replicas, d);
+    const ReplicaRow* leader = LeaderRow(rows);
+    if (!leader) return abort("the service lost its leader while starting; see `podman logs`");
+    std::string leader_id = leader->state.id, leader_url = leader->state.url;
+    Status published = WaitForPublishedLocation(*s.chain, leader_url, leader->state.log_file, d);
+    if (!published.ok()) return abort(published.message());
+    done("      " + std::to_string(s.replicas.size()) + " pods on podman; leader " + leader_id +
+             " at " + leader_url + ", published on chain; recovery information on chain",
+         t);
+  } else {
   // [3/5] etcd.
   {
     auto t = begin("etcd");
@@ -750,10 +821,12 @@ int Up(const UpFlags& f) {
              leader_url + ", published on chain" +
              (loc.ok() ? " (epoch " + std::to_string(loc->epoch) + ")" : ""),
          t);
-
+  }
+  }  // processes
+  if (!f.no_service) {
     // [5/5] the manager.
     if (!f.no_manager) {
-      t = begin("manager");
+      auto t = begin("manager");
       auto m = StartManager(run_dir, f.detach, Deadline::After(30s));
       if (!m.ok()) return abort(m.status().message());
       s.manager = *m;
@@ -820,7 +893,7 @@ int Down(const std::string& run_dir_flag, bool purge) {
   auto s = RunState::Load(state_file);
   if (!s.ok() && s.status().code() != StatusCode::kNotFound) return Fail(s.status().message());
   Status first;
-  int stopped = StopDeployment(run_dir, s.ok() ? *s : RunState{}, &first);
+  int stopped = StopDeployment(run_dir, s.ok() ? *s : RunState{}, &first, purge);
   if (!first.ok()) return Fail(first.message());
   if (!s.ok()) {
     if (stopped > 0) {
@@ -876,6 +949,12 @@ void RegisterClusterCommands(CLI::App& app) {
   up->add_option("--block-time", flags->block_time_s,
                  "Embedded anvil: seconds per block (default: a block per transaction)")
       ->check(CLI::Range(0, 60));
+  up->add_flag("--containers", flags->containers,
+               "Run the service in containers: images built and pushed to a container registry, "
+               "pods (app + etcd) on the local podman context, recovery information on chain");
+  up->add_option("--container-registry", flags->container_registry,
+                 "With --containers: push to this registry (host[:port]) instead of the "
+                 "embedded one");
   up->add_option("--timeout", flags->timeout_s,
                  "Seconds to wait for the service's leader and its location on chain")
       ->check(CLI::Range(5, 3600))

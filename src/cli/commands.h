@@ -20,4 +20,7 @@ void RegisterManagerCommands(CLI::App& app);
 // (call_commands.cc)
 void RegisterCallCommands(CLI::App& app);
 
+// images build | push | list | registry start|stop, deploy, undeploy (deploy_commands.cc)
+void RegisterDeployCommands(CLI::App& app);
+
 }  // namespace br2k::cli

@@ -112,6 +112,10 @@ struct PublishedLocation {
 
 // Reads the service's location from the registry of `chain`. Errors of the RPC client and of
 // ServiceRegistry (NOT_FOUND for an unknown service).
+// Writes the service's recovery information on chain with the owner's key (a manager of it).
+// Errors of the registry call (PERMISSION_DENIED when the owner is no manager).
+Status WriteRecoveryInfo(const ChainState& chain, const eth::RecoveryInfo& info, Deadline deadline);
+
 Result<PublishedLocation> ReadPublishedLocation(const ChainState& chain, Deadline deadline);
 
 // Waits until the registry of `chain` gives `leader_url` as the service's location.

@@ -220,7 +220,8 @@ std::vector<ReplicaRow> ProbeReplicas(const std::vector<ReplicaState>& replicas,
   std::vector<ReplicaRow> rows;
   for (const auto& r : replicas) {
     ReplicaRow row{.state = r};
-    row.alive = r.pid > 0 && proc::PosixLauncher()->Alive(r.pid);
+    // pid 0: a replica in a pod (`up --containers`), not our child: judged by its URL alone.
+    row.alive = r.pid == 0 || proc::PosixLauncher()->Alive(r.pid);
     if (!row.alive) {
       row.error = "process " + std::to_string(r.pid) + " is not running";
       row.probe.healthy = false;

@@ -21,6 +21,8 @@
 #include "br2k/eth/rpc_transport.h"
 #include "br2k/eth/service_registry.h"
 #include "br2k/manager/local_backend.h"
+#include "br2k/manager/container_backend.h"
+#include "br2k/deploy/podman_runtime.h"
 #include "br2k/manager/manager.h"
 #include "commands.h"
 #include "run_dir.h"
@@ -44,6 +46,7 @@ struct ManagerFlags {
   int leader_timeout_s = 60;
   std::optional<uint64_t> from_block;
   bool once = false;
+  std::string backend = "auto";
 };
 
 int Fail(const std::string& message) {
@@ -171,14 +174,45 @@ int RunManager(ManagerFlags f) {
   o.min_redeploy_interval = std::chrono::seconds(f.min_redeploy_interval_s);
   o.leader_timeout = std::chrono::seconds(f.leader_timeout_s);
   o.from_block = f.from_block;
-  auto backend = std::make_shared<manager::LocalBackend>(manager::LocalBackendOptions{
-      .run_dir = run_dir,
-      // Explicit --service names say which services this run directory holds; otherwise the
-      // backend serves the one its state names.
-      .services = f.services.empty() ? std::vector<eth::ServiceId>{} : ids});
-  auto m = manager::Manager::Create(
-      o, manager::MakeOnChainRegistryGateway(chain->registry, chain->sender), backend,
-      manager::MakeHttpHealthProber());
+  auto gateway = manager::MakeOnChainRegistryGateway(chain->registry, chain->sender);
+  std::shared_ptr<manager::DeploymentBackend> backend;
+  std::optional<RunState> state;
+  if (auto loaded = LoadRunStateIfAny(run_dir); loaded.ok()) state = *loaded;
+  std::string kind = f.backend;
+  if (kind == "auto") kind = state && state->containers ? state->containers->kind : "local";
+  if (kind == "local") {
+    backend = std::make_shared<manager::LocalBackend>(manager::LocalBackendOptions{
+        .run_dir = run_dir,
+        // Explicit --service names say which services this run directory holds; otherwise the
+        // backend serves the one its state names.
+        .services = f.services.empty() ? std::vector<eth::ServiceId>{} : ids});
+  } else if (kind == "podman") {
+    // Everything about the deployment comes from the chain's recovery information; locally only
+    // the container environment and what pods need to reach the chain.
+    auto root = state && state->containers ? std::filesystem::path(state->containers->root)
+                                           : run_dir / "containers";
+    auto env = deploy::ContainerEnv::Prepare(root);
+    if (!env.ok()) return finish(Fail(env.status().message()));
+    manager::ContainerBackendOptions co;
+    co.runtime = std::make_shared<deploy::PodmanRuntime>(*env, proc::PosixCommandRunner());
+    co.context_name = "podman";
+    co.base.chain = {.rpc_url = f.rpc_url, .chain_id = f.chain_id.value_or(0),
+                     .registry = registry_address->ToChecksum(),
+                     .service_name = services.empty() ? "" : services[0].name};
+    if (state) {
+      if (state->heartbeat_ms > 0) co.base.etcd_heartbeat_ms = state->heartbeat_ms;
+      if (state->election_ms > 0) co.base.etcd_election_ms = state->election_ms;
+    }
+    co.base.app_args = {"--max-txn-ops=4096"};
+    co.registry = gateway;
+    co.env = *env;
+    auto b = manager::ContainerBackend::Create(co);
+    if (!b.ok()) return finish(Fail(b.status().message()));
+    backend = *b;
+  } else {
+    return finish(Fail("--backend must be auto, local or podman"));
+  }
+  auto m = manager::Manager::Create(o, gateway, backend, manager::MakeHttpHealthProber());
   if (!m.ok()) return finish(Fail(m.status().message()));
   spdlog::info("manager: account {}, registry {} on {}, run dir {}",
                chain->sender->address().ToChecksum(), registry_address->ToChecksum(), f.rpc_url,
@@ -232,6 +266,10 @@ void RegisterManagerCommands(CLI::App& app) {
       ->check(CLI::Range(1, 3600));
   c->add_option("--from-block", f->from_block,
                 "First block to look at (default: the head; with --once, 0)");
+  c->add_option("--backend", f->backend,
+                 "Where to redeploy: local (processes), podman (pods), or auto (podman when the "
+                 "run state is a containers deployment)")
+      ->check(CLI::IsMember({"auto", "local", "podman"}));
   c->add_flag("--once", f->once, "Handle the claims already on-chain, then exit");
   c->callback([f] { std::exit(RunManager(*f)); });
 }

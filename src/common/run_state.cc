@@ -162,6 +162,39 @@ Result<RunState> RunState::Parse(std::string_view text) {
     if (m.pid < 0) return InvalidArgumentError(where + ".pid must not be negative");
     s.manager = std::move(m);
   }
+  if (auto ct = doc.find("containers"); ct != doc.end()) {
+    const std::string where = "run state.containers";
+    if (!ct->is_object()) return InvalidArgumentError(where + " must be an object");
+    ContainerState c;
+    r.Get(*ct, "kind", c.kind, where);
+    r.Get(*ct, "context", c.context, where);
+    r.Get(*ct, "root", c.root, where);
+    r.Get(*ct, "name", c.name, where);
+    r.Get(*ct, "namespace", c.namespace_name, where);
+    r.Get(*ct, "nodes", c.nodes, where);
+    r.Get(*ct, "app_port_base", c.app_port_base, where);
+    r.Get(*ct, "etcd_client_port_base", c.etcd_client_port_base, where);
+    r.Get(*ct, "etcd_peer_port_base", c.etcd_peer_port_base, where);
+    r.Get(*ct, "container_registry", c.container_registry, where);
+    r.Get(*ct, "registry_pid", c.registry_pid, where);
+    r.Get(*ct, "registry_port", c.registry_port, where);
+    r.Get(*ct, "registry_root", c.registry_root, where);
+    if (!err.ok()) return err;
+    auto images = ct->find("images");
+    if (images == ct->end() || !images->is_array())
+      return InvalidArgumentError(where + ".images must be an array");
+    for (const auto& i : *images) {
+      if (!i.is_string()) return InvalidArgumentError(where + ".images must hold strings");
+      c.images.push_back(i.get<std::string>());
+    }
+    if (c.nodes < 1 || c.nodes > 16) return InvalidArgumentError(where + ".nodes must be 1..16");
+    for (int port : {c.app_port_base, c.etcd_client_port_base, c.etcd_peer_port_base})
+      if (port < 1 || port + c.nodes > 65536)
+        return InvalidArgumentError(where + " ports must be 1..65535");
+    if (c.registry_pid < 0 || c.registry_port < 0 || c.registry_port > 65535)
+      return InvalidArgumentError(where + ".registry_pid/registry_port out of range");
+    s.containers = std::move(c);
+  }
   return s;
 }
 
@@ -208,6 +241,23 @@ std::string RunState::Serialize() const {
                     {"operator_key_files", chain->operator_key_files}};
   }
   if (manager) doc["manager"] = {{"pid", manager->pid}, {"log_file", manager->log_file}};
+  if (containers) {
+    const auto& c = *containers;
+    doc["containers"] = {{"kind", c.kind},
+                         {"context", c.context},
+                         {"root", c.root},
+                         {"name", c.name},
+                         {"namespace", c.namespace_name},
+                         {"nodes", c.nodes},
+                         {"app_port_base", c.app_port_base},
+                         {"etcd_client_port_base", c.etcd_client_port_base},
+                         {"etcd_peer_port_base", c.etcd_peer_port_base},
+                         {"container_registry", c.container_registry},
+                         {"images", c.images},
+                         {"registry_pid", c.registry_pid},
+                         {"registry_port", c.registry_port},
+                         {"registry_root", c.registry_root}};
+  }
   return doc.dump(2) + "\n";
 }
 

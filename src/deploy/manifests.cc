@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -158,7 +159,8 @@ json AppContainer(const DeploymentSpec& spec, size_t i) {
       "--etcd=" + etcd,
       "--local-etcd=" + etcd,
   });
-  const auto& files = spec.secrets.files;
+  const std::vector<std::string> names = spec.secrets.Names();
+  auto has = [&](const std::string& f) { return std::find(names.begin(), names.end(), f) != names.end(); };
   if (!spec.chain.rpc_url.empty()) {
     args.push_back("--rpc-url=" + spec.chain.rpc_url);
     if (!spec.chain.registry.empty()) args.push_back("--registry=" + spec.chain.registry);
@@ -169,10 +171,10 @@ json AppContainer(const DeploymentSpec& spec, size_t i) {
       args.push_back("--chain-id=" + std::to_string(spec.chain.chain_id));
     }
     const std::string operator_key = "operator-" + std::to_string(i) + ".key";
-    if (files.count(operator_key) != 0) {
+    if (has(operator_key)) {
       args.push_back(std::string("--operator-key-file=") + kKeysDir + "/" + operator_key);
     }
-    if (files.count("tx.key") != 0) {
+    if (has("tx.key")) {
       args.push_back(std::string("--tx-key-file=") + kKeysDir + "/tx.key");
     }
   }
@@ -180,7 +182,7 @@ json AppContainer(const DeploymentSpec& spec, size_t i) {
   for (const auto& a : spec.app_args) args.push_back(a);
 
   json mounts = json::array({json{{"name", "data"}, {"mountPath", kAppDataDir}}});
-  if (!files.empty()) {
+  if (!names.empty()) {
     mounts.push_back({{"name", "keys"}, {"mountPath", kKeysDir}, {"readOnly", true}});
   }
   json readiness = HealthProbe(spec, i);
@@ -199,9 +201,13 @@ json AppContainer(const DeploymentSpec& spec, size_t i) {
             {"command", json::array({spec.app_command})},
             {"args", std::move(args)},
             {"readinessProbe", std::move(readiness)},
-            {"livenessProbe", std::move(liveness)},
             {"resources", Requests(spec.app_cpu, spec.app_memory)},
             {"volumeMounts", std::move(mounts)}};
+  // No liveness probe on one machine: podman turns it into a health check that runs curl in the
+  // container (scratch images have none) and restarts the app on failure, a loop wherever
+  // systemd schedules the checks. There restartPolicy restarts a crashed replica and the
+  // manager's prober judges a running one.
+  if (spec.addressing == Addressing::kServices) c["livenessProbe"] = std::move(liveness);
   AddPorts(spec, c,
            json::array(
                {json{{"name", "app"}, {"containerPort", spec.AppPort(i)}, {"protocol", "TCP"}}}));
@@ -227,9 +233,11 @@ json RenderPod(const DeploymentSpec& spec, size_t i) {
       {{"name", "etcd"}, {"persistentVolumeClaim", {{"claimName", spec.PodName(i) + "-etcd"}}}});
   volumes.push_back(
       {{"name", "data"}, {"persistentVolumeClaim", {{"claimName", spec.PodName(i) + "-data"}}}});
-  if (!spec.secrets.files.empty()) {
+  if (!spec.secrets.Names().empty()) {
+    // optional: false spelled out: podman 4.3's kube play dereferences it unchecked.
     volumes.push_back({{"name", "keys"},
-                       {"secret", {{"secretName", spec.name + "-keys"}, {"defaultMode", 0400}}}});
+                       {"secret",
+                        {{"secretName", spec.name + "-keys"}, {"defaultMode", 0400}, {"optional", false}}}});
   }
   json pod_spec = {{"restartPolicy", "Always"},
                    {"hostNetwork", spec.addressing == Addressing::kLoopback},

@@ -163,12 +163,19 @@ Status DeploymentSpec::Validate() const {
     }
     if (!ok) return Bad("chain.registry", "not a 0x-address (0x + 40 hex)");
   }
-  for (const auto& [file, contents] : secrets.files) {
+  for (const auto& file : secrets.Names()) {
     if (!IsSecretFileName(file)) {
       return Bad("secrets.files", "\"" + file + "\" is not a file name ([A-Za-z0-9._-])");
     }
   }
   return Status::Ok();
+}
+
+std::vector<std::string> SecretSpec::Names() const {
+  if (files.empty()) return existing;
+  std::vector<std::string> names;
+  for (const auto& [file, contents] : files) names.push_back(file);
+  return names;
 }
 
 std::string DeploymentSpec::NodeHost(size_t i) const {

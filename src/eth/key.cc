@@ -1,6 +1,8 @@
 #include "br2k/eth/key.h"
 
 #include <cryptopp/aes.h>
+#include <cryptopp/base64.h>
+#include <cryptopp/filters.h>
 #include <cryptopp/modes.h>
 #include <cryptopp/osrng.h>
 #include <cryptopp/pwdbased.h>
@@ -214,7 +216,22 @@ Result<Address> RecoverAddress(const Hash& digest, const Signature& sig) {
 Result<PrivateKey> LoadKeyFile(const std::filesystem::path& path) {
   BR2K_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
   auto k = PrivateKey::FromHex(text);
-  if (!k.ok()) return k.status().WithContext(path.string());
+  if (!k.ok()) {
+    // A Kubernetes Secret's `data` value mounted undecoded (podman 4.3's kube play does this):
+    // base64 of the hex key. Tried only when the text is not a key itself, and only a decoding
+    // that is a valid hex key is taken.
+    std::string trimmed = text.substr(0, text.find_last_not_of(" \t\r\n") + 1);
+    if (!trimmed.empty() && trimmed.size() <= 256 &&
+        trimmed.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") ==
+            std::string::npos) {
+      std::string decoded;
+      CryptoPP::StringSource(trimmed, true,
+                             new CryptoPP::Base64Decoder(new CryptoPP::StringSink(decoded)));
+      auto from_base64 = PrivateKey::FromHex(decoded);
+      if (from_base64.ok()) return from_base64;
+    }
+    return k.status().WithContext(path.string());
+  }
   return k;
 }
 

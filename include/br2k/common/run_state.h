@@ -58,6 +58,25 @@ struct ManagerState {
   std::string log_file;
 };
 
+// A containerised deployment (`br2k up --containers`): pods on a pod runtime instead of local
+// processes. The replicas' URLs are in RunState::replicas (pid 0: they are not our children).
+struct ContainerState {
+  std::string kind = "podman";  // the pod runtime ("podman"; "kubernetes" for a cluster context)
+  std::string context;          // context name
+  std::string root;             // br2k's container environment (deploy/container_env.h)
+  std::string name;             // deployment name (pods "<name>-<i>")
+  std::string namespace_name = "default";
+  int nodes = 0;
+  int app_port_base = 0;
+  int etcd_client_port_base = 0;
+  int etcd_peer_port_base = 0;
+  std::string container_registry;  // "<host>/<repository>"
+  std::vector<std::string> images;  // [app, etcd] by digest
+  int registry_pid = 0;             // the embedded docker-registry (0 = none)
+  int registry_port = 0;
+  std::string registry_root;
+};
+
 struct RunState {
   static constexpr int kVersion = 1;
   std::string run_dir;
@@ -71,6 +90,7 @@ struct RunState {
   std::vector<ReplicaState> replicas;   // optional in the document (absent = none)
   std::optional<ChainState> chain;      // optional (absent = no chain)
   std::optional<ManagerState> manager;  // optional (absent = no manager)
+  std::optional<ContainerState> containers;  // optional (absent = local processes)
 
   // Parses and validates a document. INVALID_ARGUMENT (with the offending field named) for
   // malformed JSON, a wrong version, missing or mistyped fields, or out-of-range values.

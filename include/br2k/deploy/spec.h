@@ -40,7 +40,13 @@ struct ChainSpec {
 // at /etc/br2k/keys. Keys of `files` are file names ([A-Za-z0-9._-]), values are the contents.
 // Expected names: "operator-<i>.key" (one per node) and "tx.key" (optional).
 struct SecretSpec {
-  std::map<std::string, std::string> files;
+  std::map<std::string, std::string> files;  // file name -> contents: the Secret is rendered
+  // Rendering for a recovery: the Secret was created by the first deploy and is still on the
+  // platform (pods come and go, Secrets and claims stay); these are its file names, and no
+  // Secret object is rendered. Ignored when `files` is not empty.
+  std::vector<std::string> existing;
+  // The file names pods may mount: the keys of `files`, else `existing`.
+  std::vector<std::string> Names() const;
 };
 
 struct DeploymentSpec {

@@ -56,7 +56,8 @@ class PrivateKey {
 // range, high s, recovery id > 1, no such point).
 Result<Address> RecoverAddress(const Hash& digest, const Signature& sig);
 
-// A file holding the key as hex (one line). NOT_FOUND / PERMISSION_DENIED / INVALID_ARGUMENT.
+// A file holding the key as hex (one line), or that hex base64-encoded (a Kubernetes Secret's
+// `data` value as podman 4.3 mounts it). NOT_FOUND / PERMISSION_DENIED / INVALID_ARGUMENT.
 Result<PrivateKey> LoadKeyFile(const std::filesystem::path& path);
 // An environment variable holding the key as hex. NOT_FOUND when unset.
 Result<PrivateKey> LoadKeyFromEnv(const std::string& variable);

@@ -92,6 +92,37 @@ TEST(RunState, ChainAndManagerSectionsRoundTripAndAreOptional) {
   EXPECT_NE(r.status().message().find("chain.chain_id"), std::string::npos) << r.status();
 }
 
+TEST(RunState, ContainersSectionRoundTripsAndIsChecked) {
+  RunState s = Sample();
+  ContainerState c;
+  c.context = "podman";
+  c.root = "/run/containers";
+  c.name = "logserver";
+  c.nodes = 3;
+  c.app_port_base = 18080;
+  c.etcd_client_port_base = 12379;
+  c.etcd_peer_port_base = 12480;
+  c.container_registry = "127.0.0.1:5000/br2k";
+  c.images = {"127.0.0.1:5000/br2k/br2k-logserver@sha256:" + std::string(64, 'a')};
+  c.registry_pid = 77;
+  c.registry_port = 5000;
+  c.registry_root = "/run/registry";
+  s.containers = c;
+  auto back = RunState::Parse(s.Serialize());
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->Serialize(), s.Serialize());
+  ASSERT_TRUE(back->containers.has_value());
+  EXPECT_EQ(back->containers->images, c.images);
+  EXPECT_FALSE(RunState::Parse(Sample().Serialize())->containers.has_value());
+  s.containers->nodes = 0;
+  auto bad = RunState::Parse(s.Serialize());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("containers.nodes"), std::string::npos) << bad.status();
+  s.containers->nodes = 3;
+  s.containers->app_port_base = 65535;
+  EXPECT_FALSE(RunState::Parse(s.Serialize()).ok());
+}
+
 TEST(RunState, Parse_rejectsMalformedJsonWithClearError) {
   auto r = RunState::Parse("{\"version\": 1,");
   ASSERT_FALSE(r.ok());

@@ -1,5 +1,7 @@
 // Transactions and keys against EIP-155, ethereumjs EIP-1559 vectors and the Web3 Secret Storage
 // test vectors.
+#include <cryptopp/base64.h>
+#include <cryptopp/filters.h>
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -151,6 +153,24 @@ TEST(Key, LoadFromFileAndEnv) {
   EXPECT_EQ(LoadKeyFromEnv("BR2K_TEST_ETH_KEY")->address(), key.address());
   ::unsetenv("BR2K_TEST_ETH_KEY");
   EXPECT_EQ(LoadKeyFromEnv("BR2K_TEST_ETH_KEY").status().code(), StatusCode::kNotFound);
+}
+
+TEST(Key, LoadFromFile_acceptsASecretValueMountedStillBase64Encoded) {
+  // podman 4.3 mounts a Kubernetes Secret's `data` value without decoding it.
+  br2k::testing::ScratchDir dir("eth-key-b64");
+  auto key = PrivateKey::Random();
+  std::string hex = ToHex(key.secret());
+  std::string b64;
+  CryptoPP::StringSource(hex, true, new CryptoPP::Base64Encoder(new CryptoPP::StringSink(b64), false));
+  std::ofstream(dir.path() / "op.key") << b64;
+  auto loaded = LoadKeyFile(dir.path() / "op.key");
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->address(), key.address());
+  // Base64 of something that is not a key is still refused, with the hex parser's error.
+  std::ofstream(dir.path() / "bad.key") << "aGVsbG8=";
+  auto bad = LoadKeyFile(dir.path() / "bad.key");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
 }
 
 }  // namespace

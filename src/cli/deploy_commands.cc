@@ -1,0 +1,269 @@
+// br2k images build | push | list | registry start|stop|status, br2k deploy, br2k undeploy: the
+// paper's extended Truffle verbs over the deployment library (src/deploy). Flags and printing
+// only; the work is the library's.
+#include <cstdio>
+#include <iostream>
+
+#include "br2k/deploy/container_registry.h"
+#include "br2k/deploy/deployer.h"
+#include "br2k/deploy/manifests.h"
+#include "br2k/deploy/podman_runtime.h"
+#include "br2k/deploy/publish.h"
+#include "br2k/deploy/recovery.h"
+#include "commands.h"
+#include "container_service.h"
+#include "run_dir.h"
+
+namespace br2k::cli {
+
+using namespace std::chrono_literals;
+
+namespace {
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "br2k: %s\n", message.c_str());
+  return 1;
+}
+
+std::filesystem::path SelfDir() {
+  std::error_code ec;
+  return std::filesystem::read_symlink("/proc/self/exe", ec).parent_path();
+}
+
+struct ImagesFlags {
+  std::string run_dir;
+  std::string app_binary;
+  std::string etcd_binary = "/usr/bin/etcd";
+  std::string registry;
+  std::string repository = "br2k";
+  std::string authfile;
+  bool detach_registry = true;
+};
+
+deploy::PublishOptions PublishOptionsOf(const ImagesFlags& f) {
+  deploy::PublishOptions o;
+  o.work_dir = ResolveRunDir(f.run_dir);
+  o.app_binary = f.app_binary.empty() ? SelfDir() / "br2k-logserver" : std::filesystem::path(f.app_binary);
+  o.etcd_binary = f.etcd_binary;
+  o.registry = f.registry;
+  o.repository = f.repository;
+  o.authfile = f.authfile;
+  o.detach_registry = f.detach_registry;
+  return o;
+}
+
+int ImagesBuild(const ImagesFlags& f) {
+  auto o = PublishOptionsOf(f);
+  auto env = deploy::ContainerEnv::Prepare(o.work_dir / "containers");
+  if (!env.ok()) return Fail(env.status().message());
+  deploy::ImagesFile images;
+  if (auto loaded = deploy::ImagesFile::Load(o.work_dir / "images.json"); loaded.ok()) images = *loaded;
+  deploy::ImageBuilder builder(*env, proc::PosixCommandRunner());
+  std::printf("%-16s %-17s %-20s %s\n", "IMAGE", "TAG", "ID", "SIZE");
+  for (auto [name, binary] : {std::pair{o.app_image_name, o.app_binary}, {o.etcd_image_name, o.etcd_binary}}) {
+    auto r = builder.Build({.name = name, .binary = binary, .dirs = {"/tmp"}}, images.Find(name),
+                           Deadline::After(600s));
+    if (!r.ok()) return Fail(r.status().message());
+    std::printf("%-16s %-17s %-20s %.1f MiB\n", r->name.c_str(), r->tag.c_str(),
+                r->id.substr(0, 19).c_str(), static_cast<double>(r->size) / (1024 * 1024));
+    images.Put(*r);
+  }
+  if (auto st = images.Save(o.work_dir / "images.json"); !st.ok()) return Fail(st.message());
+  std::printf("\nrecorded in %s\n", (o.work_dir / "images.json").c_str());
+  return 0;
+}
+
+int ImagesPush(const ImagesFlags& f) {
+  auto pub = deploy::BuildAndPublish(PublishOptionsOf(f),
+                                     [](const std::string& l) { std::printf("%s\n", l.c_str()); },
+                                     Deadline::After(900s));
+  if (!pub.ok()) return Fail(pub.status().message());
+  std::printf("\nrecorded in %s\n", (ResolveRunDir(f.run_dir) / "registry.json").c_str());
+  return 0;
+}
+
+int ImagesList(const ImagesFlags& f) {
+  auto dir = ResolveRunDir(f.run_dir);
+  auto images = deploy::ImagesFile::Load(dir / "images.json");
+  if (!images.ok()) return Fail(images.status().message() + " (build with `br2k images build`)");
+  auto reg = deploy::RegistryFile::Load(dir / "registry.json");
+  std::printf("%-16s %-17s %-20s %-9s %s\n", "IMAGE", "TAG", "ID", "SIZE", "PUSHED AS");
+  for (const auto& r : images->images) {
+    const deploy::PushedImage* p = reg.ok() ? reg->Find(r.name) : nullptr;
+    std::printf("%-16s %-17s %-20s %-9s %s\n", r.name.c_str(), r.tag.c_str(), r.id.substr(0, 19).c_str(),
+                (std::to_string(r.size / (1024 * 1024)) + " MiB").c_str(), p ? p->reference.c_str() : "-");
+  }
+  return 0;
+}
+
+int RegistryStart(const ImagesFlags& f) {
+  auto dir = ResolveRunDir(f.run_dir);
+  if (auto running = deploy::RunningEmbeddedRegistry(dir)) {
+    std::printf("embedded registry already runs on 127.0.0.1:%d (pid %d)\n", running->port, running->pid);
+    return 0;
+  }
+  auto r = deploy::StartEmbeddedRegistry(*proc::PosixLauncher(), dir / "registry", true, Deadline::After(30s));
+  if (!r.ok()) return Fail(r.status().message());
+  deploy::RegistryFile file;
+  if (auto loaded = deploy::RegistryFile::Load(dir / "registry.json"); loaded.ok()) file = *loaded;
+  file.registry = "127.0.0.1:" + std::to_string(r->port);
+  file.repository = f.repository;
+  file.images.clear();
+  file.embedded = *r;
+  if (auto st = file.Save(dir / "registry.json"); !st.ok()) return Fail(st.message());
+  std::printf("embedded registry on 127.0.0.1:%d (pid %d, data in %s)\n", r->port, r->pid, r->root.c_str());
+  return 0;
+}
+
+int RegistryStop(const ImagesFlags& f) {
+  auto dir = ResolveRunDir(f.run_dir);
+  auto file = deploy::RegistryFile::Load(dir / "registry.json");
+  if (!file.ok() || !file->embedded) {
+    std::printf("no embedded registry recorded in %s\n", dir.c_str());
+    return 0;
+  }
+  if (auto st = deploy::StopEmbeddedRegistry(*proc::PosixLauncher(), *file->embedded); !st.ok())
+    return Fail(st.message());
+  std::printf("stopped the embedded registry (pid %d)\n", file->embedded->pid);
+  return 0;
+}
+
+struct DeployFlags {
+  std::string run_dir;
+  std::string context = "podman";
+  std::string name = "logserver";
+  int nodes = 3;
+  bool dry_run = false;
+  std::string output = "yaml";
+  bool purge = false;
+  int timeout_s = 300;
+};
+
+// The spec `br2k deploy` renders: the run dir's containers deployment when there is one, else a
+// fresh one from the flags with the pushed images of registry.json (or placeholder digests).
+Result<deploy::DeploymentSpec> SpecToRender(const DeployFlags& f, std::string* note) {
+  auto dir = ResolveRunDir(f.run_dir);
+  auto state = LoadRunStateIfAny(dir);
+  if (!state.ok()) return state.status();
+  if (*state && (*state)->containers && (*state)->containers->name == f.name) {
+    auto spec = SpecOf(*(*state)->containers, (*state)->chain);
+    return spec;
+  }
+  deploy::DeploymentSpec spec;
+  spec.name = f.name;
+  spec.nodes = static_cast<size_t>(f.nodes);
+  spec.addressing = f.context == "podman" ? deploy::Addressing::kLoopback : deploy::Addressing::kServices;
+  std::string placeholder = "sha256:" + std::string(64, '0');
+  spec.app_image = "127.0.0.1:5000/br2k/br2k-logserver@" + placeholder;
+  spec.etcd_image = "127.0.0.1:5000/br2k/br2k-etcd@" + placeholder;
+  if (auto reg = deploy::RegistryFile::Load(dir / "registry.json"); reg.ok()) {
+    if (auto* a = reg->Find("br2k-logserver")) spec.app_image = a->reference;
+    if (auto* e = reg->Find("br2k-etcd")) spec.etcd_image = e->reference;
+  }
+  if (spec.app_image.ends_with(placeholder))
+    *note = "images not pushed yet (`br2k images push`): their digests are placeholders";
+  return spec;
+}
+
+int Deploy(const DeployFlags& f) {
+  if (f.output != "yaml" && f.output != "json") return Fail("-o must be yaml or json");
+  if (f.context != "podman")
+    return Fail("context \"" + f.context + "\": only the local podman context deploys here; " +
+                "render for Kubernetes with --dry-run");
+  std::string note;
+  auto spec = SpecToRender(f, &note);
+  if (!spec.ok()) return Fail(spec.status().message());
+  if (f.dry_run) {
+    auto objects = deploy::RenderManifests(*spec);
+    if (!objects.ok()) return Fail(objects.status().message());
+    if (!note.empty()) std::fprintf(stderr, "br2k: note: %s\n", note.c_str());
+    std::cout << (f.output == "yaml" ? deploy::ToYaml(*objects) : deploy::ToJson(*objects));
+    return 0;
+  }
+  // A real deploy re-applies the run directory's containers deployment (pods that run are left
+  // alone; missing ones are played again from the recorded images).
+  auto dir = ResolveRunDir(f.run_dir);
+  auto state = LoadRunStateIfAny(dir);
+  if (!state.ok()) return Fail(state.status().message());
+  if (!*state || !(*state)->containers)
+    return Fail("no containers deployment in " + dir.string() + ": start one with `br2k up --containers`");
+  const auto& c = *(*state)->containers;
+  auto env = deploy::ContainerEnv::Prepare(c.root);
+  if (!env.ok()) return Fail(env.status().message());
+  deploy::PodmanRuntime runtime(*env, proc::PosixCommandRunner());
+  auto out = deploy::DeployAndWait(runtime, *spec, 0,
+                                   [](const std::string& l) {
+                                     std::printf("%s\n", l.c_str());
+                                     std::fflush(stdout);
+                                   },
+                                   Deadline::After(std::chrono::seconds(f.timeout_s)));
+  if (!out.ok()) return Fail(out.status().message());
+  std::printf("deployed %zu objects in %.1f s: %s\n", out->applied, out->took.count() / 1000.0,
+              deploy::DescribePods(out->pods).c_str());
+  return 0;
+}
+
+int Undeploy(const DeployFlags& f) {
+  auto dir = ResolveRunDir(f.run_dir);
+  auto state = LoadRunStateIfAny(dir);
+  if (!state.ok()) return Fail(state.status().message());
+  if (!*state || !(*state)->containers) return Fail("no containers deployment in " + dir.string());
+  const auto& c = *(*state)->containers;
+  auto env = deploy::ContainerEnv::Prepare(c.root);
+  if (!env.ok()) return Fail(env.status().message());
+  deploy::PodmanRuntime runtime(*env, proc::PosixCommandRunner());
+  if (auto st = runtime.Remove(SpecOf(c, (*state)->chain), f.purge, Deadline::After(120s)); !st.ok())
+    return Fail(st.message());
+  std::printf("removed %d pod(s)%s\n", c.nodes, f.purge ? ", their volumes and the keys' Secret" : " (volumes kept)");
+  return 0;
+}
+
+}  // namespace
+
+void RegisterDeployCommands(CLI::App& app) {
+  auto fi = std::make_shared<ImagesFlags>();
+  auto* images = app.add_subcommand("images", "Container images of the service and the container registry");
+  images->require_subcommand(1);
+  auto common = [&](CLI::App* c) {
+    c->add_option("--run-dir", fi->run_dir, "Where images.json, registry.json and br2k's container storage live");
+    c->add_option("--app-binary", fi->app_binary, "The app binary (default: br2k-logserver beside br2k)");
+    c->add_option("--etcd-binary", fi->etcd_binary, "The etcd binary")->capture_default_str();
+  };
+  auto* build = images->add_subcommand("build", "Build the app and etcd images with buildah (on scratch; cached)");
+  common(build);
+  build->callback([fi] { std::exit(ImagesBuild(*fi)); });
+  auto* push = images->add_subcommand("push", "Build (cached) and push both images; record them by digest");
+  common(push);
+  push->add_option("--registry", fi->registry, "host[:port] of the registry (default: the embedded one)");
+  push->add_option("--repository", fi->repository, "Repository path prefix")->capture_default_str();
+  push->add_option("--authfile", fi->authfile, "Containers auth file (default: the tools' own)");
+  push->callback([fi] { std::exit(ImagesPush(*fi)); });
+  auto* list = images->add_subcommand("list", "What was built and pushed");
+  list->add_option("--run-dir", fi->run_dir, "Run directory");
+  list->callback([fi] { std::exit(ImagesList(*fi)); });
+  auto* reg = images->add_subcommand("registry", "The embedded container registry (docker-registry on loopback)");
+  reg->require_subcommand(1);
+  auto* start = reg->add_subcommand("start", "Start it (in the background)");
+  start->add_option("--run-dir", fi->run_dir, "Run directory");
+  start->callback([fi] { std::exit(RegistryStart(*fi)); });
+  auto* stop = reg->add_subcommand("stop", "Stop it");
+  stop->add_option("--run-dir", fi->run_dir, "Run directory");
+  stop->callback([fi] { std::exit(RegistryStop(*fi)); });
+
+  auto fd = std::make_shared<DeployFlags>();
+  auto* d = app.add_subcommand("deploy", "Deploy the service's pods on a context (default: the local podman context)");
+  d->add_option("--run-dir", fd->run_dir, "Run directory");
+  d->add_option("--context", fd->context, "Context to deploy to")->capture_default_str();
+  d->add_option("--name", fd->name, "Deployment (and service) name")->capture_default_str();
+  d->add_option("--nodes", fd->nodes, "Pods (one app + etcd each)")->check(CLI::Range(1, 16))->capture_default_str();
+  d->add_flag("--dry-run", fd->dry_run, "Print the manifests instead of applying them");
+  d->add_option("-o,--output", fd->output, "With --dry-run: yaml or json")->capture_default_str();
+  d->add_option("--timeout", fd->timeout_s, "Seconds to wait for the pods")->capture_default_str();
+  d->callback([fd] { std::exit(Deploy(*fd)); });
+  auto* u = app.add_subcommand("undeploy", "Remove the service's pods (volumes kept unless --purge)");
+  u->add_option("--run-dir", fd->run_dir, "Run directory");
+  u->add_flag("--purge", fd->purge, "Also delete the volumes (data) and the keys' Secret");
+  u->callback([fd] { std::exit(Undeploy(*fd)); });
+}
+
+}  // namespace br2k::cli

@@ -1,0 +1,136 @@
+// `br2k up --containers` runs the whole loop in containers on this machine, with real parts:
+// buildah images on scratch, Debian's docker-registry on loopback, podman playing the pods (app +
+// etcd each), anvil with the ServiceRegistry, the manager with the podman backend. The service
+// serves, survives the leader pod's loss, and after every pod is gone a claim makes the manager
+// redeploy it from the chain's recovery information alone, with its state intact.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "br2k/common/run_state.h"
+#include "br2k/deploy/recovery.h"
+#include "br2k/eth/rpc_transport.h"
+#include "br2k/eth/service_registry.h"
+#include "command.h"
+#include "test_env.h"
+
+namespace br2k {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+using CliRun = testing::CommandResult;
+
+CliRun Shell(const std::string& command) { return testing::RunShell(command); }
+
+CliRun Br2k(const std::filesystem::path& run_dir, const std::string& args) {
+  return Shell("BR2K_RUN_DIR='" + run_dir.string() + "' '" + (testing::BinDir() / "br2k").string() +
+               "' " + args);
+}
+
+// podman in the run's own container environment.
+CliRun Podman(const RunState& s, const std::string& args) {
+  const auto& root = s.containers->root;
+  return Shell("CONTAINERS_CONF='" + root + "/containers.conf' CONTAINERS_STORAGE_CONF='" + root +
+               "/storage.conf' podman --storage-driver vfs " + args);
+}
+
+Result<eth::ServiceRecord> ReadRegistry(const ChainState& c) {
+  BR2K_ASSIGN_OR_RETURN(auto transport, eth::MakeHttpTransport(c.rpc_url));
+  auto client = std::make_shared<eth::RpcClient>(transport);
+  BR2K_ASSIGN_OR_RETURN(auto address, eth::Address::Parse(c.registry));
+  eth::ServiceRegistry reg(client, address);
+  return reg.GetService(eth::ServiceIdFromName(c.service_name), Deadline::After(10s));
+}
+
+std::string ReadFile(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+TEST(UpContainers, ServesSurvivesTheLeaderPodAndIsRecoveredFromTheChainAfterTotalLoss) {
+  testing::ScratchDir dir("up-containers");
+  const auto run_dir = dir.path() / "run";
+  auto t0 = Clock::now();
+  CliRun up = Br2k(run_dir, "up --containers --detach --heartbeat-ms 50 --election-ms 500 --timeout 240");
+  std::cout << "[ up --containers ] " << std::chrono::duration<double>(Clock::now() - t0).count()
+            << " s\n" << up.out;
+  ASSERT_EQ(up.status, 0) << up.out;
+  auto s = RunState::Load(run_dir / "state.json");
+  ASSERT_TRUE(s.ok()) << s.status();
+  ASSERT_TRUE(s->containers.has_value());
+  ASSERT_TRUE(s->chain.has_value());
+  ASSERT_EQ(s->replicas.size(), 3u);
+
+  // The chain holds the recovery information: registry and images by digest, no secret.
+  auto record = ReadRegistry(*s->chain);
+  ASSERT_TRUE(record.ok()) << record.status();
+  auto recovery = deploy::DecodeRecovery(record->recovery);
+  ASSERT_TRUE(recovery.ok()) << recovery.status() << " in " << record->recovery.deploy_context;
+  EXPECT_EQ(recovery->kind, "podman");
+  EXPECT_EQ(recovery->replicas, 3u);
+  EXPECT_EQ(recovery->app_image, s->containers->images[0]);
+  EXPECT_NE(recovery->app_image.find("@sha256:"), std::string::npos);
+  std::string key = ReadFile(s->chain->operator_key_files[0]);
+  key = key.substr(0, key.find('\n'));
+  EXPECT_EQ(record->recovery.deploy_context.find(key.substr(2, 16)), std::string::npos)
+      << "no key material on chain";
+
+  // Three pods run, each with an app and an etcd container.
+  CliRun pods = Podman(*s, "ps --format '{{.Names}}'");
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_NE(pods.out.find("logserver-" + std::to_string(i) + "-app"), std::string::npos) << pods.out;
+    EXPECT_NE(pods.out.find("logserver-" + std::to_string(i) + "-etcd"), std::string::npos) << pods.out;
+  }
+
+  CliRun first = Br2k(run_dir, "call POST /logs --data '{\"user\":\"alice\"}' --timeout 60");
+  ASSERT_EQ(first.status, 0) << first.out;
+  CliRun status = Br2k(run_dir, "status");
+  EXPECT_EQ(status.status, 0) << status.out;
+
+  // The leader pod is lost: another replica leads, the service answers.
+  CliRun leader = Br2k(run_dir, "registry locate");
+  ASSERT_EQ(leader.status, 0) << leader.out;
+  std::string leader_pod;
+  for (size_t i = 0; i < s->replicas.size(); ++i)
+    if (leader.out.find(s->replicas[i].url) != std::string::npos) leader_pod = s->replicas[i].etcd_member;
+  ASSERT_FALSE(leader_pod.empty()) << leader.out;
+  ASSERT_EQ(Podman(*s, "pod rm -f -t 0 " + leader_pod).status, 0);
+  CliRun after_leader = Br2k(run_dir, "call POST /logs --data '{\"user\":\"bob\"}' --timeout 90");
+  EXPECT_EQ(after_leader.status, 0) << after_leader.out;
+
+  // Every pod is lost. A claim makes the manager redeploy from the chain's information.
+  for (int i = 0; i < 3; ++i) (void)Podman(*s, "pod rm -f -t 0 logserver-" + std::to_string(i));
+  EXPECT_EQ(Podman(*s, "pod ps -q").out, "");
+  auto killed = Clock::now();
+  CliRun healed = Br2k(run_dir, "call GET /logs --claim-after 1 --timeout 240");
+  std::cout << "[ up --containers ] every pod removed -> claim -> answered after the redeploy: "
+            << std::chrono::duration<double>(Clock::now() - killed).count() << " s\n";
+  EXPECT_EQ(healed.status, 0) << healed.out << "\nmanager log:\n" << ReadFile(run_dir / "manager.log");
+  EXPECT_NE(healed.out.find("\"alice\""), std::string::npos) << healed.out;
+  EXPECT_NE(healed.out.find("\"bob\""), std::string::npos) << healed.out;
+  for (Deadline d = Deadline::After(60s); !d.expired();) {
+    if (ReadFile(run_dir / "manager.log").find("marked Active") != std::string::npos) break;
+    std::this_thread::sleep_for(200ms);
+  }
+  EXPECT_NE(ReadFile(run_dir / "manager.log").find("marked Active"), std::string::npos)
+      << ReadFile(run_dir / "manager.log");
+
+  // down removes the pods and stops the embedded registry; the volumes (data) stay until
+  // --purge removes the run directory with br2k's container storage.
+  int registry_pid = s->containers->registry_pid;
+  CliRun down = Br2k(run_dir, "down");
+  EXPECT_EQ(down.status, 0) << down.out;
+  EXPECT_EQ(Podman(*s, "pod ps -q").out, "");
+  EXPECT_NE(Podman(*s, "volume ls -q").out.find("logserver-0-data"), std::string::npos);
+  EXPECT_FALSE(registry_pid > 0 && std::filesystem::exists("/proc/" + std::to_string(registry_pid) + "/cmdline") &&
+               ReadFile("/proc/" + std::to_string(registry_pid) + "/cmdline").find("docker-registry") != std::string::npos)
+      << "the embedded registry was left running";
+  EXPECT_EQ(Br2k(run_dir, "down --purge").status, 0);
+  EXPECT_FALSE(std::filesystem::exists(run_dir));
+}
+
+}  // namespace
+}  // namespace br2k
