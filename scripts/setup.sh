@@ -45,7 +45,13 @@ fi
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet etcd 2>/dev/null; then
   $SUDO systemctl disable --now etcd >/dev/null 2>&1 || true
 fi
-pkill -x etcd -u root --older 1 2>/dev/null && echo "setup: stopped the system etcd" || true
+# Only the packaged service: /usr/bin/etcd with no arguments (it reads /etc/default/etcd). br2k's
+# own members (and other runs' test clusters on this machine) always have arguments.
+for pid in $(pgrep -x etcd -u root 2>/dev/null); do
+  if [[ "$(tr '\0' ' ' </proc/"$pid"/cmdline 2>/dev/null)" == "/usr/bin/etcd " ]]; then
+    kill "$pid" 2>/dev/null && echo "setup: stopped the system etcd (pid $pid)"
+  fi
+done
 
 # Node >= 20 is required by anvil's platform package. The machine may carry a newer Node.js than
 # Debian's (with npm bundled); only install Debian's when there is none at all.

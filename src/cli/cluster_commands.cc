@@ -214,12 +214,14 @@ ChainView ReadChain(const ChainState& c) {
 }
 
 void PrintEtcd(const std::vector<cluster::MemberHealth>& health) {
-  std::printf("%-8s %-9s %-8s %-26s %s\n", "ETCD", "ROLE", "PID", "CLIENT URL", "HEALTH");
+  std::printf("%-12s %-9s %-8s %-26s %s\n", "ETCD", "ROLE", "PID", "CLIENT URL", "HEALTH");
   for (const auto& h : health) {
     const char* role = !h.healthy ? "-" : h.is_leader ? "leader" : "follower";
     std::string state = h.healthy ? "healthy" : "unhealthy: " + h.error;
-    std::printf("%-8s %-9s %-8d %-26s %s\n", h.name.c_str(), role, h.pid, h.client_url.c_str(),
-                state.c_str());
+    // pid 0: in a pod, not a local process.
+    std::string pid = h.pid > 0 ? std::to_string(h.pid) : "pod";
+    std::printf("%-12s %-9s %-8s %-26s %s\n", h.name.c_str(), role, pid.c_str(),
+                h.client_url.c_str(), state.c_str());
   }
 }
 
@@ -230,9 +232,10 @@ void PrintReplicas(const std::vector<ReplicaRow>& rows) {
   for (const auto& r : rows) {
     std::string role = r.error.empty() ? r.probe.role : "-";
     std::string health = r.error.empty() ? "healthy" : "down: " + r.error;
-    std::printf("%-8s %-9s %-7llu %-7llu %-8d %-8s %s\n", r.state.id.c_str(), role.c_str(),
+    std::string pid = r.state.pid > 0 ? std::to_string(r.state.pid) : "pod";
+    std::printf("%-8s %-9s %-7llu %-7llu %-8s %-8s %s\n", r.state.id.c_str(), role.c_str(),
                 static_cast<unsigned long long>(r.probe.lpi),
-                static_cast<unsigned long long>(r.probe.ssi), r.state.pid,
+                static_cast<unsigned long long>(r.probe.ssi), pid.c_str(),
                 r.error.empty() ? "healthy" : "down", r.state.url.c_str());
     if (!r.error.empty()) std::printf("         %s\n", health.c_str());
   }
@@ -731,7 +734,9 @@ int Up(const UpFlags& f) {
     std::vector<std::string> lines;
     co.progress = [&](const std::string& line) { lines.push_back(line); };
     auto t = begin("images");
-    ContainerState cs;
+    auto planned = PlanContainers(co);
+    if (!planned.ok()) return abort(planned.status().message());
+    ContainerState cs = *planned;
     if (Status st = PublishImages(co, cs, Deadline::After(600s)); !st.ok()) return abort(st.message());
     s.containers = cs;
     if (Status st = SaveState(run_dir, s); !st.ok()) return abort(st.message());

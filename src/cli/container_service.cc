@@ -108,20 +108,26 @@ Status PublishImages(const ContainerUpOptions& o, ContainerState& out, Deadline 
   return Status::Ok();
 }
 
-Status DeployPods(const ContainerUpOptions& o, const ChainState& chain, ContainerState& out,
-                  Deadline deadline) {
+Result<ContainerState> PlanContainers(const ContainerUpOptions& o) {
+  ContainerState out;
   out.kind = "podman";
   out.context = "podman";
   out.name = o.service_name;
   out.nodes = static_cast<int>(o.nodes);
-  deploy::DeploymentSpec spec = SpecOf(out, chain);
-  spec.etcd_heartbeat_ms = o.heartbeat_ms;
-  spec.etcd_election_ms = o.election_ms;
-  spec.app_args = o.extra_args;
+  deploy::DeploymentSpec spec = SpecOf(out, std::nullopt);
   if (Status st = deploy::PickLoopbackPorts(spec); !st.ok()) return st;
   out.app_port_base = spec.app_port_base;
   out.etcd_client_port_base = spec.etcd_client_port_base;
   out.etcd_peer_port_base = spec.etcd_peer_port_base;
+  return out;
+}
+
+Status DeployPods(const ContainerUpOptions& o, const ChainState& chain, ContainerState& out,
+                  Deadline deadline) {
+  deploy::DeploymentSpec spec = SpecOf(out, chain);
+  spec.etcd_heartbeat_ms = o.heartbeat_ms;
+  spec.etcd_election_ms = o.election_ms;
+  spec.app_args = o.extra_args;
   // The keys become the Secret's files (never on chain, never printed).
   spec.secrets.existing.clear();
   for (size_t i = 0; i < spec.nodes && i < chain.operator_key_files.size(); ++i) {

@@ -35,13 +35,17 @@ deploy::DeploymentSpec SpecOf(const ContainerState& c, const std::optional<Chain
 std::vector<ReplicaState> ReplicasOf(const deploy::DeploymentSpec& spec);
 std::vector<EtcdMemberState> EtcdMembersOf(const deploy::DeploymentSpec& spec);
 
+// The containers section before anything runs: kind and context (podman), name, nodes and free
+// loopback port ranges for the pods. UNAVAILABLE when no free ports are found.
+Result<ContainerState> PlanContainers(const ContainerUpOptions& o);
+
 // Step "images": builds and pushes both images (cached). Fills the images and registry fields
 // of `out` (and starts the embedded registry when needed).
 Status PublishImages(const ContainerUpOptions& o, ContainerState& out, Deadline deadline);
 
-// Step "pods": renders the deployment for `chain` (operator and tx keys become the Secret),
-// plays it on podman and waits until every pod answers /health; then writes the recovery
-// information on chain (with the owner key). Fills the rest of `out`.
+// Step "pods": renders the deployment planned in `out` for `chain` (operator and tx keys become
+// the Secret), plays it on podman and waits until every pod answers /health; then writes the
+// recovery information on chain (with the owner key).
 Status DeployPods(const ContainerUpOptions& o, const ChainState& chain, ContainerState& out,
                   Deadline deadline);
 

@@ -293,7 +293,8 @@ std::vector<MemberHealth> ProbeMembers(const std::vector<EtcdMemberState>& membe
   auto client = urls.empty() ? nullptr : ProbeClient(urls);
   auto launcher = proc::PosixLauncher();
   for (const auto& m : members) {
-    bool alive = m.pid > 0 && launcher->Alive(m.pid);
+    // pid 0: a member in a pod (`up --containers`), not our child: judged by its URL alone.
+    bool alive = m.pid == 0 || launcher->Alive(m.pid);
     if (!client) {
       out.push_back(MemberHealth{
           .name = m.name, .client_url = m.client_url, .pid = m.pid, .error = "bad client url"});

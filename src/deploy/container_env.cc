@@ -1,6 +1,10 @@
 #include "br2k/deploy/container_env.h"
 
 #include <arpa/inet.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cstdint>
 
 #include <fstream>
 #include <sstream>
@@ -11,12 +15,22 @@ namespace br2k::deploy {
 
 namespace {
 
+// An explicit limit no higher than this process's own hard limit (a container may not raise
+// it: runc's setrlimit is refused otherwise).
+uint64_t Limit(int resource, uint64_t want) {
+  rlimit r{};
+  if (getrlimit(resource, &r) != 0 || r.rlim_max == RLIM_INFINITY) return want;
+  return std::min<uint64_t>(want, r.rlim_max);
+}
+
 std::string ContainersConf() {
-  // runc: crun refuses hybrid cgroup layouts. Explicit low rlimits: podman's defaults (the
-  // host's hard limits) are refused in some sandboxes. k8s-file logs: no journald here.
+  // runc: crun refuses hybrid cgroup layouts. Explicit low rlimits: podman's defaults are
+  // refused in some sandboxes. k8s-file logs: no journald here.
+  std::string nofile = std::to_string(Limit(RLIMIT_NOFILE, 16384));
+  std::string nproc = std::to_string(Limit(RLIMIT_NPROC, 8192));
   return "# Written by br2k; used through CONTAINERS_CONF, never installed in /etc.\n"
          "[containers]\n"
-         "default_ulimits = [\"nofile=65536:65536\", \"nproc=16384:16384\"]\n"
+         "default_ulimits = [\"nofile=" + nofile + ":" + nofile + "\", \"nproc=" + nproc + ":" + nproc + "\"]\n"
          "log_driver = \"k8s-file\"\n"
          "[engine]\n"
          "runtime = \"runc\"\n"

@@ -17,10 +17,6 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-Status Bad(const std::string& what) {
-  return Status(StatusCode::kInvalidArgument, "registry.json: " + what);
-}
-
 std::string ReadAll(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
   std::stringstream ss;

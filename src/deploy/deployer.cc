@@ -1,5 +1,6 @@
 #include "br2k/deploy/deployer.h"
 
+#include <cstdint>
 #include <thread>
 
 #include "br2k/deploy/manifests.h"
@@ -23,6 +24,8 @@ Result<std::vector<PodStatus>> WaitReady(PodRuntime& runtime, const DeploymentSp
                                          Deadline deadline) {
   size_t want = min_ready == 0 ? spec.nodes : std::min(min_ready, spec.nodes);
   std::string last_line;
+  size_t last_ready = SIZE_MAX;
+  auto last_print = std::chrono::steady_clock::now() - 1h;
   std::vector<PodStatus> pods;
   while (true) {
     auto seen = runtime.Pods(spec, deadline.Cap(10s));
@@ -37,8 +40,15 @@ Result<std::vector<PodStatus>> WaitReady(PodRuntime& runtime, const DeploymentSp
           if (!p.ready) waiting += (waiting.empty() ? "" : ", ") + p.name + " " + p.phase;
         line += ", waiting for " + waiting;
       }
-      if (progress && line != last_line) progress(line);
-      last_line = line;
+      // A line when the count of ready pods changes, else at most every 5 s (pods that restart
+      // flap between states).
+      auto now = std::chrono::steady_clock::now();
+      if (progress && line != last_line && (ready != last_ready || now - last_print >= 5s)) {
+        progress(line);
+        last_line = line;
+        last_ready = ready;
+        last_print = now;
+      }
       if (ready >= want) return pods;
     } else if (progress) {
       progress("cannot list pods yet: " + seen.status().message());

@@ -31,16 +31,6 @@ Status Bad(const std::string& what) {
   return Status(StatusCode::kInvalidArgument, "images.json: " + what);
 }
 
-std::string Hex(const unsigned char* p, size_t n) {
-  static const char* d = "0123456789abcdef";
-  std::string s;
-  for (size_t i = 0; i < n; ++i) {
-    s += d[p[i] >> 4];
-    s += d[p[i] & 15];
-  }
-  return s;
-}
-
 Result<std::string> ReadFile(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
   if (!in) return Status(StatusCode::kNotFound, "cannot read " + p.string());

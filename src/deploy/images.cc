@@ -22,15 +22,6 @@ const std::regex& NameRe() {
   static const std::regex re("[a-z0-9]([a-z0-9._-]{0,126}[a-z0-9])?");
   return re;
 }
-const std::regex& DigestRe() {
-  static const std::regex re("sha256:[0-9a-f]{64}");
-  return re;
-}
-
-Status Bad(const std::string& what) {
-  return Status(StatusCode::kInvalidArgument, "images.json: " + what);
-}
-
 std::string Hex(const unsigned char* p, size_t n) {
   static const char* d = "0123456789abcdef";
   std::string s;
@@ -124,7 +115,17 @@ Result<ImageRecord> ImageBuilder::Build(const ImageSpec& spec, const ImageRecord
     out << contents[i];
     if (!out) return Status(StatusCode::kInternal, "cannot write " + dst.string());
     out.close();
-    fs::permissions(dst, i == 0 ? fs::perms(0755) : fs::perms(0644), ec);
+    // The source's mode: the dynamic loader must stay executable (the kernel execs it).
+    struct stat st {};
+    ::stat(files[i].second.c_str(), &st);
+    fs::permissions(dst, i == 0 ? fs::perms(0755) : fs::perms(st.st_mode & 0755), ec);
+  }
+  {
+    // The binary without its debug sections (a RelWithDebInfo build is mostly DWARF); Debian's
+    // libraries are stripped already. strip is deterministic, so the image stays reproducible.
+    fs::path bin = ctx / "rootfs" / fs::path(files[0].first).relative_path();
+    auto stripped = runner_->Run({.argv = {"strip", "--strip-debug", bin.string()}}, deadline);
+    if (!stripped.ok() && stripped.status().code() != StatusCode::kNotFound) return stripped.status();
   }
   for (const auto& d : spec.dirs) fs::create_directories(ctx / "rootfs" / fs::path(d).relative_path(), ec);
   // The loader is looked up at its absolute path; keep /lib64 etc. as real directories.

@@ -90,7 +90,7 @@ Status PodmanRuntime::Play(const json& object, Deadline deadline) {
   auto r = Podman(args, deadline, object.dump());
   if (!r.ok()) return r.status();
   if (!r->ok()) {
-    std::string why = r->Summary();
+    std::string why = r->Summary(3);
     bool pull = why.find("pull") != std::string::npos || why.find("manifest unknown") != std::string::npos ||
                 why.find("connection refused") != std::string::npos;
     return Status(pull ? StatusCode::kUnavailable : StatusCode::kInvalidArgument,
@@ -150,7 +150,12 @@ Result<std::vector<PodStatus>> PodmanRuntime::Pods(const DeploymentSpec& spec, D
       if (state.status().code() != StatusCode::kNotFound) return state.status();
       p.phase = "Missing";
     } else {
-      p.phase = *state == "Running" ? "Running" : *state == "Created" ? "Pending" : "Failed";
+      // podman's pod states: Created, Running, Degraded (some containers not running), Exited,
+      // Stopped, Paused, Error.
+      p.phase = *state == "Running"    ? "Running"
+                : *state == "Created"  ? "Pending"
+                : *state == "Degraded" ? "Degraded"
+                                       : "Failed";
       if (*state != "Running") p.detail = "podman: " + *state;
     }
     if (p.phase == "Running") {

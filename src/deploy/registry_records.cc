@@ -28,28 +28,6 @@ std::string ReadAll(const std::filesystem::path& p) {
   return ss.str();
 }
 
-bool RunsOurRegistry(int pid, const std::filesystem::path& config) {
-  // /proc/<pid>/cmdline: "docker-registry\0serve\0<config>\0" exactly, so a reused pid running
-  // anything else is never taken for it.
-  std::string cmdline = ReadAll("/proc/" + std::to_string(pid) + "/cmdline");
-  std::vector<std::string> argv;
-  for (size_t i = 0; i < cmdline.size();) {
-    size_t z = cmdline.find('\0', i);
-    if (z == std::string::npos) z = cmdline.size();
-    argv.push_back(cmdline.substr(i, z - i));
-    i = z + 1;
-  }
-  return argv.size() == 3 && std::filesystem::path(argv[0]).filename() == "docker-registry" &&
-         argv[1] == "serve" && argv[2] == config.string();
-}
-
-std::vector<std::string> TlsFlags(const std::string& registry, const std::string& authfile) {
-  std::vector<std::string> f;
-  if (IsLoopbackRegistry(registry)) f.push_back("--tls-verify=false");
-  if (!authfile.empty()) f.insert(f.end(), {"--authfile", authfile});
-  return f;
-}
-
 }  // namespace
 
 std::string RepositoryOf(const std::string& registry, const std::string& repository,

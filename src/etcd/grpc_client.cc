@@ -53,10 +53,15 @@ std::shared_ptr<grpc::Channel> GrpcClient::Impl::MakeChannel(const std::string& 
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 3000);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0);
   args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
-  // Reconnect quickly to a restarted member.
+  // Reconnect quickly to a restarted member: retries 100 ms apart at first, at most 1 s apart.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  // gRPC reads "min reconnect backoff" as the minimum time one connection attempt may take
+  // (TCP connect plus the server's HTTP/2 SETTINGS). At 100 ms an attempt to a member that is
+  // starting (its port accepts, it serves a moment later) was cut short again and again, and a
+  // replica started beside a starting member never connected (seen in pods, where both start
+  // together). Calls keep their own deadlines; only the background attempt may take longer.
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 2000);
   // Each client gets its own connections (benchmarks model independent clients).
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   args.SetMaxReceiveMessageSize(64 << 20);
@@ -65,7 +70,7 @@ std::shared_ptr<grpc::Channel> GrpcClient::Impl::MakeChannel(const std::string& 
 
 std::shared_ptr<grpc::Channel> GrpcClient::Impl::ChannelFor(const std::string& target) {
   for (size_t i = 0; i < targets.size(); ++i) {
-    if (targets[i] == target) return channels[i];
+    if (targets[i] == target) return ChannelAt(i);
   }
   std::lock_guard lock(adhoc_mu);
   auto& ch = adhoc[target];
@@ -93,18 +98,22 @@ br2k::Status Call(GrpcClient::Impl& impl, Kind kind, Deadline deadline, Rpc&& rp
     if (attempt == n) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     if (deadline.expired()) break;
     const size_t i = (start + attempt) % n;
-    auto& channel = impl.channels[i];
+    auto channel = impl.ChannelAt(i);
+    auto stubs = impl.StubsAt(i);
     const auto before = channel->GetState(/*try_to_connect=*/true);
     grpc::ClientContext ctx;
     Deadline attempt_deadline =
         kind == Kind::kRead && n > 1 ? deadline.Cap(impl.options.read_attempt_timeout) : deadline;
     ctx.set_deadline(attempt_deadline.ToSystem());
     ctx.set_wait_for_ready(false);
-    grpc::Status s = rpc(impl.stubs[i], ctx);
+    grpc::Status s = rpc(stubs, ctx);
     if (s.ok()) {
       impl.preferred.store(i);
+      impl.NoteSuccess(i);
       return br2k::Status::Ok();
     }
+    if (before != GRPC_CHANNEL_READY && channel->GetState(false) != GRPC_CHANNEL_READY)
+      impl.NoteConnectFailure(i);
     last = FromGrpc(s, impl.targets[i]);
     const bool transient =
         s.error_code() == grpc::StatusCode::UNAVAILABLE ||
@@ -145,6 +154,7 @@ Result<std::unique_ptr<GrpcClient>> GrpcClient::Create(GrpcClientOptions options
     impl->targets.push_back(target);
     impl->channels.push_back(Impl::MakeChannel(target));
     impl->stubs.push_back(Impl::Stubs::For(impl->channels.back()));
+    impl->failing_since.emplace_back();
   }
   impl->options = std::move(options);
   return std::unique_ptr<GrpcClient>(new GrpcClient(std::move(impl)));

@@ -4,6 +4,8 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <chrono>
+#include <optional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -30,7 +32,43 @@ struct GrpcClient::Impl {
                    etcdserverpb::Cluster::NewStub(ch), etcdserverpb::Watch::NewStub(ch)};
     }
   };
-  std::vector<Stubs> stubs;  // one per channel
+  std::vector<Stubs> stubs;  // one per channel; channels[i] and stubs[i] guarded by chan_mu
+  std::mutex chan_mu;
+  // Since when channel i has failed to connect without a success in between (nullopt: fine).
+  std::vector<std::optional<std::chrono::steady_clock::time_point>> failing_since;
+  // A channel that has not connected for this long is replaced by a fresh one (see
+  // NoteConnectFailure).
+  static constexpr std::chrono::seconds kStuckChannel{2};
+
+  std::shared_ptr<grpc::Channel> ChannelAt(size_t i) {
+    std::lock_guard lock(chan_mu);
+    return channels[i];
+  }
+  Stubs StubsAt(size_t i) {
+    std::lock_guard lock(chan_mu);
+    return stubs[i];
+  }
+  void NoteSuccess(size_t i) {
+    std::lock_guard lock(chan_mu);
+    failing_since[i].reset();
+  }
+  // A call on channel i failed without ever connecting. gRPC (1.51) can leave a channel whose
+  // first attempts were refused unable to finish any later handshake with the member once it
+  // serves (seen: a replica started beside an etcd member that was still starting, as in a pod,
+  // never connected; and replicas did not recover after every member restarted). A fresh
+  // channel connects at once, so one that has failed for kStuckChannel is replaced. Calls in
+  // flight keep the old one alive through their shared_ptr.
+  void NoteConnectFailure(size_t i) {
+    auto now = std::chrono::steady_clock::now();
+    std::lock_guard lock(chan_mu);
+    if (!failing_since[i]) {
+      failing_since[i] = now;
+    } else if (now - *failing_since[i] >= kStuckChannel) {
+      channels[i] = MakeChannel(targets[i]);
+      stubs[i] = Stubs::For(channels[i]);
+      failing_since[i] = now;
+    }
+  }
   std::atomic<size_t> preferred{0};
   std::mutex adhoc_mu;
   std::map<std::string, std::shared_ptr<grpc::Channel>> adhoc;  // EndpointStatus to others

@@ -108,7 +108,7 @@ class GrpcWatcher final : public Watcher {
         context_ = ctx;
       }
       const std::string& target = impl_->targets[index];
-      std::unique_ptr<Stream> stream = impl_->stubs[index].watch->Watch(ctx.get());
+      std::unique_ptr<Stream> stream = impl_->StubsAt(index).watch->Watch(ctx.get());
       etcdserverpb::WatchRequest req;
       internal::ToProto(options_, req.mutable_create_request());
       req.mutable_create_request()->set_start_revision(next_revision_);

@@ -9,25 +9,33 @@
 
 #include <cerrno>
 #include <cstring>
+#include <vector>
 #include <thread>
 
 extern char** environ;
 
 namespace br2k::proc {
 
-std::string CommandResult::Summary() const {
+std::string CommandResult::Summary(size_t lines) const {
   std::string s = signal > 0 ? "killed by signal " + std::to_string(signal)
                              : "exit " + std::to_string(exit_code);
-  // The last non-empty line of stderr (or stdout) says what went wrong in most tools.
+  // The last non-empty lines of stderr (or stdout) say what went wrong in most tools.
   const std::string& text = err.empty() ? out : err;
-  size_t end = text.find_last_not_of("\n\r ");
-  if (end != std::string::npos) {
-    size_t begin = text.rfind('\n', end);
-    begin = begin == std::string::npos ? 0 : begin + 1;
-    std::string line = text.substr(begin, end + 1 - begin);
-    if (line.size() > 400) line = line.substr(0, 400) + "...";
-    s += ": " + line;
+  std::vector<std::string> tail;
+  size_t end = text.size();
+  while (tail.size() < lines && end > 0) {
+    size_t nl = text.rfind('\n', end - 1);
+    size_t begin = nl == std::string::npos ? 0 : nl + 1;
+    std::string line = text.substr(begin, end - begin);
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    if (!line.empty()) {
+      if (line.size() > 400) line = line.substr(0, 400) + "...";
+      tail.insert(tail.begin(), line);
+    }
+    if (nl == std::string::npos) break;
+    end = nl;
   }
+  for (size_t i = 0; i < tail.size(); ++i) s += (i == 0 ? ": " : " | ") + tail[i];
   return s;
 }
 

@@ -102,7 +102,8 @@ class LocalCluster {
   std::string initial_cluster_;
 };
 
-// Health of members described by a run-state document (the members need not be our children).
+// Health of members described by a run-state document (the members need not be our children;
+// pid 0 names a member that is not a local process, e.g. in a pod, probed by its URL only).
 std::vector<MemberHealth> ProbeMembers(const std::vector<EtcdMemberState>& members,
                                        Deadline deadline);
 

@@ -27,8 +27,8 @@ struct CommandResult {
   std::string out;     // stdout (at most max_output bytes)
   std::string err;     // stderr (at most max_output bytes)
   bool ok() const { return exit_code == 0; }
-  // "exit 1: <last line of stderr>" for error messages.
-  std::string Summary() const;
+  // "exit 1: <last `lines` non-empty lines of stderr (or stdout)>" for error messages.
+  std::string Summary(size_t lines = 1) const;
 };
 
 // Thread-safe.

@@ -12,6 +12,7 @@
 
 #include "br2k/cluster/local_cluster.h"
 #include "br2k/etcd/grpc_client.h"
+#include "br2k/proc/process.h"
 #include "test_env.h"
 
 namespace br2k::etcd {
@@ -240,6 +241,45 @@ TEST(Unreachable, SilentPeer_callEndsAtItsDeadline) {
               r.status().code() == StatusCode::kUnavailable)
       << r.status();
   EXPECT_LT(took, 10s) << "the call must end at its deadline, not hang";
+}
+
+// Regression: a client created while its member was not yet serving (a pod starts the replica
+// and its etcd container together) kept failing every call after the member served: its
+// channel's early, refused attempts left it unable to connect (gRPC 1.51). The client calls as
+// a follower does: short deadlines, a few times a second.
+TEST(Unreachable, MemberStartingAfterTheClient_isReachedOnceItServes) {
+  br2k::testing::ScratchDir dir("etcd-late-member");
+  auto client_port = proc::FreePort();
+  auto peer_port = proc::FreePort();
+  ASSERT_TRUE(client_port.ok() && peer_port.ok());
+  const std::string url = "http://127.0.0.1:" + std::to_string(*client_port);
+  const std::string peer = "http://127.0.0.1:" + std::to_string(*peer_port);
+  auto client = Connect({url});
+  auto poll_once = [&] { return client->Get("/k", Deadline::After(250ms)).status(); };
+  for (auto until = Clock::now() + 3s; Clock::now() < until;) {
+    EXPECT_FALSE(poll_once().ok());
+    std::this_thread::sleep_for(250ms);
+  }
+  auto launcher = proc::PosixLauncher();
+  auto pid = launcher->Spawn(proc::SpawnSpec{
+      .argv = {"etcd", "--name", "late", "--data-dir", (dir.path() / "data").string(),
+               "--listen-client-urls", url, "--advertise-client-urls", url, "--listen-peer-urls",
+               peer, "--initial-advertise-peer-urls", peer, "--initial-cluster", "late=" + peer},
+      .log_file = dir.path() / "etcd.log"});
+  ASSERT_TRUE(pid.ok()) << pid.status();
+  // The member serves within a few seconds (a fresh client connects at once then); the early
+  // client must get through too.
+  Status st = UnavailableError("not tried");
+  for (Deadline until = Deadline::After(30s); !until.expired();) {
+    st = poll_once();
+    if (st.ok()) break;
+    std::this_thread::sleep_for(250ms);
+  }
+  auto fresh = Connect({url});
+  Status fresh_st = fresh->Get("/k", Deadline::After(5s)).status();
+  (void)proc::Terminate(*launcher, *pid, 5s);
+  ASSERT_TRUE(fresh_st.ok()) << "the member never served: " << fresh_st;
+  EXPECT_TRUE(st.ok()) << "the early client never reached the member: " << st;
 }
 
 TEST(Endpoints, MalformedEndpointIsInvalidArgument) {
