@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <thread>
 
@@ -208,6 +210,20 @@ TEST_F(KubeApiClient, NeverAnswers_deadlineExceeded) {
   EXPECT_EQ(r.status().code(), StatusCode::kDeadlineExceeded) << r.status();
   EXPECT_LT(took, 5s);                       // generous: it returned, near its deadline
   EXPECT_EQ(server_.Requests().size(), 1u);  // the request did arrive
+}
+
+TEST(KubeApiClientTimeout, ListenerThatNeverHandshakes_deadlineExceeded) {
+  // The kernel completes TCP connections to a listening socket nobody accepts from: the client
+  // connects, sends its TLS ClientHello and hears nothing back.
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor silent(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  ApiClient client(
+      ApiEndpoint{.server = "https://127.0.0.1:" + std::to_string(silent.local_endpoint().port()),
+                  .ca_pem = FakeKubeServer::UnrelatedCaPem()});
+  auto start = std::chrono::steady_clock::now();
+  auto r = client.Version(Deadline::After(300ms));
+  EXPECT_EQ(r.status().code(), StatusCode::kDeadlineExceeded) << r.status();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
 }
 
 TEST_F(KubeApiClient, ExpiredDeadline_noRequest) {
