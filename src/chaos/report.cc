@@ -71,6 +71,7 @@ Report MakeReport(const ReportInput& in) {
   Report r;
   r.title = in.title;
   r.notes = in.notes;
+  r.failpoint_kills = in.failpoint_kills;
   r.duration_s = static_cast<double>(in.load_end_ns - in.load_start_ns) / 1e9;
   std::string prev;
   for (const auto& s : in.leaders) {
@@ -235,6 +236,7 @@ std::string ReportJson(const Report& r) {
             {"latency_p99_ms", r.latency_p99_ms},
             {"throughput", r.throughput},
             {"acks_per_second", r.acks_per_second},
+            {"failpoint_kills", r.failpoint_kills},
             {"notes", r.notes},
             {"papers",
              {{"paper1", {{"nodes", 6}, {"requests", 1200}, {"failed_requests", "8-976"}}},

@@ -585,6 +585,9 @@ CheckInput Run::Collect() {
       const Proc& p = replicas_[static_cast<size_t>(i)];
       r.alive = p.pid > 0 && p.launcher->Alive(p.pid);
     }
+    // With a failpoint armed a replica may kill itself at any time, also after convergence:
+    // such a death was asked for by the scenario.
+    if (!r.alive && !s_.failpoint.empty()) r.expected_alive = false;
     in.replicas.push_back(r);
   }
   std::vector<std::string> urls;
@@ -710,6 +713,7 @@ Result<RunOutcome> Run::Execute() {
   ri.check = out.check;
   ri.load_start_ns = load_start_ns_;
   ri.load_end_ns = load_end_ns_;
+  ri.failpoint_kills = failpoint_kills_;
   if (!converged.ok()) ri.notes.push_back(converged.ToString());
   if (failpoint_kills_)
     ri.notes.push_back(std::to_string(failpoint_kills_) + " replica restarts after failpoint " +

@@ -45,6 +45,7 @@ struct ReportInput {
   int64_t load_start_ns = 0;       // clients started
   int64_t load_end_ns = 0;         // clients stopped
   std::vector<std::string> notes;  // e.g. "node-1 died unexpectedly at t=12.3s"
+  int failpoint_kills = 0;         // replicas that killed themselves at the failpoint
 };
 
 struct Report {
@@ -65,6 +66,7 @@ struct Report {
   double latency_p50_ms = 0, latency_p99_ms = 0;
   double throughput = 0;  // acknowledged writes per second of load
   std::vector<uint64_t> acks_per_second;
+  int failpoint_kills = 0;
   std::vector<std::string> notes;
 };
 
