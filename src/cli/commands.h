@@ -19,6 +19,8 @@ void RegisterManagerCommands(CLI::App& app);
 // call [METHOD] PATH: a request to the replicated service through the client library
 // (call_commands.cc)
 void RegisterCallCommands(CLI::App& app);
+// chaos: a chaos run with the history checker and the report (chaos_commands.cc)
+void RegisterChaosCommands(CLI::App& app);
 
 // images build | push | list | registry start|stop, deploy, undeploy (deploy_commands.cc)
 void RegisterDeployCommands(CLI::App& app);
