@@ -98,7 +98,10 @@ TEST(UpContainers, ServesSurvivesTheLeaderPodAndIsRecoveredFromTheChainAfterTota
     if (leader.out.find(s->replicas[i].url) != std::string::npos) leader_pod = s->replicas[i].etcd_member;
   ASSERT_FALSE(leader_pod.empty()) << leader.out;
   ASSERT_EQ(Podman(*s, "pod rm -f -t 0 " + leader_pod).status, 0);
+  auto lost = Clock::now();
   CliRun after_leader = Br2k(run_dir, "call POST /logs --data '{\"user\":\"bob\"}' --timeout 90");
+  std::cout << "[ up --containers ] leader pod removed -> next write acknowledged: "
+            << std::chrono::duration<double>(Clock::now() - lost).count() << " s\n";
   EXPECT_EQ(after_leader.status, 0) << after_leader.out;
 
   // Every pod is lost. A claim makes the manager redeploy from the chain's information.
