@@ -1,16 +1,12 @@
 #include "br2k/deploy/images.h"
 
-#include <openssl/evp.h>
-#include <sys/stat.h>
-
-#include <algorithm>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 #include <sstream>
 
 #include "br2k/common/atomic_file.h"
+#include "text.h"
 
 namespace br2k::deploy {
 
@@ -31,15 +27,12 @@ Status Bad(const std::string& what) {
   return Status(StatusCode::kInvalidArgument, "images.json: " + what);
 }
 
-Result<std::string> ReadFile(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return Status(StatusCode::kNotFound, "cannot read " + p.string());
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 }  // namespace
+
+bool IsImageName(std::string_view name) {
+  return name.size() <= 128 && std::regex_match(name.begin(), name.end(), NameRe());
+}
 
 Result<ImagesFile> ImagesFile::Parse(std::string_view text) {
   json j = json::parse(text, nullptr, false);
@@ -83,7 +76,7 @@ std::string ImagesFile::Serialize() const {
 }
 
 Result<ImagesFile> ImagesFile::Load(const std::filesystem::path& file) {
-  auto text = ReadFile(file);
+  auto text = internal::ReadSmallFile(file);
   if (!text.ok()) return text.status();
   auto f = Parse(*text);
   if (!f.ok()) return f.status().WithContext(file.string());

@@ -5,23 +5,14 @@
 
 #include <algorithm>
 #include <fstream>
-#include <nlohmann/json.hpp>
-#include <regex>
-#include <set>
 #include <sstream>
 
-#include "br2k/common/atomic_file.h"
+#include "text.h"
 
 namespace br2k::deploy {
 
 namespace {
 
-using nlohmann::json;
-
-const std::regex& NameRe() {
-  static const std::regex re("[a-z0-9]([a-z0-9._-]{0,126}[a-z0-9])?");
-  return re;
-}
 std::string Hex(const unsigned char* p, size_t n) {
   static const char* d = "0123456789abcdef";
   std::string s;
@@ -32,13 +23,6 @@ std::string Hex(const unsigned char* p, size_t n) {
   return s;
 }
 
-Result<std::string> ReadFile(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return Status(StatusCode::kNotFound, "cannot read " + p.string());
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 }  // namespace
 
@@ -48,7 +32,7 @@ ImageBuilder::ImageBuilder(ContainerEnv env, std::shared_ptr<proc::CommandRunner
 Result<ImageRecord> ImageBuilder::Build(const ImageSpec& spec, const ImageRecord* cached,
                                         Deadline deadline) {
   namespace fs = std::filesystem;
-  if (!std::regex_match(spec.name, NameRe()))
+  if (!IsImageName(spec.name))
     return Status(StatusCode::kInvalidArgument, "image name \"" + spec.name + "\" is not valid");
   std::error_code ec;
   fs::path binary = fs::canonical(spec.binary, ec);
@@ -75,7 +59,7 @@ Result<ImageRecord> ImageBuilder::Build(const ImageSpec& spec, const ImageRecord
   EVP_DigestInit_ex(md, EVP_sha256(), nullptr);
   std::vector<std::string> contents;
   for (const auto& [path, src] : files) {
-    auto data = ReadFile(src);
+    auto data = internal::ReadSmallFile(src, size_t{1} << 31);
     if (!data.ok()) {
       EVP_MD_CTX_free(md);
       return data.status();

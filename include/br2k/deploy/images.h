@@ -51,6 +51,9 @@ struct ImagesFile {
   void Put(ImageRecord record);  // replaces the record of the same name
 };
 
+// Is `name` a repository name br2k builds ([a-z0-9], then [a-z0-9._-], at most 128)?
+bool IsImageName(std::string_view name);
+
 // What goes into one image.
 struct ImageSpec {
   std::string name;                  // repository name
