@@ -1,7 +1,5 @@
 #include "br2k/http/client.h"
 
-#include <sys/socket.h>
-
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -14,38 +12,46 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 
+// Every step (connect, write, read) is asynchronous on a beast::tcp_stream whose timer is the
+// call's deadline, run on this connection's own io_context: the deadline holds against a peer
+// that accepts and never answers, a paused process, or a host whose packets are dropped (a cut
+// network). (SO_RCVTIMEO with Asio's synchronous calls did not: they end in poll(-1) on EAGAIN.)
 struct Connection::Impl {
   std::string host;
   int port = 0;
   asio::io_context io;
-  std::optional<tcp::socket> sock;
+  std::optional<beast::tcp_stream> stream;
   beast::flat_buffer buf;
 
-  void SetTimeout(Deadline d) {
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d.remaining()).count();
-    if (ms < 1) ms = 1;
-    timeval tv{};
-    tv.tv_sec = static_cast<time_t>(ms / 1000);
-    tv.tv_usec = static_cast<suseconds_t>((ms % 1000) * 1000);
-    ::setsockopt(sock->native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ::setsockopt(sock->native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  // Starts `op` (an async operation taking a completion handler (error_code, size_t)) with the
+  // stream's timer set to `d` and runs it to completion. beast::error::timeout when `d` passed
+  // first (the socket is then closed).
+  template <typename Op>
+  beast::error_code Run(Deadline d, Op&& op) {
+    beast::error_code result = asio::error::would_block;
+    stream->expires_at(d.when());
+    op([&result](beast::error_code ec, std::size_t = 0) { result = ec; });
+    io.restart();
+    io.run();
+    return result;
   }
 
   Status Connect(Deadline d) {
     beast::error_code ec;
     auto addr = asio::ip::make_address(host, ec);
     if (ec) return InvalidArgumentError("bad host " + host);
-    sock.emplace(io);
-    sock->open(tcp::v4(), ec);
-    if (ec) return UnavailableError("socket: " + ec.message());
-    SetTimeout(d);
-    // A blocking connect on loopback either succeeds or is refused at once.
-    sock->connect(tcp::endpoint(addr, static_cast<unsigned short>(port)), ec);
+    stream.emplace(io);
+    tcp::endpoint ep(addr, static_cast<unsigned short>(port));
+    ec = Run(d, [&](auto handler) { stream->async_connect(ep, handler); });
     if (ec) {
-      sock.reset();
+      stream.reset();
+      if (ec == beast::error::timeout) {
+        return DeadlineExceededError("connect " + host + ":" + std::to_string(port) +
+                                     ": timed out");
+      }
       return UnavailableError("connect " + host + ":" + std::to_string(port) + ": " + ec.message());
     }
-    sock->set_option(tcp::no_delay(true), ec);
+    stream->socket().set_option(tcp::no_delay(true), ec);
     buf.clear();
     return Status::Ok();
   }
@@ -63,11 +69,10 @@ Result<ClientResponse> Connection::Call(const std::string& method, const std::st
                                         Deadline deadline) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     bool fresh = false;
-    if (!impl_->sock) {
+    if (!impl_->stream) {
       BR2K_RETURN_IF_ERROR(impl_->Connect(deadline));
       fresh = true;
     }
-    impl_->SetTimeout(deadline);
     bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), target, 11};
     if (req.method() == bhttp::verb::unknown) req.method_string(method);
     req.set(bhttp::field::host, impl_->host);
@@ -75,18 +80,21 @@ Result<ClientResponse> Connection::Call(const std::string& method, const std::st
     req.body() = body;
     if (!body.empty()) req.set(bhttp::field::content_type, "application/json");
     req.prepare_payload();
-    beast::error_code ec;
-    bhttp::write(*impl_->sock, req, ec);
+    beast::error_code ec = impl_->Run(
+        deadline, [&](auto handler) { bhttp::async_write(*impl_->stream, req, handler); });
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(64 * 1024 * 1024);
     // Even when the write failed, the server may have answered early (413) before closing.
     beast::error_code wec = ec;
-    ec = {};
-    bhttp::read(*impl_->sock, impl_->buf, parser, ec);
+    if (ec != beast::error::timeout) {
+      ec = impl_->Run(deadline, [&](auto handler) {
+        bhttp::async_read(*impl_->stream, impl_->buf, parser, handler);
+      });
+    }
     if (ec && wec) ec = wec;
     if (ec) {
-      impl_->sock.reset();
-      if (ec == asio::error::would_block || ec == asio::error::try_again || deadline.expired()) {
+      impl_->stream.reset();
+      if (ec == beast::error::timeout || deadline.expired()) {
         return DeadlineExceededError("HTTP " + method + " " + target + ": timed out");
       }
       // A kept-alive connection the server closed meanwhile: retry once on a fresh one.
@@ -102,7 +110,7 @@ Result<ClientResponse> Connection::Call(const std::string& method, const std::st
       out.headers[name] = std::string(f.value());
     }
     out.body = std::move(msg.body());
-    if (!msg.keep_alive()) impl_->sock.reset();
+    if (!msg.keep_alive()) impl_->stream.reset();
     return out;
   }
   return UnavailableError("HTTP " + method + " " + target + ": connection lost");
