@@ -309,6 +309,23 @@ int Deploy(const DeployFlags& f) {
 }
 
 int Undeploy(const DeployFlags& f) {
+  auto ctx = ContextOf(f);
+  if (!ctx.ok()) return Fail(ctx.status().message());
+  if (ctx->kind == deploy::ContextKind::kKubernetes) {
+    auto endpoint = deploy::ApiEndpointOf(*ctx);
+    if (!endpoint.ok()) return Fail(endpoint.status().message());
+    deploy::KubernetesRuntime runtime(kube::ApiClient(*endpoint), ctx->namespace_name);
+    deploy::DeploymentSpec spec;
+    spec.name = f.name;
+    spec.namespace_name = ctx->namespace_name;
+    spec.nodes = 16;  // the most a deployment has: absent objects are fine
+    if (auto st = runtime.Remove(spec, f.purge, Deadline::After(120s)); !st.ok())
+      return Fail("context \"" + ctx->name + "\": " + st.message());
+    std::printf("removed the pods and Services of %s in namespace %s%s\n", f.name.c_str(),
+                ctx->namespace_name.c_str(),
+                f.purge ? ", their claims and the keys' Secret" : " (claims kept)");
+    return 0;
+  }
   auto dir = ResolveRunDir(f.run_dir);
   auto state = LoadRunStateIfAny(dir);
   if (!state.ok()) return Fail(state.status().message());
@@ -376,6 +393,11 @@ void RegisterDeployCommands(CLI::App& app) {
   auto* u = app.add_subcommand("undeploy", "Remove the service's pods (volumes kept unless --purge)");
   u->add_option("--run-dir", fd->run_dir, "Run directory");
   u->add_flag("--purge", fd->purge, "Also delete the volumes (data) and the keys' Secret");
+  u->add_option("--context", fd->context,
+                "Context to remove from (default: the active one; podman when none)");
+  u->add_option("--contexts-dir", fd->contexts_dir,
+                "Context store (default $BR2K_HOME/contexts or ~/.br2k/contexts)");
+  u->add_option("--name", fd->name, "Kubernetes: the deployment's name")->capture_default_str();
   u->callback([fd] { std::exit(Undeploy(*fd)); });
 }
 

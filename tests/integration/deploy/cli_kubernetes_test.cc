@@ -266,6 +266,19 @@ TEST_F(CliKubernetes, Deploy_kubernetesContext_appliesAndWaitsForReadyPods) {
   ASSERT_EQ(again.status, 0) << again.out << again.err;
   for (const auto& req : server_.Requests())
     EXPECT_FALSE(req.method == "PATCH" && req.path.find("/pods/") != std::string::npos) << req.path;
+
+  // undeploy keeps the claims; with --purge they go, and the Secret too.
+  auto undeploy = Br2k({"undeploy", "--context", "k8s", "--contexts-dir", contexts_.string()});
+  ASSERT_EQ(undeploy.status, 0) << undeploy.out << undeploy.err;
+  EXPECT_FALSE(server_.Object(PodPath("br2k", "logserver-0")).has_value());
+  EXPECT_FALSE(server_.Object("/api/v1/namespaces/br2k/services/logserver-1").has_value());
+  EXPECT_TRUE(server_.Object("/api/v1/namespaces/br2k/persistentvolumeclaims/logserver-0-etcd")
+                  .has_value());
+  auto purge =
+      Br2k({"undeploy", "--context", "k8s", "--contexts-dir", contexts_.string(), "--purge"});
+  ASSERT_EQ(purge.status, 0) << purge.out << purge.err;
+  EXPECT_FALSE(server_.Object("/api/v1/namespaces/br2k/persistentvolumeclaims/logserver-0-etcd")
+                   .has_value());
 }
 
 TEST_F(CliKubernetes, Deploy_kubernetesContext_forbiddenNamesTheObject) {
