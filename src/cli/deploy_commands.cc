@@ -248,6 +248,14 @@ int DeployKubernetes(const DeployFlags& f, const deploy::Context& ctx) {
       return Fail("--nodes " + std::to_string(spec.nodes) + ": the chain of " + dir.string() +
                   " has operator keys for " + std::to_string(chain->operator_key_files.size()) +
                   " replicas");
+    if (!ctx.external_endpoints.count("rpc") &&
+        (chain->rpc_url.find("127.0.0.1") != std::string::npos ||
+         chain->rpc_url.find("localhost") != std::string::npos))
+      std::fprintf(stderr,
+                   "br2k: note: pods will call the chain at %s, a loopback address; give the "
+                   "context an endpoint rpc=URL the pods can reach (br2k context add ... "
+                   "--endpoint rpc=URL --replace)\n",
+                   chain->rpc_url.c_str());
     spec.chain = {.rpc_url = PodRpcUrl(ctx, chain->rpc_url),
                   .chain_id = chain->chain_id,
                   .registry = chain->registry,
