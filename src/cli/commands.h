@@ -24,5 +24,7 @@ void RegisterChaosCommands(CLI::App& app);
 
 // images build | push | list | registry start|stop, deploy, undeploy (deploy_commands.cc)
 void RegisterDeployCommands(CLI::App& app);
+// context add | import | use | list | show | remove (context_commands.cc)
+void RegisterContextCommands(CLI::App& app);
 
 }  // namespace br2k::cli

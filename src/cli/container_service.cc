@@ -122,14 +122,10 @@ Result<ContainerState> PlanContainers(const ContainerUpOptions& o) {
   return out;
 }
 
-Status DeployPods(const ContainerUpOptions& o, const ChainState& chain, ContainerState& out,
-                  Deadline deadline) {
-  deploy::DeploymentSpec spec = SpecOf(out, chain);
-  spec.etcd_heartbeat_ms = o.heartbeat_ms;
-  spec.etcd_election_ms = o.election_ms;
-  spec.app_args = o.extra_args;
+Status FillKeySecrets(const ChainState& chain, deploy::DeploymentSpec& spec) {
   // The keys become the Secret's files (never on chain, never printed).
   spec.secrets.existing.clear();
+  spec.secrets.files.clear();
   for (size_t i = 0; i < spec.nodes && i < chain.operator_key_files.size(); ++i) {
     auto k = ReadKey(chain.operator_key_files[i]);
     if (!k.ok()) return k.status();
@@ -140,6 +136,16 @@ Status DeployPods(const ContainerUpOptions& o, const ChainState& chain, Containe
     if (!k.ok()) return k.status();
     spec.secrets.files["tx.key"] = *k;
   }
+  return Status::Ok();
+}
+
+Status DeployPods(const ContainerUpOptions& o, const ChainState& chain, ContainerState& out,
+                  Deadline deadline) {
+  deploy::DeploymentSpec spec = SpecOf(out, chain);
+  spec.etcd_heartbeat_ms = o.heartbeat_ms;
+  spec.etcd_election_ms = o.election_ms;
+  spec.app_args = o.extra_args;
+  if (Status st = FillKeySecrets(chain, spec); !st.ok()) return st;
   auto runtime = Runtime(out);
   auto deployed = deploy::DeployAndWait(runtime, spec, 0, o.progress, deadline);
   if (!deployed.ok()) return deployed.status();

@@ -43,6 +43,11 @@ Result<ContainerState> PlanContainers(const ContainerUpOptions& o);
 // of `out` (and starts the embedded registry when needed).
 Status PublishImages(const ContainerUpOptions& o, ContainerState& out, Deadline deadline);
 
+// Reads the chain's operator keys (one per node of `spec`) and tx key into spec.secrets.files
+// ("operator-<i>.key", "tx.key"): the Secret a first deploy creates. NOT_FOUND naming a key file
+// that cannot be read.
+Status FillKeySecrets(const ChainState& chain, deploy::DeploymentSpec& spec);
+
 // Step "pods": renders the deployment planned in `out` for `chain` (operator and tx keys become
 // the Secret), plays it on podman and waits until every pod answers /health; then writes the
 // recovery information on chain (with the owner key).

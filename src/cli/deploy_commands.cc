@@ -5,13 +5,16 @@
 #include <iostream>
 
 #include "br2k/deploy/container_registry.h"
+#include "br2k/deploy/contexts.h"
 #include "br2k/deploy/deployer.h"
+#include "br2k/deploy/kubernetes_runtime.h"
 #include "br2k/deploy/manifests.h"
 #include "br2k/deploy/podman_runtime.h"
 #include "br2k/deploy/publish.h"
 #include "br2k/deploy/recovery.h"
 #include "commands.h"
 #include "container_service.h"
+#include "local_chain.h"
 #include "run_dir.h"
 
 namespace br2k::cli {
@@ -130,29 +133,72 @@ int RegistryStop(const ImagesFlags& f) {
 
 struct DeployFlags {
   std::string run_dir;
-  std::string context = "podman";
+  std::string context;  // "" = the store's active context (the built-in podman one when none)
+  std::string contexts_dir;
   std::string name = "logserver";
   int nodes = 3;
   bool dry_run = false;
   std::string output = "yaml";
   bool purge = false;
   int timeout_s = 300;
+  std::string node_label_key = deploy::DeploymentSpec().node_label_key;
+  std::string node_label_value = deploy::DeploymentSpec().node_label_value;
 };
 
-// The spec `br2k deploy` renders: the run dir's containers deployment when there is one, else a
-// fresh one from the flags with the pushed images of registry.json (or placeholder digests).
-Result<deploy::DeploymentSpec> SpecToRender(const DeployFlags& f, std::string* note) {
+// The context to deploy to, with its token: --context or the active one, from --contexts-dir or
+// the default store. The built-in podman context when the store has none (or cannot be located).
+Result<deploy::Context> ContextOf(const DeployFlags& f) {
+  deploy::Context builtin = deploy::BuiltinPodmanContext();
+  std::filesystem::path dir = f.contexts_dir;
+  if (dir.empty()) {
+    auto d = deploy::ContextStore::DefaultDir();
+    if (!d.ok()) {
+      if (f.context.empty() || f.context == builtin.name) return builtin;
+      return d.status();
+    }
+    dir = *d;
+  }
+  deploy::ContextStore store(dir);
+  std::string name = f.context;
+  if (name.empty()) {
+    auto active = store.ActiveName();
+    if (!active.ok()) return active.status();
+    name = *active;
+  }
+  auto c = store.Get(name);
+  if (!c.ok() && c.status().code() == StatusCode::kNotFound && name == builtin.name) return builtin;
+  return c;
+}
+
+// The chain endpoint as the pods reach it: the context's "rpc" endpoint when it names one.
+std::string PodRpcUrl(const deploy::Context& ctx, const std::string& rpc_url) {
+  auto it = ctx.external_endpoints.find("rpc");
+  return it != ctx.external_endpoints.end() ? it->second : rpc_url;
+}
+
+// The spec `br2k deploy` renders: for podman, the run dir's containers deployment when there is
+// one; else a fresh one from the flags and the context with the pushed images of registry.json
+// (or placeholder digests).
+Result<deploy::DeploymentSpec> SpecToRender(const DeployFlags& f, const deploy::Context& ctx,
+                                            std::string* note) {
   auto dir = ResolveRunDir(f.run_dir);
   auto state = LoadRunStateIfAny(dir);
   if (!state.ok()) return state.status();
-  if (*state && (*state)->containers && (*state)->containers->name == f.name) {
+  const bool podman = ctx.kind == deploy::ContextKind::kPodman;
+  if (podman && *state && (*state)->containers && (*state)->containers->name == f.name) {
     auto spec = SpecOf(*(*state)->containers, (*state)->chain);
     return spec;
   }
   deploy::DeploymentSpec spec;
   spec.name = f.name;
   spec.nodes = static_cast<size_t>(f.nodes);
-  spec.addressing = f.context == "podman" ? deploy::Addressing::kLoopback : deploy::Addressing::kServices;
+  spec.addressing = podman ? deploy::Addressing::kLoopback : deploy::Addressing::kServices;
+  if (!podman) {
+    spec.namespace_name = ctx.namespace_name;
+    spec.storage_class = ctx.storage_class;
+    spec.node_label_key = f.node_label_key;
+    spec.node_label_value = f.node_label_value;
+  }
   std::string placeholder = "sha256:" + std::string(64, '0');
   spec.app_image = "127.0.0.1:5000/br2k/br2k-logserver@" + placeholder;
   spec.etcd_image = "127.0.0.1:5000/br2k/br2k-etcd@" + placeholder;
@@ -160,18 +206,88 @@ Result<deploy::DeploymentSpec> SpecToRender(const DeployFlags& f, std::string* n
     if (auto* a = reg->Find("br2k-logserver")) spec.app_image = a->reference;
     if (auto* e = reg->Find("br2k-etcd")) spec.etcd_image = e->reference;
   }
-  if (spec.app_image.ends_with(placeholder))
+  if (spec.app_image.ends_with(placeholder) || spec.etcd_image.ends_with(placeholder))
     *note = "images not pushed yet (`br2k images push`): their digests are placeholders";
   return spec;
 }
 
+void PrintLine(const std::string& l) {
+  std::printf("%s\n", l.c_str());
+  std::fflush(stdout);
+}
+
+// A kubernetes context: the pushed images by digest, the chain of `br2k up` (its keys become the
+// Secret) when the run dir has one, applied through the cluster's API; then the recovery
+// information on chain.
+int DeployKubernetes(const DeployFlags& f, const deploy::Context& ctx) {
+  auto dir = ResolveRunDir(f.run_dir);
+  auto reg = deploy::RegistryFile::Load(dir / "registry.json");
+  const deploy::PushedImage* app = reg.ok() ? reg->Find("br2k-logserver") : nullptr;
+  const deploy::PushedImage* etcd = reg.ok() ? reg->Find("br2k-etcd") : nullptr;
+  if (!app || !etcd)
+    return Fail("no images pushed (" + (dir / "registry.json").string() +
+                " records none): push them with `br2k images push --registry HOST` to a "
+                "registry the cluster can pull from");
+  auto state = LoadRunStateIfAny(dir);
+  if (!state.ok()) return Fail(state.status().message());
+  std::optional<ChainState> chain;
+  if (*state && (*state)->chain) chain = (*state)->chain;
+
+  deploy::DeploymentSpec spec;
+  spec.name = f.name;
+  spec.nodes = static_cast<size_t>(f.nodes);
+  spec.namespace_name = ctx.namespace_name;
+  spec.storage_class = ctx.storage_class;
+  spec.addressing = deploy::Addressing::kServices;
+  spec.node_label_key = f.node_label_key;
+  spec.node_label_value = f.node_label_value;
+  spec.app_image = app->reference;
+  spec.etcd_image = etcd->reference;
+  if (chain) {
+    if (spec.nodes > chain->operator_key_files.size())
+      return Fail("--nodes " + std::to_string(spec.nodes) + ": the chain of " + dir.string() +
+                  " has operator keys for " + std::to_string(chain->operator_key_files.size()) +
+                  " replicas");
+    if (!ctx.external_endpoints.count("rpc") &&
+        (chain->rpc_url.find("127.0.0.1") != std::string::npos ||
+         chain->rpc_url.find("localhost") != std::string::npos))
+      std::fprintf(stderr,
+                   "br2k: note: pods will call the chain at %s, a loopback address; give the "
+                   "context an endpoint rpc=URL the pods can reach (br2k context add ... "
+                   "--endpoint rpc=URL --replace)\n",
+                   chain->rpc_url.c_str());
+    spec.chain = {.rpc_url = PodRpcUrl(ctx, chain->rpc_url),
+                  .chain_id = chain->chain_id,
+                  .registry = chain->registry,
+                  .service_name = chain->service_name};
+    if (Status st = FillKeySecrets(*chain, spec); !st.ok()) return Fail(st.message());
+  }
+  auto endpoint = deploy::ApiEndpointOf(ctx);
+  if (!endpoint.ok()) return Fail(endpoint.status().message());
+  deploy::KubernetesRuntime runtime(kube::ApiClient(*endpoint), ctx.namespace_name);
+  Deadline deadline = Deadline::After(std::chrono::seconds(f.timeout_s));
+  auto out = deploy::DeployAndWait(runtime, spec, 0, PrintLine, deadline);
+  if (!out.ok()) return Fail("context \"" + ctx.name + "\": " + out.status().message());
+  std::printf("deployed %zu objects on %s (namespace %s) in %.1f s: %s\n", out->applied,
+              ctx.server.c_str(), ctx.namespace_name.c_str(), out->took.count() / 1000.0,
+              deploy::DescribePods(out->pods).c_str());
+  if (chain) {
+    std::string registry = reg->registry + (reg->repository.empty() ? "" : "/" + reg->repository);
+    auto recovery = deploy::RecoveryOf(spec, "kubernetes", ctx.name, ctx.server, registry);
+    if (Status st = WriteRecoveryInfo(*chain, deploy::EncodeRecovery(recovery), deadline); !st.ok())
+      return Fail("recovery information on chain: " + st.message());
+    std::printf("recovery information written on chain (service %s)\n",
+                chain->service_name.c_str());
+  }
+  return 0;
+}
+
 int Deploy(const DeployFlags& f) {
   if (f.output != "yaml" && f.output != "json") return Fail("-o must be yaml or json");
-  if (f.context != "podman")
-    return Fail("context \"" + f.context + "\": only the local podman context deploys here; " +
-                "render for Kubernetes with --dry-run");
+  auto ctx = ContextOf(f);
+  if (!ctx.ok()) return Fail(ctx.status().message());
   std::string note;
-  auto spec = SpecToRender(f, &note);
+  auto spec = SpecToRender(f, *ctx, &note);
   if (!spec.ok()) return Fail(spec.status().message());
   if (f.dry_run) {
     auto objects = deploy::RenderManifests(*spec);
@@ -180,6 +296,7 @@ int Deploy(const DeployFlags& f) {
     std::cout << (f.output == "yaml" ? deploy::ToYaml(*objects) : deploy::ToJson(*objects));
     return 0;
   }
+  if (ctx->kind == deploy::ContextKind::kKubernetes) return DeployKubernetes(f, *ctx);
   // A real deploy re-applies the run directory's containers deployment (pods that run are left
   // alone; missing ones are played again from the recorded images).
   auto dir = ResolveRunDir(f.run_dir);
@@ -191,11 +308,7 @@ int Deploy(const DeployFlags& f) {
   auto env = deploy::ContainerEnv::Prepare(c.root);
   if (!env.ok()) return Fail(env.status().message());
   deploy::PodmanRuntime runtime(*env, proc::PosixCommandRunner());
-  auto out = deploy::DeployAndWait(runtime, *spec, 0,
-                                   [](const std::string& l) {
-                                     std::printf("%s\n", l.c_str());
-                                     std::fflush(stdout);
-                                   },
+  auto out = deploy::DeployAndWait(runtime, *spec, 0, PrintLine,
                                    Deadline::After(std::chrono::seconds(f.timeout_s)));
   if (!out.ok()) return Fail(out.status().message());
   std::printf("deployed %zu objects in %.1f s: %s\n", out->applied, out->took.count() / 1000.0,
@@ -204,6 +317,23 @@ int Deploy(const DeployFlags& f) {
 }
 
 int Undeploy(const DeployFlags& f) {
+  auto ctx = ContextOf(f);
+  if (!ctx.ok()) return Fail(ctx.status().message());
+  if (ctx->kind == deploy::ContextKind::kKubernetes) {
+    auto endpoint = deploy::ApiEndpointOf(*ctx);
+    if (!endpoint.ok()) return Fail(endpoint.status().message());
+    deploy::KubernetesRuntime runtime(kube::ApiClient(*endpoint), ctx->namespace_name);
+    deploy::DeploymentSpec spec;
+    spec.name = f.name;
+    spec.namespace_name = ctx->namespace_name;
+    spec.nodes = 16;  // the most a deployment has: absent objects are fine
+    if (auto st = runtime.Remove(spec, f.purge, Deadline::After(120s)); !st.ok())
+      return Fail("context \"" + ctx->name + "\": " + st.message());
+    std::printf("removed the pods and Services of %s in namespace %s%s\n", f.name.c_str(),
+                ctx->namespace_name.c_str(),
+                f.purge ? ", their claims and the keys' Secret" : " (claims kept)");
+    return 0;
+  }
   auto dir = ResolveRunDir(f.run_dir);
   auto state = LoadRunStateIfAny(dir);
   if (!state.ok()) return Fail(state.status().message());
@@ -251,9 +381,17 @@ void RegisterDeployCommands(CLI::App& app) {
   stop->callback([fi] { std::exit(RegistryStop(*fi)); });
 
   auto fd = std::make_shared<DeployFlags>();
-  auto* d = app.add_subcommand("deploy", "Deploy the service's pods on a context (default: the local podman context)");
+  auto* d = app.add_subcommand("deploy", "Deploy the service's pods on a context (default: the active one; podman when none)");
   d->add_option("--run-dir", fd->run_dir, "Run directory");
-  d->add_option("--context", fd->context, "Context to deploy to")->capture_default_str();
+  d->add_option("--context", fd->context,
+                "Context to deploy to (default: the active one; podman when none)");
+  d->add_option("--contexts-dir", fd->contexts_dir,
+                "Context store (default $BR2K_HOME/contexts or ~/.br2k/contexts)");
+  d->add_option("--node-label-key", fd->node_label_key,
+                "Kubernetes: label key of the worker nodes pods may run on")
+      ->capture_default_str();
+  d->add_option("--node-label-value", fd->node_label_value, "Kubernetes: its value")
+      ->capture_default_str();
   d->add_option("--name", fd->name, "Deployment (and service) name")->capture_default_str();
   d->add_option("--nodes", fd->nodes, "Pods (one app + etcd each)")->check(CLI::Range(1, 16))->capture_default_str();
   d->add_flag("--dry-run", fd->dry_run, "Print the manifests instead of applying them");
@@ -263,6 +401,11 @@ void RegisterDeployCommands(CLI::App& app) {
   auto* u = app.add_subcommand("undeploy", "Remove the service's pods (volumes kept unless --purge)");
   u->add_option("--run-dir", fd->run_dir, "Run directory");
   u->add_flag("--purge", fd->purge, "Also delete the volumes (data) and the keys' Secret");
+  u->add_option("--context", fd->context,
+                "Context to remove from (default: the active one; podman when none)");
+  u->add_option("--contexts-dir", fd->contexts_dir,
+                "Context store (default $BR2K_HOME/contexts or ~/.br2k/contexts)");
+  u->add_option("--name", fd->name, "Kubernetes: the deployment's name")->capture_default_str();
   u->callback([fd] { std::exit(Undeploy(*fd)); });
 }
 

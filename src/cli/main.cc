@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   br2k::cli::RegisterManagerCommands(app);
   br2k::cli::RegisterCallCommands(app);
   br2k::cli::RegisterDeployCommands(app);
+  br2k::cli::RegisterContextCommands(app);
   br2k::cli::RegisterChaosCommands(app);
 
   try {

@@ -17,12 +17,14 @@
 #include <thread>
 #include <vector>
 
+#include "br2k/deploy/contexts.h"
+#include "br2k/deploy/kubernetes_runtime.h"
+#include "br2k/deploy/podman_runtime.h"
 #include "br2k/eth/key.h"
 #include "br2k/eth/rpc_transport.h"
 #include "br2k/eth/service_registry.h"
-#include "br2k/manager/local_backend.h"
 #include "br2k/manager/container_backend.h"
-#include "br2k/deploy/podman_runtime.h"
+#include "br2k/manager/local_backend.h"
 #include "br2k/manager/manager.h"
 #include "commands.h"
 #include "run_dir.h"
@@ -47,7 +49,18 @@ struct ManagerFlags {
   std::optional<uint64_t> from_block;
   bool once = false;
   std::string backend = "auto";
+  std::string context;       // --backend kubernetes: the context to redeploy on
+  std::string contexts_dir;  // "" = ContextStore::DefaultDir()
 };
+
+// The named context with its token, from --contexts-dir or the default store.
+Result<deploy::Context> LoadContext(const ManagerFlags& f) {
+  std::filesystem::path dir = f.contexts_dir;
+  if (dir.empty()) {
+    BR2K_ASSIGN_OR_RETURN(dir, deploy::ContextStore::DefaultDir());
+  }
+  return deploy::ContextStore(dir).Get(f.context);
+}
 
 int Fail(const std::string& message) {
   std::fprintf(stderr, "br2k: %s\n", message.c_str());
@@ -180,23 +193,45 @@ int RunManager(ManagerFlags f) {
   if (auto loaded = LoadRunStateIfAny(run_dir); loaded.ok()) state = *loaded;
   std::string kind = f.backend;
   if (kind == "auto") kind = state && state->containers ? state->containers->kind : "local";
+  if (kind == "kubernetes" && f.context.empty() && state && state->containers)
+    f.context = state->containers->context;
   if (kind == "local") {
     backend = std::make_shared<manager::LocalBackend>(manager::LocalBackendOptions{
         .run_dir = run_dir,
         // Explicit --service names say which services this run directory holds; otherwise the
         // backend serves the one its state names.
         .services = f.services.empty() ? std::vector<eth::ServiceId>{} : ids});
-  } else if (kind == "podman") {
+  } else if (kind == "podman" || kind == "kubernetes") {
     // Everything about the deployment comes from the chain's recovery information; locally only
-    // the container environment and what pods need to reach the chain.
+    // the container environment (image checks), the context's credentials and what pods need to
+    // reach the chain.
     auto root = state && state->containers ? std::filesystem::path(state->containers->root)
                                            : run_dir / "containers";
     auto env = deploy::ContainerEnv::Prepare(root);
     if (!env.ok()) return finish(Fail(env.status().message()));
     manager::ContainerBackendOptions co;
-    co.runtime = std::make_shared<deploy::PodmanRuntime>(*env, proc::PosixCommandRunner());
-    co.context_name = "podman";
-    co.base.chain = {.rpc_url = f.rpc_url, .chain_id = f.chain_id.value_or(0),
+    std::string pod_rpc_url = f.rpc_url;
+    if (kind == "podman") {
+      co.runtime = std::make_shared<deploy::PodmanRuntime>(*env, proc::PosixCommandRunner());
+      co.context_name = "podman";
+    } else {
+      if (f.context.empty()) return finish(Fail("--backend kubernetes needs --context NAME"));
+      auto ctx = LoadContext(f);
+      if (!ctx.ok()) return finish(Fail("--context " + f.context + ": " + ctx.status().message()));
+      auto endpoint = deploy::ApiEndpointOf(*ctx);
+      if (!endpoint.ok()) return finish(Fail(endpoint.status().message()));
+      co.runtime = std::make_shared<deploy::KubernetesRuntime>(kube::ApiClient(*endpoint),
+                                                               ctx->namespace_name);
+      co.context_name = ctx->name;
+      co.context_server = ctx->server;
+      co.base.namespace_name = ctx->namespace_name;
+      co.base.storage_class = ctx->storage_class;
+      // The chain as the pods reach it: the context's "rpc" endpoint when it names one.
+      if (auto it = ctx->external_endpoints.find("rpc"); it != ctx->external_endpoints.end())
+        pod_rpc_url = it->second;
+    }
+    co.base.chain = {.rpc_url = pod_rpc_url,
+                     .chain_id = f.chain_id.value_or(0),
                      .registry = registry_address->ToChecksum(),
                      .service_name = services.empty() ? "" : services[0].name};
     if (state) {
@@ -210,7 +245,7 @@ int RunManager(ManagerFlags f) {
     if (!b.ok()) return finish(Fail(b.status().message()));
     backend = *b;
   } else {
-    return finish(Fail("--backend must be auto, local or podman"));
+    return finish(Fail("--backend must be auto, local, podman or kubernetes"));
   }
   auto m = manager::Manager::Create(o, gateway, backend, manager::MakeHttpHealthProber());
   if (!m.ok()) return finish(Fail(m.status().message()));
@@ -267,9 +302,14 @@ void RegisterManagerCommands(CLI::App& app) {
   c->add_option("--from-block", f->from_block,
                 "First block to look at (default: the head; with --once, 0)");
   c->add_option("--backend", f->backend,
-                 "Where to redeploy: local (processes), podman (pods), or auto (podman when the "
-                 "run state is a containers deployment)")
-      ->check(CLI::IsMember({"auto", "local", "podman"}));
+                "Where to redeploy: local (processes), podman (pods), kubernetes (pods on "
+                "--context's cluster), or auto (podman when the run state is a containers "
+                "deployment)")
+      ->check(CLI::IsMember({"auto", "local", "podman", "kubernetes"}));
+  c->add_option("--context", f->context,
+                "--backend kubernetes: the context whose cluster and token to use");
+  c->add_option("--contexts-dir", f->contexts_dir,
+                "Context store (default $BR2K_HOME/contexts or ~/.br2k/contexts)");
   c->add_flag("--once", f->once, "Handle the claims already on-chain, then exit");
   c->callback([f] { std::exit(RunManager(*f)); });
 }

@@ -540,6 +540,28 @@ std::optional<nlohmann::json> FakeKubeServer::Object(const std::string& path) co
   return it->second;
 }
 
+bool FakeKubeServer::SetStatus(const std::string& path, nlohmann::json status) {
+  auto t = ParseTarget(path);
+  if (!t) return false;
+  std::lock_guard<std::mutex> l(impl_->mu);
+  auto it = impl_->objects.find(t->Key());
+  if (it == impl_->objects.end()) return false;
+  it->second["status"] = std::move(status);
+  it->second["metadata"]["resourceVersion"] = std::to_string(++impl_->revision);
+  return true;
+}
+
+bool FakeKubeServer::MarkDeleting(const std::string& path) {
+  auto t = ParseTarget(path);
+  if (!t) return false;
+  std::lock_guard<std::mutex> l(impl_->mu);
+  auto it = impl_->objects.find(t->Key());
+  if (it == impl_->objects.end()) return false;
+  it->second["metadata"]["deletionTimestamp"] = Now();
+  it->second["metadata"]["resourceVersion"] = std::to_string(++impl_->revision);
+  return true;
+}
+
 std::string FakeKubeServer::UnrelatedCaPem() {
   KeyPtr key = NewKey();
   CertPtr ca = NewCert(key.get(), "br2k unrelated CA", nullptr, key.get());

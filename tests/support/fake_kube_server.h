@@ -81,6 +81,14 @@ class FakeKubeServer {
   // The stored object at an object path, if any.
   std::optional<nlohmann::json> Object(const std::string& path) const;
 
+  // Sets the `status` of the stored object at an object path, as a kubelet or controller would
+  // (the fake runs no pods: tests say what phase and conditions a Pod has). Bumps
+  // metadata.resourceVersion. Returns false when there is no object at `path`.
+  bool SetStatus(const std::string& path, nlohmann::json status);
+  // Marks the stored object as being deleted (sets metadata.deletionTimestamp) without removing
+  // it, as a Pod in its termination grace period; a later DELETE removes it. False when absent.
+  bool MarkDeleting(const std::string& path);
+
   // PEM of a CA unrelated to any server (for wrong-CA tests).
   static std::string UnrelatedCaPem();
 
