@@ -17,12 +17,13 @@
 #include <thread>
 #include <vector>
 
+#include "br2k/common/etcd_limits.h"
+#include "br2k/deploy/podman_runtime.h"
 #include "br2k/eth/key.h"
 #include "br2k/eth/rpc_transport.h"
 #include "br2k/eth/service_registry.h"
-#include "br2k/manager/local_backend.h"
 #include "br2k/manager/container_backend.h"
-#include "br2k/deploy/podman_runtime.h"
+#include "br2k/manager/local_backend.h"
 #include "br2k/manager/manager.h"
 #include "commands.h"
 #include "run_dir.h"
@@ -203,7 +204,7 @@ int RunManager(ManagerFlags f) {
       if (state->heartbeat_ms > 0) co.base.etcd_heartbeat_ms = state->heartbeat_ms;
       if (state->election_ms > 0) co.base.etcd_election_ms = state->election_ms;
     }
-    co.base.app_args = {"--max-txn-ops=4096"};
+    co.base.app_args = {EtcdMaxTxnOpsFlag()};
     co.registry = gateway;
     co.env = *env;
     auto b = manager::ContainerBackend::Create(co);
