@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "br2k/cluster/local_cluster.h"
+#include "br2k/common/etcd_limits.h"
 #include "br2k/http/client.h"
 #include "br2k/proc/process.h"
 #include "br2k/replication/node_process.h"
@@ -44,7 +45,7 @@ class Service {
                                    .local_etcd_url = c.members()[static_cast<size_t>(i)].client_url,
                                    .data_dir = dir / (name + "-" + std::to_string(i)),
                                    .extra_args = {"--mode=" + mode, "--request-timeout-ms=120000",
-                                                  "--log-level=warn", "--max-txn-ops=4096"}};
+                                                  "--log-level=warn", EtcdMaxTxnOpsFlag()}};
       proc::SpawnSpec spec{.argv = replication::LogserverArgv(bin / "br2k-logserver", n),
                            .log_file = dir / (name + "-" + std::to_string(i) + ".log")};
       auto pid = launcher_->Spawn(spec);

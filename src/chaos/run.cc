@@ -15,6 +15,7 @@
 #include "br2k/client/service_client.h"
 #include "br2k/cluster/local_anvil.h"
 #include "br2k/common/atomic_file.h"
+#include "br2k/common/etcd_limits.h"
 #include "br2k/etcd/grpc_client.h"
 #include "br2k/eth/rpc_transport.h"
 #include "br2k/eth/service_registry.h"
@@ -238,7 +239,7 @@ Status Run::SetUp() {
               "--heartbeat-interval=100",
               "--election-timeout=1000",
               "--pre-vote=true",
-              "--max-txn-ops=4096",
+              EtcdMaxTxnOpsFlag(),
               "--max-request-bytes=10485760",
               "--logger=zap",
               "--log-outputs=stderr"};

@@ -28,13 +28,14 @@
 
 #include "br2k/cluster/local_anvil.h"
 #include "br2k/cluster/local_cluster.h"
+#include "br2k/common/etcd_limits.h"
 #include "br2k/common/run_state.h"
 #include "br2k/eth/rpc_transport.h"
 #include "br2k/eth/service_registry.h"
 #include "br2k/manager/state_lock.h"
 #include "commands.h"
-#include "local_chain.h"
 #include "container_service.h"
+#include "local_chain.h"
 #include "local_service.h"
 #include "run_dir.h"
 
@@ -58,18 +59,18 @@ double Seconds(Clock::time_point since) {
 // ---- what runs ----
 
 // A pid from a state file is only ours to signal if it still runs what we started there (pids
-// get reused).
-bool EtcdAlive(int pid) {
-  return pid > 0 && proc::PosixLauncher()->Alive(pid) && ProcessRuns(pid, "etcd");
+// get reused): proc::IsOurs on the recorded identity.
+bool EtcdAlive(const EtcdMemberState& m) {
+  return StillOurs(IdentityOf(m));
 }
-bool ReplicaAlive(int pid) {
-  return pid > 0 && proc::PosixLauncher()->Alive(pid) && ProcessRuns(pid, "br2k-logserver");
+bool ReplicaAlive(const ReplicaState& r) {
+  return StillOurs(IdentityOf(r));
 }
-bool AnvilAlive(int pid) {
-  return pid > 0 && proc::PosixLauncher()->Alive(pid) && ProcessRuns(pid, "anvil");
+bool AnvilAlive(const ChainState& c) {
+  return StillOurs(AnvilIdentityOf(c));
 }
-bool ManagerAlive(int pid) {
-  return pid > 0 && proc::PosixLauncher()->Alive(pid) && ProcessRuns(pid, "manager");
+bool ManagerAlive(const ManagerState& m) {
+  return StillOurs(IdentityOf(m));
 }
 
 // The components of a run state and whether each still runs.
@@ -88,13 +89,13 @@ Census TakeCensus(const RunState& s) {
     for (const auto& row : ProbeReplicas(s.replicas, Deadline::After(3s)))
       (row.error.empty() ? c.alive : c.dead).push_back(row.state.id + " (pod " + row.state.etcd_member + ")");
   } else {
-    for (const auto& m : s.etcd) note(m.name, m.pid, EtcdAlive(m.pid));
-    for (const auto& r : s.replicas) note(r.id, r.pid, ReplicaAlive(r.pid));
+    for (const auto& m : s.etcd) note(m.name, m.pid, EtcdAlive(m));
+    for (const auto& r : s.replicas) note(r.id, r.pid, ReplicaAlive(r));
   }
   if (s.chain && s.chain->anvil_pid > 0) {
-    note("anvil", s.chain->anvil_pid, AnvilAlive(s.chain->anvil_pid));
+    note("anvil", s.chain->anvil_pid, AnvilAlive(*s.chain));
   }
-  if (s.manager) note("manager", s.manager->pid, ManagerAlive(s.manager->pid));
+  if (s.manager) note("manager", s.manager->pid, ManagerAlive(*s.manager));
   return c;
 }
 
@@ -136,16 +137,16 @@ int StopDeployment(const std::filesystem::path& run_dir, const RunState& recorde
       *error = st.WithContext(what);
     }
   };
-  if (recorded.manager && ManagerAlive(recorded.manager->pid)) {
+  if (recorded.manager && ManagerAlive(*recorded.manager)) {
     stop(recorded.manager->pid, "manager");
   }
   RunState s = recorded;
   if (auto now = RunState::Load(StateFile(run_dir)); now.ok()) s = std::move(*now);
   for (const auto& r : s.replicas) {
-    if (ReplicaAlive(r.pid)) stop(r.pid, r.id);
+    if (ReplicaAlive(r)) stop(r.pid, r.id);
   }
   for (const auto& m : s.etcd) {
-    if (EtcdAlive(m.pid)) stop(m.pid, m.name);
+    if (EtcdAlive(m)) stop(m.pid, m.name);
   }
   if (s.containers) {
     Status st = StopContainerService(*s.containers, purge);
@@ -155,7 +156,7 @@ int StopDeployment(const std::filesystem::path& run_dir, const RunState& recorde
       *error = st.WithContext("containers");
     }
   }
-  if (s.chain && AnvilAlive(s.chain->anvil_pid)) stop(s.chain->anvil_pid, "anvil");
+  if (s.chain && AnvilAlive(*s.chain)) stop(s.chain->anvil_pid, "anvil");
   for (int pid : ProcessesOfRunDir(run_dir)) stop(pid, "pid " + std::to_string(pid));
   return stopped;
 }
@@ -187,7 +188,7 @@ struct ChainView {
 
 ChainView ReadChain(const ChainState& c) {
   ChainView v;
-  v.anvil_alive = AnvilAlive(c.anvil_pid);
+  v.anvil_alive = AnvilAlive(c);
   Deadline d = Deadline::After(3s);
   auto transport = eth::MakeTransport(c.rpc_url, d);
   if (!transport.ok()) {
@@ -283,7 +284,7 @@ void PrintChain(const RunState& s, const ChainView& v, const std::vector<Replica
 
 void PrintManager(const RunState& s) {
   if (!s.manager) return;
-  bool alive = ManagerAlive(s.manager->pid);
+  bool alive = ManagerAlive(*s.manager);
   std::printf("manager   pid %d, %s (log %s)\n", s.manager->pid, alive ? "running" : "NOT RUNNING",
               s.manager->log_file.c_str());
 }
@@ -395,7 +396,7 @@ nlohmann::json StatusJson(const RunState& s, const std::vector<cluster::MemberHe
   nlohmann::json manager = nullptr;
   if (s.manager) {
     manager = {{"pid", s.manager->pid},
-               {"alive", ManagerAlive(s.manager->pid)},
+               {"alive", ManagerAlive(*s.manager)},
                {"log_file", s.manager->log_file}};
   }
   return {
@@ -415,7 +416,7 @@ bool PrintStatus(const std::filesystem::path& run_dir, const RunState& s) {
   for (const auto& r : rows) healthy &= r.error.empty();
   if (!s.replicas.empty()) healthy &= LeaderRow(rows) != nullptr;
   if (chain) healthy &= chain->reachable && chain->published.has_value();
-  if (s.manager) healthy &= ManagerAlive(s.manager->pid);
+  if (s.manager) healthy &= ManagerAlive(*s.manager);
   std::printf("run dir %s (%s, started %s)\n\n", s.run_dir.c_str(),
               s.detached ? "detached" : "foreground", Ago(s.started_at_unix).c_str());
   PrintEtcd(health);
@@ -453,7 +454,7 @@ int StatusCmd(const std::string& run_dir_flag, bool json) {
   for (const auto& r : rows) healthy &= r.error.empty();
   if (!s->replicas.empty()) healthy &= LeaderRow(rows) != nullptr;
   if (chain) healthy &= chain->reachable && chain->published.has_value();
-  if (s->manager) healthy &= ManagerAlive(s->manager->pid);
+  if (s->manager) healthy &= ManagerAlive(*s->manager);
   auto doc = StatusJson(*s, health, rows, chain);
   doc["running"] = true;
   doc["healthy"] = healthy;
@@ -566,11 +567,12 @@ Result<ManagerState> StartManager(const std::filesystem::path& run_dir, bool det
   auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (ec) return InternalError("cannot find the br2k executable: " + ec.message());
   auto launcher = proc::PosixLauncher();
-  BR2K_ASSIGN_OR_RETURN(
-      m.pid, launcher->Spawn(
-                 proc::SpawnSpec{.argv = {self.string(), "manager", "--run-dir", run_dir.string()},
-                                 .log_file = m.log_file,
-                                 .detach = detach}));
+  const std::vector<std::string> argv = {self.string(), "manager", "--run-dir", run_dir.string()};
+  BR2K_ASSIGN_OR_RETURN(m.pid, launcher->Spawn(proc::SpawnSpec{
+                                   .argv = argv, .log_file = m.log_file, .detach = detach}));
+  const proc::ProcessIdentity identity = proc::IdentityAfterSpawn(m.pid, argv);
+  m.argv = identity.argv;
+  m.start_time = identity.start_time;
   while (!deadline.expired()) {
     if (!launcher->Alive(m.pid)) {
       return UnavailableError("the manager exited at start; see " + m.log_file + ":\n" +
@@ -730,7 +732,7 @@ int Up(const UpFlags& f) {
     co.election_ms = f.election_ms;
     co.registry = f.container_registry;
     co.detach = f.detach;
-    co.extra_args = {"--max-txn-ops=4096"};
+    co.extra_args = {EtcdMaxTxnOpsFlag()};
     std::vector<std::string> lines;
     co.progress = [&](const std::string& line) { lines.push_back(line); };
     auto t = begin("images");
@@ -806,8 +808,8 @@ int Up(const UpFlags& f) {
     ro.ports = ports;
     ro.detach = f.detach;
     ro.chain = s.chain;
-    // LocalCluster runs etcd with --max-txn-ops=4096.
-    ro.extra_args = {"--max-txn-ops=4096"};
+    // LocalCluster runs etcd with the same --max-txn-ops.
+    ro.extra_args = {EtcdMaxTxnOpsFlag()};
     auto reps = StartReplicas(s.etcd, ro);
     if (!reps.ok()) return abort(reps.status().message());
     s.service = f.service_name;

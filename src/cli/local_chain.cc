@@ -101,6 +101,8 @@ Result<std::unique_ptr<LocalChain>> LocalChain::Start(const LocalChainOptions& o
     s.rpc_url = c->anvil_->url();
     s.chain_id = c->anvil_->chain_id();
     s.anvil_pid = c->anvil_->pid();
+    s.anvil_argv = c->anvil_->identity().argv;
+    s.anvil_start_time = c->anvil_->identity().start_time;
     s.anvil_log = c->anvil_->log_file().string();
   } else {
     BR2K_ASSIGN_OR_RETURN(c->client_, Connect(o.rpc_url, deadline));

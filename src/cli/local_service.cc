@@ -24,36 +24,32 @@ std::filesystem::path LogserverBinary() {
   return std::filesystem::read_symlink("/proc/self/exe").parent_path() / "br2k-logserver";
 }
 
-std::vector<std::string> Cmdline(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
-  std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::vector<std::string> args;
-  size_t start = 0;
-  for (size_t i = 0; i < raw.size(); ++i) {
-    if (raw[i] == '\0') {
-      args.push_back(raw.substr(start, i - start));
-      start = i + 1;
-    }
-  }
-  if (start < raw.size()) args.push_back(raw.substr(start));
-  return args;
-}
-
 }  // namespace
 
-bool ProcessRuns(int pid, const std::string& needle) {
-  if (pid <= 0) return false;
-  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline");
-  std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return cmd.find(needle) != std::string::npos;
+proc::ProcessIdentity IdentityOf(const EtcdMemberState& m) {
+  return {.pid = m.pid, .argv = m.argv, .start_time = m.start_time};
+}
+proc::ProcessIdentity IdentityOf(const ReplicaState& r) {
+  return {.pid = r.pid, .argv = r.argv, .start_time = r.start_time};
+}
+proc::ProcessIdentity AnvilIdentityOf(const ChainState& c) {
+  return {.pid = c.anvil_pid, .argv = c.anvil_argv, .start_time = c.anvil_start_time};
+}
+proc::ProcessIdentity IdentityOf(const ManagerState& m) {
+  return {.pid = m.pid, .argv = m.argv, .start_time = m.start_time};
 }
 
-int StopProcesses(const std::vector<int>& pids, const std::string& binary_name) {
+bool StillOurs(const proc::ProcessIdentity& recorded) {
+  // Alive() first: it reaps an exited child of ours, which /proc shows as a zombie until then.
+  return recorded.pid > 0 && proc::PosixLauncher()->Alive(recorded.pid) && proc::IsOurs(recorded);
+}
+
+int StopProcesses(const std::vector<proc::ProcessIdentity>& processes) {
   auto launcher = proc::PosixLauncher();
   int stopped = 0;
-  for (int pid : pids) {
-    if (pid <= 0 || !launcher->Alive(pid) || !ProcessRuns(pid, binary_name)) continue;
-    if (proc::Terminate(*launcher, pid, 5s).ok()) ++stopped;
+  for (const auto& p : processes) {
+    if (!StillOurs(p)) continue;
+    if (proc::Terminate(*launcher, p.pid, 5s).ok()) ++stopped;
   }
   return stopped;
 }
@@ -62,18 +58,24 @@ std::vector<int> ProcessesOfRunDir(const std::filesystem::path& run_dir) {
   const std::string dir = run_dir.lexically_normal().string();
   std::vector<int> out;
   std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+  for (const auto& entry : std::filesystem::directory_iterator(proc::kProcRoot, ec)) {
     const std::string name = entry.path().filename().string();
-    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (name.empty() || name.size() > 9 ||
+        name.find_first_not_of("0123456789") != std::string::npos)
+      continue;
     int pid = std::stoi(name);
     if (pid == ::getpid()) continue;
     struct stat st {};
     if (::stat(entry.path().c_str(), &st) != 0 || st.st_uid != ::getuid()) continue;
-    auto args = Cmdline(pid);
-    if (args.empty()) continue;
+    auto seen = proc::CaptureIdentity(pid);
+    if (!seen.ok() || seen->argv.empty()) continue;
+    const auto& args = seen->argv;
+    // The executable itself, not just argv[0] (which any process may set, `exec -a etcd ...`),
+    // must be one of ours, by its exact basename.
+    const std::string bin = std::filesystem::path(seen->exe).filename().string();
+    if (bin != std::filesystem::path(args[0]).filename().string()) continue;
     // Only the exact places `up` puts them, so that a run directory that also holds other
     // things (e.g. --run-dir ~) never matches someone else's process.
-    const std::string bin = std::filesystem::path(args[0]).filename().string();
     auto matches = [&](const std::string& value) {
       if (bin == "etcd") return value.starts_with(dir + "/etcd-");
       if (bin == "br2k-logserver") return value.starts_with(dir + "/node-");
@@ -171,9 +173,9 @@ Result<std::vector<ReplicaState>> StartReplicas(const std::vector<EtcdMemberStat
   for (const auto& m : members) urls.push_back(m.client_url);
   std::vector<ReplicaState> out;
   auto fail = [&](Status st) -> Status {
-    std::vector<int> pids;
-    for (const auto& r : out) pids.push_back(r.pid);
-    StopProcesses(pids, "br2k-logserver");
+    std::vector<proc::ProcessIdentity> started;
+    for (const auto& r : out) started.push_back(IdentityOf(r));
+    StopProcesses(started);
     return st;
   };
   for (size_t i = 0; i < members.size(); ++i) {
@@ -210,6 +212,7 @@ Result<std::vector<ReplicaState>> StartReplicas(const std::vector<EtcdMemberStat
         proc::SpawnSpec{.argv = r.argv, .log_file = r.log_file, .detach = o.detach});
     if (!pid.ok()) return fail(pid.status().WithContext("starting " + node.id));
     r.pid = *pid;
+    r.start_time = proc::IdentityAfterSpawn(r.pid, r.argv).start_time;
     out.push_back(std::move(r));
   }
   return out;

@@ -10,6 +10,7 @@
 
 #include "br2k/cluster/local_cluster.h"
 #include "br2k/common/run_state.h"
+#include "br2k/proc/ownership.h"
 #include "br2k/replication/node_process.h"
 
 namespace br2k::cli {
@@ -55,12 +56,22 @@ Status WaitForServiceLeader(const std::vector<ReplicaState>& replicas, Deadline 
 
 std::vector<ReplicaRow> ProbeReplicas(const std::vector<ReplicaState>& replicas, Deadline deadline);
 
-// Stops the processes (SIGTERM, then SIGKILL). Only pids still running `binary_name` are
-// signalled (pids get reused). Returns how many were stopped.
-int StopProcesses(const std::vector<int>& pids, const std::string& binary_name);
+// The identities (proc/ownership.h) of the processes a run state records, to check with
+// proc::IsOurs before signalling one of their pids. A record written by an older version has no
+// argv for etcd, anvil and the manager: such a record is never taken as ours (the stray sweep,
+// ProcessesOfRunDir, still finds those processes by their run directory).
+proc::ProcessIdentity IdentityOf(const EtcdMemberState& m);
+proc::ProcessIdentity IdentityOf(const ReplicaState& r);
+proc::ProcessIdentity AnvilIdentityOf(const ChainState& c);
+proc::ProcessIdentity IdentityOf(const ManagerState& m);
 
-// True when /proc/<pid>/cmdline mentions `needle`.
-bool ProcessRuns(int pid, const std::string& needle);
+// True while the recorded process runs and is still the one we started (proc::IsOurs); reaps it
+// when it is our exited child.
+bool StillOurs(const proc::ProcessIdentity& recorded);
+
+// Stops the processes that are still ours (SIGTERM, then SIGKILL); any other process is left
+// alone (pids get reused). Returns how many were stopped.
+int StopProcesses(const std::vector<proc::ProcessIdentity>& processes);
 
 // Writes to etcd (a scratch key, /br2k-up/revision-floor) until the cluster's revision is above
 // `revision`. The service's fencing epochs are etcd revisions; a registry entry reused from an
@@ -74,7 +85,9 @@ Status RaiseEtcdRevision(const std::vector<std::string>& endpoints, int64_t revi
 // Processes of this user that belong to the deployment in `run_dir` although no state file
 // may name them, recognised by where `up` puts them: etcd with a data dir under
 // <run_dir>/etcd-*, br2k-logserver under <run_dir>/node-*, anvil with --config-out
-// <run_dir>/anvil.json, `br2k manager --run-dir <run_dir>`. Never this process. For `br2k down`,
+// <run_dir>/anvil.json, `br2k manager --run-dir <run_dir>`, where both the executable's
+// basename (/proc/<pid>/exe) and argv[0]'s are exactly etcd, br2k-logserver, anvil or br2k
+// (never a substring of the command line). Never this process. For `br2k down`,
 // so that it leaves nothing behind (e.g. a replica the manager restarted while being stopped).
 std::vector<int> ProcessesOfRunDir(const std::filesystem::path& run_dir);
 

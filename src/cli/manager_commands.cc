@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "br2k/common/etcd_limits.h"
 #include "br2k/deploy/contexts.h"
 #include "br2k/deploy/kubernetes_runtime.h"
 #include "br2k/deploy/podman_runtime.h"
@@ -238,7 +239,7 @@ int RunManager(ManagerFlags f) {
       if (state->heartbeat_ms > 0) co.base.etcd_heartbeat_ms = state->heartbeat_ms;
       if (state->election_ms > 0) co.base.etcd_election_ms = state->election_ms;
     }
-    co.base.app_args = {"--max-txn-ops=4096"};
+    co.base.app_args = {EtcdMaxTxnOpsFlag()};
     co.registry = gateway;
     co.env = *env;
     auto b = manager::ContainerBackend::Create(co);

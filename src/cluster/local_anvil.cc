@@ -120,6 +120,7 @@ Result<std::unique_ptr<LocalAnvil>> LocalAnvil::Start(LocalAnvilOptions options,
                                      pid.status().message());
     }
     a->pid_ = *pid;
+    a->identity_ = proc::IdentityAfterSpawn(*pid, spec.argv);
     a->port_ = port;
     a->url_ = "http://" + o.host + ":" + std::to_string(port);
     BR2K_ASSIGN_OR_RETURN(auto transport, eth::MakeHttpTransport(a->url_));

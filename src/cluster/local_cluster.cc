@@ -9,6 +9,7 @@
 #include <sstream>
 #include <thread>
 
+#include "br2k/common/etcd_limits.h"
 #include "br2k/etcd/grpc_client.h"
 
 namespace br2k::cluster {
@@ -149,7 +150,7 @@ std::vector<std::string> LocalCluster::MemberArgs(int index, bool /*initial*/) c
           "--election-timeout=" + std::to_string(options_.election_ms),
           std::string("--pre-vote=") + (options_.pre_vote ? "true" : "false"),
           // One br2k group-commit transaction carries a whole batch of requests.
-          "--max-txn-ops=4096", "--max-request-bytes=10485760", "--logger=zap",
+          EtcdMaxTxnOpsFlag(), "--max-request-bytes=10485760", "--logger=zap",
           "--log-outputs=stderr"};
 }
 
@@ -158,6 +159,7 @@ br2k::Status LocalCluster::StartMember(int index, bool initial) {
   proc::SpawnSpec spec{
       .argv = MemberArgs(index, initial), .log_file = m.log_file, .detach = options_.detach};
   BR2K_ASSIGN_OR_RETURN(m.pid, options_.launcher->Spawn(spec));
+  m.identity = proc::IdentityAfterSpawn(m.pid, spec.argv);
   spdlog::debug("started {} pid {} client {}", m.name, m.pid, m.client_url);
   return br2k::Status::Ok();
 }
@@ -280,7 +282,9 @@ std::vector<EtcdMemberState> LocalCluster::ToState() const {
                                   .peer_url = m.peer_url,
                                   .pid = m.pid,
                                   .data_dir = m.data_dir.string(),
-                                  .log_file = m.log_file.string()});
+                                  .log_file = m.log_file.string(),
+                                  .argv = m.identity.argv,
+                                  .start_time = m.identity.start_time});
   }
   return out;
 }

@@ -50,6 +50,38 @@ class Reader {
   Status& err_;
 };
 
+// An optional array of strings, e.g. a recorded command line (absent = empty).
+Status GetOptionalStrings(const json& obj, const char* field, std::vector<std::string>& out,
+                          const std::string& where) {
+  auto it = obj.find(field);
+  if (it == obj.end()) return Status::Ok();
+  if (!it->is_array()) return InvalidArgumentError(where + "." + field + " must be an array");
+  for (const auto& a : *it) {
+    if (!a.is_string()) return InvalidArgumentError(where + "." + field + " must hold strings");
+    out.push_back(a.get<std::string>());
+  }
+  return Status::Ok();
+}
+
+// An optional non-negative integer, e.g. a recorded start time (absent = 0).
+Status GetOptionalUnsigned(const json& obj, const char* field, uint64_t& out,
+                           const std::string& where) {
+  auto it = obj.find(field);
+  if (it == obj.end()) return Status::Ok();
+  if (it->is_number_unsigned()) {
+    out = it->get<uint64_t>();
+    return Status::Ok();
+  }
+  return InvalidArgumentError(where + "." + field + " must be a non-negative integer");
+}
+
+// The optional identity fields of a recorded process (proc/ownership.h).
+Status GetIdentity(const json& obj, const char* argv_field, const char* start_field,
+                   std::vector<std::string>& argv, uint64_t& start_time, const std::string& where) {
+  BR2K_RETURN_IF_ERROR(GetOptionalStrings(obj, argv_field, argv, where));
+  return GetOptionalUnsigned(obj, start_field, start_time, where);
+}
+
 }  // namespace
 
 Result<RunState> RunState::Parse(std::string_view text) {
@@ -89,6 +121,7 @@ Result<RunState> RunState::Parse(std::string_view text) {
     if (!err.ok()) return err;
     if (e.pid < 0) return InvalidArgumentError(where + ".pid must not be negative");
     if (e.name.empty()) return InvalidArgumentError(where + ".name must not be empty");
+    BR2K_RETURN_IF_ERROR(GetIdentity(m, "argv", "start_time", e.argv, e.start_time, where));
     s.etcd.push_back(std::move(e));
   }
   if (auto svc = doc.find("service"); svc != doc.end()) {
@@ -111,13 +144,7 @@ Result<RunState> RunState::Parse(std::string_view text) {
       if (!err.ok()) return err;
       if (rep.pid < 0) return InvalidArgumentError(where + ".pid must not be negative");
       if (rep.id.empty()) return InvalidArgumentError(where + ".id must not be empty");
-      if (auto av = m.find("argv"); av != m.end()) {
-        if (!av->is_array()) return InvalidArgumentError(where + ".argv must be an array");
-        for (const auto& a : *av) {
-          if (!a.is_string()) return InvalidArgumentError(where + ".argv must hold strings");
-          rep.argv.push_back(a.get<std::string>());
-        }
-      }
+      BR2K_RETURN_IF_ERROR(GetIdentity(m, "argv", "start_time", rep.argv, rep.start_time, where));
       s.replicas.push_back(std::move(rep));
     }
   }
@@ -140,6 +167,8 @@ Result<RunState> RunState::Parse(std::string_view text) {
     c.chain_id = static_cast<uint64_t>(chain_id);
     if (c.anvil_pid < 0) return InvalidArgumentError(where + ".anvil_pid must not be negative");
     if (c.rpc_url.empty()) return InvalidArgumentError(where + ".rpc_url must not be empty");
+    BR2K_RETURN_IF_ERROR(GetIdentity(*ch, "anvil_argv", "anvil_start_time", c.anvil_argv,
+                                     c.anvil_start_time, where));
     auto ops = ch->find("operator_key_files");
     if (ops == ch->end() || !ops->is_array()) {
       return InvalidArgumentError(where + ".operator_key_files must be an array");
@@ -160,6 +189,7 @@ Result<RunState> RunState::Parse(std::string_view text) {
     r.Get(*mg, "log_file", m.log_file, where);
     if (!err.ok()) return err;
     if (m.pid < 0) return InvalidArgumentError(where + ".pid must not be negative");
+    BR2K_RETURN_IF_ERROR(GetIdentity(*mg, "argv", "start_time", m.argv, m.start_time, where));
     s.manager = std::move(m);
   }
   if (auto ct = doc.find("containers"); ct != doc.end()) {
@@ -214,6 +244,8 @@ std::string RunState::Serialize() const {
                            {"pid", e.pid},
                            {"data_dir", e.data_dir},
                            {"log_file", e.log_file}});
+    if (!e.argv.empty()) doc["etcd"].back()["argv"] = e.argv;
+    if (e.start_time != 0) doc["etcd"].back()["start_time"] = e.start_time;
   }
   if (!service.empty()) doc["service"] = service;
   if (!replicas.empty()) {
@@ -226,6 +258,7 @@ std::string RunState::Serialize() const {
                                  {"data_dir", r.data_dir},
                                  {"log_file", r.log_file}});
       if (!r.argv.empty()) doc["replicas"].back()["argv"] = r.argv;
+      if (r.start_time != 0) doc["replicas"].back()["start_time"] = r.start_time;
     }
   }
   if (chain) {
@@ -239,8 +272,14 @@ std::string RunState::Serialize() const {
                     {"manager_key_file", chain->manager_key_file},
                     {"tx_key_file", chain->tx_key_file},
                     {"operator_key_files", chain->operator_key_files}};
+    if (!chain->anvil_argv.empty()) doc["chain"]["anvil_argv"] = chain->anvil_argv;
+    if (chain->anvil_start_time != 0) doc["chain"]["anvil_start_time"] = chain->anvil_start_time;
   }
-  if (manager) doc["manager"] = {{"pid", manager->pid}, {"log_file", manager->log_file}};
+  if (manager) {
+    doc["manager"] = {{"pid", manager->pid}, {"log_file", manager->log_file}};
+    if (!manager->argv.empty()) doc["manager"]["argv"] = manager->argv;
+    if (manager->start_time != 0) doc["manager"]["start_time"] = manager->start_time;
+  }
   if (containers) {
     const auto& c = *containers;
     doc["containers"] = {{"kind", c.kind},

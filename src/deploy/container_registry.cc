@@ -9,6 +9,7 @@
 
 #include "br2k/common/atomic_file.h"
 #include "br2k/http/client.h"
+#include "br2k/proc/ownership.h"
 
 namespace br2k::deploy {
 
@@ -24,19 +25,15 @@ std::string ReadAll(const std::filesystem::path& p) {
   return ss.str();
 }
 
+// The registry's command line, as StartEmbeddedRegistry runs it.
+std::vector<std::string> RegistryArgv(const std::filesystem::path& config) {
+  return {"docker-registry", "serve", config.string()};
+}
+
 bool RunsOurRegistry(int pid, const std::filesystem::path& config) {
-  // /proc/<pid>/cmdline: "docker-registry\0serve\0<config>\0" exactly, so a reused pid running
-  // anything else is never taken for it.
-  std::string cmdline = ReadAll("/proc/" + std::to_string(pid) + "/cmdline");
-  std::vector<std::string> argv;
-  for (size_t i = 0; i < cmdline.size();) {
-    size_t z = cmdline.find('\0', i);
-    if (z == std::string::npos) z = cmdline.size();
-    argv.push_back(cmdline.substr(i, z - i));
-    i = z + 1;
-  }
-  return argv.size() == 3 && std::filesystem::path(argv[0]).filename() == "docker-registry" &&
-         argv[1] == "serve" && argv[2] == config.string();
+  // No start time is recorded for it (registry.json predates it): executable and exact argv, so
+  // a reused pid running anything else is never taken for it.
+  return proc::IsOurs({.pid = pid, .argv = RegistryArgv(config)});
 }
 
 std::vector<std::string> TlsFlags(const std::string& registry, const std::string& authfile) {
@@ -78,7 +75,7 @@ Result<EmbeddedRegistry> StartEmbeddedRegistry(proc::Launcher& launcher,
         "\n  delete:\n    enabled: true\n"
         "http:\n  addr: 127.0.0.1:" + std::to_string(*port) + "\n";
     if (auto st = WriteFileAtomically(root / "config.yml", config); !st.ok()) return st;
-    auto pid = launcher.Spawn({.argv = {"docker-registry", "serve", (root / "config.yml").string()},
+    auto pid = launcher.Spawn({.argv = RegistryArgv(root / "config.yml"),
                                .log_file = root / "registry.log",
                                .detach = detach});
     if (!pid.ok()) {

@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "br2k/common/etcd_limits.h"
+
 namespace br2k::deploy {
 namespace {
 
@@ -119,8 +121,8 @@ json EtcdContainer(const DeploymentSpec& spec, size_t i) {
       "--heartbeat-interval=" + std::to_string(spec.etcd_heartbeat_ms),
       "--election-timeout=" + std::to_string(spec.etcd_election_ms),
       "--pre-vote=true",
-      // One br2k group-commit transaction carries a whole batch (as src/cluster/local_cluster.cc).
-      "--max-txn-ops=4096",
+      // One br2k group-commit transaction carries a whole batch (common/etcd_limits.h).
+      EtcdMaxTxnOpsFlag(),
       "--max-request-bytes=10485760",
   });
   json ports = json::array();

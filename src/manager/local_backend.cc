@@ -9,6 +9,7 @@
 
 #include "br2k/manager/local_recovery.h"
 #include "br2k/manager/state_lock.h"
+#include "br2k/proc/ownership.h"
 
 namespace br2k::manager {
 
@@ -18,14 +19,6 @@ namespace {
 
 std::string BinaryName(const ReplicaState& r) {
   return r.argv.empty() ? "" : std::filesystem::path(r.argv.front()).filename().string();
-}
-
-// True when /proc/<pid>/cmdline's first argument has basename `binary`.
-bool CmdlineRuns(int pid, const std::string& binary) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline");
-  std::string arg0;
-  if (!std::getline(in, arg0, '\0')) return false;
-  return std::filesystem::path(arg0).filename().string() == binary;
 }
 
 // A line in the replica's log saying why it starts again (the log is appended to).
@@ -96,7 +89,7 @@ Status LocalBackend::CheckDeployable(const eth::RecoveryInfo& info, const RunSta
 bool LocalBackend::IsRunning(const ReplicaState& r) const {
   if (options_.is_running) return options_.is_running(r);
   if (r.pid <= 0 || !options_.launcher->Alive(r.pid)) return false;
-  return r.argv.empty() || CmdlineRuns(r.pid, BinaryName(r));
+  return proc::IsOurs({.pid = r.pid, .argv = r.argv, .start_time = r.start_time});
 }
 
 Result<std::vector<std::string>> LocalBackend::Endpoints(const eth::ServiceId& service,
@@ -141,6 +134,7 @@ Result<DeployReport> LocalBackend::Deploy(const eth::ServiceId& service,
       }
       spdlog::info("local backend: restarted {} as pid {} (was {})", r.id, *pid, r.pid);
       r.pid = *pid;
+      r.start_time = proc::IdentityAfterSpawn(r.pid, r.argv).start_time;
       report.started.push_back(r.id + " (pid " + std::to_string(r.pid) + ")");
       started.push_back(r);
     }

@@ -22,6 +22,7 @@
 #include "br2k/eth/key.h"
 #include "br2k/eth/rpc_transport.h"
 #include "br2k/eth/service_registry.h"
+#include "br2k/proc/ownership.h"
 #include "br2k/proc/process.h"
 #include "command.h"
 #include "test_env.h"
@@ -478,6 +479,75 @@ TEST(Up, DownWithoutState_stopsTheProcessesOfItsRunDir) {
   EXPECT_NE(down.out.find("stopped 8 stray process(es)"), std::string::npos) << down.out;
   for (int pid : pids) EXPECT_FALSE(proc::PosixLauncher()->Alive(pid)) << "left behind: " << pid;
   EXPECT_EQ(ProcessesNaming(run_dir), std::vector<std::string>{});
+}
+
+// A process of someone else's whose command line mentions one of our binaries: `exec -a <name>
+// sleep 300`, started once its /proc/<pid>/cmdline shows `name` (bash has exec'd).
+int StartLookalike(const std::string& name) {
+  auto l = proc::PosixLauncher();
+  auto pid = l->Spawn({.argv = {"bash", "-c", "exec -a '" + name + "' sleep 300"}});
+  EXPECT_TRUE(pid.ok()) << pid.status();
+  if (!pid.ok()) return 0;
+  for (auto until = Clock::now() + 10s; Clock::now() < until;) {
+    auto id = proc::CaptureIdentity(*pid);
+    if (id.ok() && !id->argv.empty() && id->argv[0] == name) return *pid;
+    std::this_thread::sleep_for(10ms);
+  }
+  ADD_FAILURE() << name << " did not start";
+  return *pid;
+}
+
+// What broke: with a stale state file whose pids had been reused, `br2k down` sent SIGTERM to
+// every process whose command line merely contained "etcd", "br2k-logserver", "anvil" or
+// "manager". Each record below names a live process that is not ours: lookalikes (argv[0]
+// containing our names, recorded the way older versions did, without argv or start time), and an
+// executable really named etcd with exactly the recorded argv but another start time (a reused
+// pid).
+TEST(Up, Down_staleStateWithReusedPids_killsNothingOfOthers) {
+  testing::ScratchDir dir("up-reused");
+  const auto run_dir = dir.path() / "run";
+  std::filesystem::create_directories(run_dir);
+  std::filesystem::create_directories(dir.path() / "bin");
+  const auto fake_etcd = dir.path() / "bin" / "etcd";
+  std::filesystem::copy_file("/bin/sleep", fake_etcd);
+
+  auto l = proc::PosixLauncher();
+  const std::vector<std::string> etcd_argv = {fake_etcd.string(), "300"};
+  auto etcd_named = l->Spawn({.argv = etcd_argv});
+  ASSERT_TRUE(etcd_named.ok()) << etcd_named.status();
+  auto etcd_identity = proc::CaptureIdentity(*etcd_named);
+  ASSERT_TRUE(etcd_identity.ok()) << etcd_identity.status();
+  const int etcd_lookalike = StartLookalike("etcd-lookalike");
+  const int replica_lookalike = StartLookalike("br2k-logserver-lookalike");
+  const int anvil_lookalike = StartLookalike("anvil-lookalike");
+  const int manager_lookalike = StartLookalike("br2k manager-lookalike");
+  const std::vector<int> others = {*etcd_named, etcd_lookalike, replica_lookalike, anvil_lookalike,
+                                   manager_lookalike};
+
+  RunState s;
+  s.run_dir = run_dir.string();
+  s.etcd.push_back({.name = "etcd-0", .pid = etcd_lookalike});
+  s.etcd.push_back({.name = "etcd-1",
+                    .pid = *etcd_named,
+                    .argv = etcd_argv,
+                    .start_time = etcd_identity->start_time + 1});
+  s.service = "logserver";
+  s.replicas.push_back(
+      {.id = "node-0", .pid = replica_lookalike, .argv = {"br2k-logserver", "--id=node-0"}});
+  ChainState chain;
+  chain.rpc_url = "http://127.0.0.1:1";
+  chain.anvil_pid = anvil_lookalike;
+  s.chain = chain;
+  s.manager = ManagerState{.pid = manager_lookalike};
+  ASSERT_TRUE(s.Save(run_dir / "state.json").ok());
+
+  CliRun down = Shell("'" + (testing::BinDir() / "br2k").string() + "' down --run-dir '" +
+                      run_dir.string() + "'");
+  EXPECT_EQ(down.status, 0) << down.out;
+  EXPECT_NE(down.out.find("stopped 0 process(es)"), std::string::npos) << down.out;
+  for (int pid : others) EXPECT_TRUE(l->Alive(pid)) << "killed someone else's process " << pid;
+  EXPECT_FALSE(std::filesystem::exists(run_dir / "state.json"));
+  for (int pid : others) EXPECT_TRUE(proc::Terminate(*l, pid, 2s).ok()) << pid;
 }
 
 TEST(LocalAnvil, MissingBinaryAndBadOptionsAreClearErrors) {

@@ -20,6 +20,7 @@
 #include "br2k/common/status.h"
 #include "br2k/eth/key.h"
 #include "br2k/eth/rpc_client.h"
+#include "br2k/proc/ownership.h"
 #include "br2k/proc/process.h"
 
 namespace br2k::cluster {
@@ -88,6 +89,8 @@ class LocalAnvil {
   const std::string& url() const { return url_; }  // http://<host>:<port>
   int port() const { return port_; }
   pid_t pid() const { return pid_; }  // 0 once stopped
+  // Who pid() is (argv, start time) for state.json (proc/ownership.h); captured at start.
+  const proc::ProcessIdentity& identity() const { return identity_; }
   uint64_t chain_id() const { return options_.chain_id; }
   const std::filesystem::path& log_file() const { return options_.log_file; }
   const std::filesystem::path& binary() const { return options_.binary; }
@@ -106,6 +109,7 @@ class LocalAnvil {
   std::string url_;
   int port_ = 0;
   pid_t pid_ = 0;
+  proc::ProcessIdentity identity_;
   std::shared_ptr<eth::RpcClient> client_;
 };
 

@@ -15,6 +15,7 @@
 #include "br2k/common/run_state.h"
 #include "br2k/common/status.h"
 #include "br2k/etcd/types.h"
+#include "br2k/proc/ownership.h"
 #include "br2k/proc/process.h"
 
 namespace br2k::cluster {
@@ -42,6 +43,9 @@ struct MemberInfo {
   std::filesystem::path data_dir;
   std::filesystem::path log_file;
   pid_t pid = 0;  // 0 while stopped
+  // Who `pid` is (its argv and start time), recorded in state.json so that a reused pid is never
+  // taken for the member (proc/ownership.h).
+  proc::ProcessIdentity identity;
 };
 
 // Health of one member as `br2k status` reports it.

@@ -21,6 +21,10 @@ struct EtcdMemberState {
   int pid = 0;
   std::string data_dir;
   std::string log_file;
+  // Who the pid is (proc/ownership.h): the command line it was started with and its start time
+  // (field 22 of /proc/<pid>/stat). Optional in the document (absent = empty / 0 = unknown).
+  std::vector<std::string> argv;
+  uint64_t start_time = 0;
 };
 
 // One replica of the replicated service (br2k-logserver for now).
@@ -34,6 +38,7 @@ struct ReplicaState {
   // The exact command line it was started with (argv[0] = binary), so a deployment backend can
   // restart it as it was. Optional in the document (absent = empty).
   std::vector<std::string> argv;
+  uint64_t start_time = 0;  // field 22 of /proc/<pid>/stat; optional (absent = 0 = unknown)
 };
 
 // The Ethereum side of a `br2k up` run: the chain the registry lives on and the accounts the
@@ -44,6 +49,10 @@ struct ChainState {
   uint64_t chain_id = 0;
   int anvil_pid = 0;             // 0 when the chain is external (not started by br2k up)
   std::string anvil_log;         // "" when external
+  // The embedded anvil's command line and start time (proc/ownership.h). Optional in the
+  // document (absent = empty / 0 = unknown).
+  std::vector<std::string> anvil_argv;
+  uint64_t anvil_start_time = 0;
   std::string registry;          // 0x-address of the ServiceRegistry contract
   std::string service_name;      // the registry id is keccak256(service_name)
   std::string owner_key_file;    // owner and manager of the service
@@ -56,6 +65,10 @@ struct ChainState {
 struct ManagerState {
   int pid = 0;
   std::string log_file;
+  // Its command line and start time (proc/ownership.h). Optional in the document (absent =
+  // empty / 0 = unknown).
+  std::vector<std::string> argv;
+  uint64_t start_time = 0;
 };
 
 // A containerised deployment (`br2k up --containers`): pods on a pod runtime instead of local

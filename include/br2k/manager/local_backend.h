@@ -5,9 +5,10 @@
 // (RunState's ReplicaState::argv), so it keeps its id, port/URL and data directory (its durable
 // state is intact), appending to the same log file, detached from the manager (it outlives it,
 // like `br2k up --detach` children). The new pids are written back into state.json with a
-// load-modify-save under the StateLock (state_lock.h), so `br2k down` stops them. A replica is
-// taken as running when its pid is alive and /proc/<pid>/cmdline still runs the same binary
-// (pids get reused). etcd members are not restarted: when one is down the report warns.
+// load-modify-save under the StateLock (state_lock.h), so `br2k down` stops them, with their
+// start times. A replica is taken as running when its pid is alive and still the process we
+// started (proc::IsOurs: same executable, exact argv, same start time when recorded; pids get
+// reused). etcd members are not restarted: when one is down the report warns.
 //
 // Endpoints and Check read state.json without the lock (it is replaced atomically).
 // Thread-safe: concurrent Deploys are serialised by the state lock.
@@ -34,8 +35,8 @@ struct LocalBackendOptions {
   std::vector<eth::ServiceId> services;
   std::shared_ptr<proc::Launcher> launcher;  // default proc::PosixLauncher()
   std::shared_ptr<HealthProber> prober;      // default MakeHttpHealthProber()
-  // Is this replica's process running? Default: launcher->Alive(pid) and /proc/<pid>/cmdline
-  // runs the basename of argv[0] (so a reused pid is not taken for the replica).
+  // Is this replica's process running? Default: launcher->Alive(pid) and proc::IsOurs on its
+  // pid, argv and start time (so a reused pid is not taken for the replica).
   std::function<bool(const ReplicaState&)> is_running;
   std::chrono::milliseconds lock_timeout{std::chrono::seconds(10)};
 };

@@ -92,6 +92,59 @@ TEST(RunState, ChainAndManagerSectionsRoundTripAndAreOptional) {
   EXPECT_NE(r.status().message().find("chain.chain_id"), std::string::npos) << r.status();
 }
 
+TEST(RunState, ProcessIdentitiesRoundTripAndAreOptional) {
+  RunState s = Sample();
+  s.etcd[0].argv = {"etcd", "--name=etcd-0"};
+  s.etcd[0].start_time = 123456789;
+  s.replicas.push_back({.id = "node-0",
+                        .url = "http://127.0.0.1:2000",
+                        .pid = 90,
+                        .argv = {"/bin/br2k-logserver", "--id=node-0"},
+                        .start_time = 5});
+  ChainState c;
+  c.rpc_url = "http://127.0.0.1:8545";
+  c.anvil_pid = 99;
+  c.anvil_argv = {"/bin/anvil", "--port", "8545"};
+  c.anvil_start_time = 7;
+  s.chain = c;
+  s.manager = ManagerState{
+      .pid = 123, .log_file = "/m.log", .argv = {"/bin/br2k", "manager"}, .start_time = 8};
+  auto back = RunState::Parse(s.Serialize());
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->Serialize(), s.Serialize());
+  EXPECT_EQ(back->etcd[0].argv, s.etcd[0].argv);
+  EXPECT_EQ(back->etcd[0].start_time, 123456789u);
+  EXPECT_TRUE(back->etcd[1].argv.empty());
+  EXPECT_EQ(back->etcd[1].start_time, 0u);  // absent: unknown (older state files)
+  EXPECT_EQ(back->replicas[0].start_time, 5u);
+  EXPECT_EQ(back->chain->anvil_argv, c.anvil_argv);
+  EXPECT_EQ(back->chain->anvil_start_time, 7u);
+  EXPECT_EQ(back->manager->argv, s.manager->argv);
+  EXPECT_EQ(back->manager->start_time, 8u);
+  // Unknown identities are not written, so documents of older versions stay as they were.
+  EXPECT_EQ(Sample().Serialize().find("start_time"), std::string::npos);
+  EXPECT_EQ(Sample().Serialize().find("argv"), std::string::npos);
+
+  // Strict: mistyped or negative values are rejected, naming the field.
+  auto expect_bad = [&](const std::string& from, const std::string& to, const std::string& field) {
+    std::string doc = s.Serialize();
+    auto at = doc.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    doc.replace(at, from.size(), to);
+    auto r = RunState::Parse(doc);
+    ASSERT_FALSE(r.ok()) << to;
+    EXPECT_NE(r.status().message().find(field), std::string::npos) << r.status();
+  };
+  expect_bad("\"start_time\": 123456789", "\"start_time\": -1", "etcd[0].start_time");
+  expect_bad("\"start_time\": 123456789", "\"start_time\": \"1\"", "etcd[0].start_time");
+  expect_bad("\"start_time\": 123456789", "\"start_time\": 1.5", "etcd[0].start_time");
+  expect_bad("\"start_time\": 5", "\"start_time\": -5", "replicas[0].start_time");
+  expect_bad("\"anvil_start_time\": 7", "\"anvil_start_time\": true", "chain.anvil_start_time");
+  expect_bad("\"start_time\": 8", "\"start_time\": null", "manager.start_time");
+  expect_bad("\"--name=etcd-0\"", "3", "etcd[0].argv");
+  expect_bad("\"anvil_argv\": [", "\"anvil_argv\": \"x\", \"unused\": [", "chain.anvil_argv");
+}
+
 TEST(RunState, ContainersSectionRoundTripsAndIsChecked) {
   RunState s = Sample();
   ContainerState c;
