@@ -87,7 +87,8 @@ Census TakeCensus(const RunState& s) {
   if (s.containers) {
     // Pods are podman's, not our children: a replica counts when its URL answers.
     for (const auto& row : ProbeReplicas(s.replicas, Deadline::After(3s)))
-      (row.error.empty() ? c.alive : c.dead).push_back(row.state.id + " (pod " + row.state.etcd_member + ")");
+      (row.error.empty() ? c.alive : c.dead)
+          .push_back(row.state.id + " (pod " + row.state.etcd_member + ")");
   } else {
     for (const auto& m : s.etcd) note(m.name, m.pid, EtcdAlive(m));
     for (const auto& r : s.replicas) note(r.id, r.pid, ReplicaAlive(r));
@@ -649,7 +650,8 @@ int Up(const UpFlags& f) {
   s.detached = f.detach;
   s.owner_pid = f.detach ? 0 : ::getpid();
   const bool with_chain = !f.no_service;
-  if (f.containers && f.no_service) return Fail("--containers deploys the service: drop --no-service");
+  if (f.containers && f.no_service)
+    return Fail("--containers deploys the service: drop --no-service");
   const int steps = f.no_service ? 1 : (f.no_manager ? 4 : 5);
   int step = 0;
   std::unique_ptr<LocalChain> chain;
@@ -739,7 +741,8 @@ int Up(const UpFlags& f) {
     auto planned = PlanContainers(co);
     if (!planned.ok()) return abort(planned.status().message());
     ContainerState cs = *planned;
-    if (Status st = PublishImages(co, cs, Deadline::After(600s)); !st.ok()) return abort(st.message());
+    if (Status st = PublishImages(co, cs, Deadline::After(600s)); !st.ok())
+      return abort(st.message());
     s.containers = cs;
     if (Status st = SaveState(run_dir, s); !st.ok()) return abort(st.message());
     std::printf("\n");
@@ -773,62 +776,62 @@ int Up(const UpFlags& f) {
              " at " + leader_url + ", published on chain; recovery information on chain",
          t);
   } else {
-  // [3/5] etcd.
-  {
-    auto t = begin("etcd");
-    cluster::LocalClusterOptions o;
-    o.members = f.members;
-    o.run_dir = run_dir;
-    o.etcd_binary = f.etcd_binary;
-    o.heartbeat_ms = f.heartbeat_ms;
-    o.election_ms = f.election_ms;
-    o.detach = f.detach;
-    auto c = cluster::LocalCluster::Start(o, Deadline::After(60s));
-    if (!c.ok()) return abort(c.status().message());
-    etcd_cluster = std::move(*c);
-    s.etcd = etcd_cluster->ToState();
-    if (Status st = SaveState(run_dir, s); !st.ok()) return abort(st.message());
-    if (reg.stored_epoch > 0) {
-      Status st = RaiseEtcdRevision(etcd_cluster->client_urls(),
-                                    static_cast<int64_t>(reg.stored_epoch), Deadline::After(60s));
-      if (!st.ok()) return abort(st.message());
+    // [3/5] etcd.
+    {
+      auto t = begin("etcd");
+      cluster::LocalClusterOptions o;
+      o.members = f.members;
+      o.run_dir = run_dir;
+      o.etcd_binary = f.etcd_binary;
+      o.heartbeat_ms = f.heartbeat_ms;
+      o.election_ms = f.election_ms;
+      o.detach = f.detach;
+      auto c = cluster::LocalCluster::Start(o, Deadline::After(60s));
+      if (!c.ok()) return abort(c.status().message());
+      etcd_cluster = std::move(*c);
+      s.etcd = etcd_cluster->ToState();
+      if (Status st = SaveState(run_dir, s); !st.ok()) return abort(st.message());
+      if (reg.stored_epoch > 0) {
+        Status st = RaiseEtcdRevision(etcd_cluster->client_urls(),
+                                      static_cast<int64_t>(reg.stored_epoch), Deadline::After(60s));
+        if (!st.ok()) return abort(st.message());
+      }
+      done(std::to_string(f.members) + " members healthy (heartbeat " +
+               std::to_string(f.heartbeat_ms) + " ms, election " + std::to_string(f.election_ms) +
+               " ms)",
+           t);
     }
-    done(std::to_string(f.members) + " members healthy (heartbeat " +
-             std::to_string(f.heartbeat_ms) + " ms, election " + std::to_string(f.election_ms) +
-             " ms)",
-         t);
-  }
 
-  if (!f.no_service) {
-    // [4/5] the replicated service.
-    auto t = begin("service '" + f.service_name + "'");
-    ReplicaSetOptions ro;
-    ro.run_dir = run_dir;
-    ro.service = f.service_name;
-    ro.ports = ports;
-    ro.detach = f.detach;
-    ro.chain = s.chain;
-    // LocalCluster runs etcd with the same --max-txn-ops.
-    ro.extra_args = {EtcdMaxTxnOpsFlag()};
-    auto reps = StartReplicas(s.etcd, ro);
-    if (!reps.ok()) return abort(reps.status().message());
-    s.service = f.service_name;
-    s.replicas = *reps;
-    if (Status st = SaveState(run_dir, s); !st.ok()) return abort(st.message());
-    Deadline d = Deadline::After(std::chrono::seconds(f.timeout_s));
-    if (Status st = WaitForServiceLeader(s.replicas, d); !st.ok()) return abort(st.message());
-    auto rows = ProbeReplicas(s.replicas, d);
-    const ReplicaRow* leader = LeaderRow(rows);
-    if (!leader) return abort("the service lost its leader while starting; see the replica logs");
-    std::string leader_id = leader->state.id, leader_url = leader->state.url;
-    Status published = WaitForPublishedLocation(*s.chain, leader_url, leader->state.log_file, d);
-    if (!published.ok()) return abort(published.message());
-    auto loc = ReadPublishedLocation(*s.chain, Deadline::After(5s));
-    done(std::to_string(s.replicas.size()) + " replicas; leader " + leader_id + " at " +
-             leader_url + ", published on chain" +
-             (loc.ok() ? " (epoch " + std::to_string(loc->epoch) + ")" : ""),
-         t);
-  }
+    if (!f.no_service) {
+      // [4/5] the replicated service.
+      auto t = begin("service '" + f.service_name + "'");
+      ReplicaSetOptions ro;
+      ro.run_dir = run_dir;
+      ro.service = f.service_name;
+      ro.ports = ports;
+      ro.detach = f.detach;
+      ro.chain = s.chain;
+      // LocalCluster runs etcd with the same --max-txn-ops.
+      ro.extra_args = {EtcdMaxTxnOpsFlag()};
+      auto reps = StartReplicas(s.etcd, ro);
+      if (!reps.ok()) return abort(reps.status().message());
+      s.service = f.service_name;
+      s.replicas = *reps;
+      if (Status st = SaveState(run_dir, s); !st.ok()) return abort(st.message());
+      Deadline d = Deadline::After(std::chrono::seconds(f.timeout_s));
+      if (Status st = WaitForServiceLeader(s.replicas, d); !st.ok()) return abort(st.message());
+      auto rows = ProbeReplicas(s.replicas, d);
+      const ReplicaRow* leader = LeaderRow(rows);
+      if (!leader) return abort("the service lost its leader while starting; see the replica logs");
+      std::string leader_id = leader->state.id, leader_url = leader->state.url;
+      Status published = WaitForPublishedLocation(*s.chain, leader_url, leader->state.log_file, d);
+      if (!published.ok()) return abort(published.message());
+      auto loc = ReadPublishedLocation(*s.chain, Deadline::After(5s));
+      done(std::to_string(s.replicas.size()) + " replicas; leader " + leader_id + " at " +
+               leader_url + ", published on chain" +
+               (loc.ok() ? " (epoch " + std::to_string(loc->epoch) + ")" : ""),
+           t);
+    }
   }  // processes
   if (!f.no_service) {
     // [5/5] the manager.

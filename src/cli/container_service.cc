@@ -39,7 +39,8 @@ std::filesystem::path EtcdBinary() {
 
 deploy::PodmanRuntime Runtime(const ContainerState& c) {
   auto env = deploy::ContainerEnv::Prepare(c.root);
-  return deploy::PodmanRuntime(env.ok() ? *env : deploy::ContainerEnv(), proc::PosixCommandRunner());
+  return deploy::PodmanRuntime(env.ok() ? *env : deploy::ContainerEnv(),
+                               proc::PosixCommandRunner());
 }
 
 }  // namespace
@@ -49,7 +50,8 @@ deploy::DeploymentSpec SpecOf(const ContainerState& c, const std::optional<Chain
   spec.name = c.name;
   spec.namespace_name = c.namespace_name;
   spec.nodes = static_cast<size_t>(c.nodes);
-  spec.addressing = c.kind == "podman" ? deploy::Addressing::kLoopback : deploy::Addressing::kServices;
+  spec.addressing =
+      c.kind == "podman" ? deploy::Addressing::kLoopback : deploy::Addressing::kServices;
   spec.app_port_base = c.app_port_base;
   spec.etcd_client_port_base = c.etcd_client_port_base;
   spec.etcd_peer_port_base = c.etcd_peer_port_base;
@@ -58,9 +60,12 @@ deploy::DeploymentSpec SpecOf(const ContainerState& c, const std::optional<Chain
     spec.etcd_image = c.images[1];
   }
   if (chain) {
-    spec.chain = {.rpc_url = chain->rpc_url, .chain_id = chain->chain_id,
-                  .registry = chain->registry, .service_name = chain->service_name};
-    for (size_t i = 0; i < spec.nodes; ++i) spec.secrets.existing.push_back("operator-" + std::to_string(i) + ".key");
+    spec.chain = {.rpc_url = chain->rpc_url,
+                  .chain_id = chain->chain_id,
+                  .registry = chain->registry,
+                  .service_name = chain->service_name};
+    for (size_t i = 0; i < spec.nodes; ++i)
+      spec.secrets.existing.push_back("operator-" + std::to_string(i) + ".key");
     if (!chain->tx_key_file.empty()) spec.secrets.existing.push_back("tx.key");
   }
   return spec;
@@ -69,8 +74,11 @@ deploy::DeploymentSpec SpecOf(const ContainerState& c, const std::optional<Chain
 std::vector<ReplicaState> ReplicasOf(const deploy::DeploymentSpec& spec) {
   std::vector<ReplicaState> out;
   for (size_t i = 0; i < spec.nodes; ++i)
-    out.push_back({.id = "node-" + std::to_string(i), .url = spec.AppUrl(i), .pid = 0,
-                   .etcd_member = spec.PodName(i), .data_dir = "volume " + spec.PodName(i) + "-data",
+    out.push_back({.id = "node-" + std::to_string(i),
+                   .url = spec.AppUrl(i),
+                   .pid = 0,
+                   .etcd_member = spec.PodName(i),
+                   .data_dir = "volume " + spec.PodName(i) + "-data",
                    .log_file = "podman logs " + spec.PodName(i) + "-app"});
   return out;
 }
@@ -147,6 +155,10 @@ Status DeployPods(const ContainerUpOptions& o, const ChainState& chain, Containe
   spec.app_args = o.extra_args;
   if (Status st = FillKeySecrets(chain, spec); !st.ok()) return st;
   auto runtime = Runtime(out);
+  // A fresh `up` starts a fresh service history on a fresh chain (as StartReplicas empties the
+  // replicas' data directories): the volumes and Secret an earlier run of this name left behind
+  // (`br2k down` keeps them) would hold an etcd cluster of other ports and another history.
+  if (Status st = runtime.Remove(spec, /*purge=*/true, deadline); !st.ok()) return st;
   auto deployed = deploy::DeployAndWait(runtime, spec, 0, o.progress, deadline);
   if (!deployed.ok()) return deployed.status();
   auto recovery = deploy::RecoveryOf(spec, "podman", "podman", "", out.container_registry);

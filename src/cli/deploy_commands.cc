@@ -46,7 +46,8 @@ struct ImagesFlags {
 deploy::PublishOptions PublishOptionsOf(const ImagesFlags& f) {
   deploy::PublishOptions o;
   o.work_dir = ResolveRunDir(f.run_dir);
-  o.app_binary = f.app_binary.empty() ? SelfDir() / "br2k-logserver" : std::filesystem::path(f.app_binary);
+  o.app_binary =
+      f.app_binary.empty() ? SelfDir() / "br2k-logserver" : std::filesystem::path(f.app_binary);
   o.etcd_binary = f.etcd_binary;
   o.registry = f.registry;
   o.repository = f.repository;
@@ -60,10 +61,12 @@ int ImagesBuild(const ImagesFlags& f) {
   auto env = deploy::ContainerEnv::Prepare(o.work_dir / "containers");
   if (!env.ok()) return Fail(env.status().message());
   deploy::ImagesFile images;
-  if (auto loaded = deploy::ImagesFile::Load(o.work_dir / "images.json"); loaded.ok()) images = *loaded;
+  if (auto loaded = deploy::ImagesFile::Load(o.work_dir / "images.json"); loaded.ok())
+    images = *loaded;
   deploy::ImageBuilder builder(*env, proc::PosixCommandRunner());
   std::printf("%-16s %-17s %-20s %s\n", "IMAGE", "TAG", "ID", "SIZE");
-  for (auto [name, binary] : {std::pair{o.app_image_name, o.app_binary}, {o.etcd_image_name, o.etcd_binary}}) {
+  for (auto [name, binary] :
+       {std::pair{o.app_image_name, o.app_binary}, {o.etcd_image_name, o.etcd_binary}}) {
     auto r = builder.Build({.name = name, .binary = binary, .dirs = {"/tmp"}}, images.Find(name),
                            Deadline::After(600s));
     if (!r.ok()) return Fail(r.status().message());
@@ -77,9 +80,9 @@ int ImagesBuild(const ImagesFlags& f) {
 }
 
 int ImagesPush(const ImagesFlags& f) {
-  auto pub = deploy::BuildAndPublish(PublishOptionsOf(f),
-                                     [](const std::string& l) { std::printf("%s\n", l.c_str()); },
-                                     Deadline::After(900s));
+  auto pub = deploy::BuildAndPublish(
+      PublishOptionsOf(f), [](const std::string& l) { std::printf("%s\n", l.c_str()); },
+      Deadline::After(900s));
   if (!pub.ok()) return Fail(pub.status().message());
   std::printf("\nrecorded in %s\n", (ResolveRunDir(f.run_dir) / "registry.json").c_str());
   return 0;
@@ -93,8 +96,9 @@ int ImagesList(const ImagesFlags& f) {
   std::printf("%-16s %-17s %-20s %-9s %s\n", "IMAGE", "TAG", "ID", "SIZE", "PUSHED AS");
   for (const auto& r : images->images) {
     const deploy::PushedImage* p = reg.ok() ? reg->Find(r.name) : nullptr;
-    std::printf("%-16s %-17s %-20s %-9s %s\n", r.name.c_str(), r.tag.c_str(), r.id.substr(0, 19).c_str(),
-                (std::to_string(r.size / (1024 * 1024)) + " MiB").c_str(), p ? p->reference.c_str() : "-");
+    std::printf(
+        "%-16s %-17s %-20s %-9s %s\n", r.name.c_str(), r.tag.c_str(), r.id.substr(0, 19).c_str(),
+        (std::to_string(r.size / (1024 * 1024)) + " MiB").c_str(), p ? p->reference.c_str() : "-");
   }
   return 0;
 }
@@ -102,10 +106,12 @@ int ImagesList(const ImagesFlags& f) {
 int RegistryStart(const ImagesFlags& f) {
   auto dir = ResolveRunDir(f.run_dir);
   if (auto running = deploy::RunningEmbeddedRegistry(dir)) {
-    std::printf("embedded registry already runs on 127.0.0.1:%d (pid %d)\n", running->port, running->pid);
+    std::printf("embedded registry already runs on 127.0.0.1:%d (pid %d)\n", running->port,
+                running->pid);
     return 0;
   }
-  auto r = deploy::StartEmbeddedRegistry(*proc::PosixLauncher(), dir / "registry", true, Deadline::After(30s));
+  auto r = deploy::StartEmbeddedRegistry(*proc::PosixLauncher(), dir / "registry", true,
+                                         Deadline::After(30s));
   if (!r.ok()) return Fail(r.status().message());
   deploy::RegistryFile file;
   if (auto loaded = deploy::RegistryFile::Load(dir / "registry.json"); loaded.ok()) file = *loaded;
@@ -114,7 +120,8 @@ int RegistryStart(const ImagesFlags& f) {
   file.images.clear();
   file.embedded = *r;
   if (auto st = file.Save(dir / "registry.json"); !st.ok()) return Fail(st.message());
-  std::printf("embedded registry on 127.0.0.1:%d (pid %d, data in %s)\n", r->port, r->pid, r->root.c_str());
+  std::printf("embedded registry on 127.0.0.1:%d (pid %d, data in %s)\n", r->port, r->pid,
+              r->root.c_str());
   return 0;
 }
 
@@ -303,7 +310,8 @@ int Deploy(const DeployFlags& f) {
   auto state = LoadRunStateIfAny(dir);
   if (!state.ok()) return Fail(state.status().message());
   if (!*state || !(*state)->containers)
-    return Fail("no containers deployment in " + dir.string() + ": start one with `br2k up --containers`");
+    return Fail("no containers deployment in " + dir.string() +
+                ": start one with `br2k up --containers`");
   const auto& c = *(*state)->containers;
   auto env = deploy::ContainerEnv::Prepare(c.root);
   if (!env.ok()) return Fail(env.status().message());
@@ -342,9 +350,11 @@ int Undeploy(const DeployFlags& f) {
   auto env = deploy::ContainerEnv::Prepare(c.root);
   if (!env.ok()) return Fail(env.status().message());
   deploy::PodmanRuntime runtime(*env, proc::PosixCommandRunner());
-  if (auto st = runtime.Remove(SpecOf(c, (*state)->chain), f.purge, Deadline::After(120s)); !st.ok())
+  if (auto st = runtime.Remove(SpecOf(c, (*state)->chain), f.purge, Deadline::After(120s));
+      !st.ok())
     return Fail(st.message());
-  std::printf("removed %d pod(s)%s\n", c.nodes, f.purge ? ", their volumes and the keys' Secret" : " (volumes kept)");
+  std::printf("removed %d pod(s)%s\n", c.nodes,
+              f.purge ? ", their volumes and the keys' Secret" : " (volumes kept)");
   return 0;
 }
 
@@ -352,26 +362,33 @@ int Undeploy(const DeployFlags& f) {
 
 void RegisterDeployCommands(CLI::App& app) {
   auto fi = std::make_shared<ImagesFlags>();
-  auto* images = app.add_subcommand("images", "Container images of the service and the container registry");
+  auto* images =
+      app.add_subcommand("images", "Container images of the service and the container registry");
   images->require_subcommand(1);
   auto common = [&](CLI::App* c) {
-    c->add_option("--run-dir", fi->run_dir, "Where images.json, registry.json and br2k's container storage live");
-    c->add_option("--app-binary", fi->app_binary, "The app binary (default: br2k-logserver beside br2k)");
+    c->add_option("--run-dir", fi->run_dir,
+                  "Where images.json, registry.json and br2k's container storage live");
+    c->add_option("--app-binary", fi->app_binary,
+                  "The app binary (default: br2k-logserver beside br2k)");
     c->add_option("--etcd-binary", fi->etcd_binary, "The etcd binary")->capture_default_str();
   };
-  auto* build = images->add_subcommand("build", "Build the app and etcd images with buildah (on scratch; cached)");
+  auto* build = images->add_subcommand(
+      "build", "Build the app and etcd images with buildah (on scratch; cached)");
   common(build);
   build->callback([fi] { std::exit(ImagesBuild(*fi)); });
-  auto* push = images->add_subcommand("push", "Build (cached) and push both images; record them by digest");
+  auto* push =
+      images->add_subcommand("push", "Build (cached) and push both images; record them by digest");
   common(push);
-  push->add_option("--registry", fi->registry, "host[:port] of the registry (default: the embedded one)");
+  push->add_option("--registry", fi->registry,
+                   "host[:port] of the registry (default: the embedded one)");
   push->add_option("--repository", fi->repository, "Repository path prefix")->capture_default_str();
   push->add_option("--authfile", fi->authfile, "Containers auth file (default: the tools' own)");
   push->callback([fi] { std::exit(ImagesPush(*fi)); });
   auto* list = images->add_subcommand("list", "What was built and pushed");
   list->add_option("--run-dir", fi->run_dir, "Run directory");
   list->callback([fi] { std::exit(ImagesList(*fi)); });
-  auto* reg = images->add_subcommand("registry", "The embedded container registry (docker-registry on loopback)");
+  auto* reg = images->add_subcommand(
+      "registry", "The embedded container registry (docker-registry on loopback)");
   reg->require_subcommand(1);
   auto* start = reg->add_subcommand("start", "Start it (in the background)");
   start->add_option("--run-dir", fi->run_dir, "Run directory");
@@ -381,7 +398,9 @@ void RegisterDeployCommands(CLI::App& app) {
   stop->callback([fi] { std::exit(RegistryStop(*fi)); });
 
   auto fd = std::make_shared<DeployFlags>();
-  auto* d = app.add_subcommand("deploy", "Deploy the service's pods on a context (default: the active one; podman when none)");
+  auto* d = app.add_subcommand(
+      "deploy",
+      "Deploy the service's pods on a context (default: the active one; podman when none)");
   d->add_option("--run-dir", fd->run_dir, "Run directory");
   d->add_option("--context", fd->context,
                 "Context to deploy to (default: the active one; podman when none)");
@@ -393,12 +412,15 @@ void RegisterDeployCommands(CLI::App& app) {
   d->add_option("--node-label-value", fd->node_label_value, "Kubernetes: its value")
       ->capture_default_str();
   d->add_option("--name", fd->name, "Deployment (and service) name")->capture_default_str();
-  d->add_option("--nodes", fd->nodes, "Pods (one app + etcd each)")->check(CLI::Range(1, 16))->capture_default_str();
+  d->add_option("--nodes", fd->nodes, "Pods (one app + etcd each)")
+      ->check(CLI::Range(1, 16))
+      ->capture_default_str();
   d->add_flag("--dry-run", fd->dry_run, "Print the manifests instead of applying them");
   d->add_option("-o,--output", fd->output, "With --dry-run: yaml or json")->capture_default_str();
   d->add_option("--timeout", fd->timeout_s, "Seconds to wait for the pods")->capture_default_str();
   d->callback([fd] { std::exit(Deploy(*fd)); });
-  auto* u = app.add_subcommand("undeploy", "Remove the service's pods (volumes kept unless --purge)");
+  auto* u =
+      app.add_subcommand("undeploy", "Remove the service's pods (volumes kept unless --purge)");
   u->add_option("--run-dir", fd->run_dir, "Run directory");
   u->add_flag("--purge", fd->purge, "Also delete the volumes (data) and the keys' Secret");
   u->add_option("--context", fd->context,

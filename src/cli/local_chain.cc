@@ -295,13 +295,16 @@ Result<PublishedLocation> ReadPublishedLocation(const ChainState& chain, Deadlin
   return PublishedLocation{.location = l.location, .epoch = l.epoch, .state = l.state};
 }
 
-Status WriteRecoveryInfo(const ChainState& chain, const eth::RecoveryInfo& info, Deadline deadline) {
+Status WriteRecoveryInfo(const ChainState& chain, const eth::RecoveryInfo& info,
+                         Deadline deadline) {
   BR2K_ASSIGN_OR_RETURN(auto client, Connect(chain.rpc_url, deadline));
   BR2K_ASSIGN_OR_RETURN(auto address, eth::Address::Parse(chain.registry));
   BR2K_ASSIGN_OR_RETURN(auto owner_key, eth::LoadKeyFile(chain.owner_key_file));
-  BR2K_ASSIGN_OR_RETURN(auto owner, eth::TxSender::Create(client, owner_key, chain.chain_id, deadline));
+  BR2K_ASSIGN_OR_RETURN(auto owner,
+                        eth::TxSender::Create(client, owner_key, chain.chain_id, deadline));
   eth::ServiceRegistry reg(client, address);
-  auto r = reg.UpdateRecoveryInfo(*owner, eth::ServiceIdFromName(chain.service_name), info, deadline);
+  auto r =
+      reg.UpdateRecoveryInfo(*owner, eth::ServiceIdFromName(chain.service_name), info, deadline);
   if (!r.ok()) return r.status().WithContext("writing the recovery information");
   return Status::Ok();
 }

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cstdint>
-
 #include <fstream>
 #include <sstream>
 
@@ -30,7 +29,9 @@ std::string ContainersConf() {
   std::string nproc = std::to_string(Limit(RLIMIT_NPROC, 8192));
   return "# Written by br2k; used through CONTAINERS_CONF, never installed in /etc.\n"
          "[containers]\n"
-         "default_ulimits = [\"nofile=" + nofile + ":" + nofile + "\", \"nproc=" + nproc + ":" + nproc + "\"]\n"
+         "default_ulimits = [\"nofile=" +
+         nofile + ":" + nofile + "\", \"nproc=" + nproc + ":" + nproc +
+         "\"]\n"
          "log_driver = \"k8s-file\"\n"
          "[engine]\n"
          "runtime = \"runc\"\n"
@@ -63,10 +64,12 @@ Status WriteIfDifferent(const std::filesystem::path& file, const std::string& co
 Result<ContainerEnv> ContainerEnv::Prepare(const std::filesystem::path& root) {
   std::error_code ec;
   std::filesystem::path abs = std::filesystem::absolute(root, ec);
-  if (ec) return Status(StatusCode::kInternal, "container root " + root.string() + ": " + ec.message());
+  if (ec)
+    return Status(StatusCode::kInternal, "container root " + root.string() + ": " + ec.message());
   for (auto dir : {abs, abs / "storage" / "graph", abs / "storage" / "run", abs / "tmp"}) {
     std::filesystem::create_directories(dir, ec);
-    if (ec) return Status(StatusCode::kInternal, "cannot create " + dir.string() + ": " + ec.message());
+    if (ec)
+      return Status(StatusCode::kInternal, "cannot create " + dir.string() + ": " + ec.message());
   }
   if (auto st = WriteIfDifferent(abs / "containers.conf", ContainersConf()); !st.ok()) return st;
   if (auto st = WriteIfDifferent(abs / "storage.conf", StorageConf(abs)); !st.ok()) return st;

@@ -61,19 +61,23 @@ Result<EmbeddedRegistry> StartEmbeddedRegistry(proc::Launcher& launcher,
   std::error_code ec;
   fs::path root = fs::absolute(root_in, ec);
   fs::create_directories(root / "data", ec);
-  if (ec) return Status(StatusCode::kInternal, "cannot create " + root.string() + ": " + ec.message());
+  if (ec)
+    return Status(StatusCode::kInternal, "cannot create " + root.string() + ": " + ec.message());
   Status last(StatusCode::kUnavailable, "not started");
   for (int attempt = 0; attempt < 3 && !deadline.expired(); ++attempt) {
     auto port = proc::FreePort();
     if (!port.ok()) return port.status();
-    // CNCF Distribution's configuration (docs: distribution.github.io/distribution/about/configuration).
+    // CNCF Distribution's configuration (docs:
+    // distribution.github.io/distribution/about/configuration).
     std::string config =
         "# Written by br2k: the embedded container registry, loopback only.\n"
         "version: 0.1\n"
         "log:\n  level: warn\n  accesslog:\n    disabled: true\n"
-        "storage:\n  filesystem:\n    rootdirectory: " + (root / "data").string() +
+        "storage:\n  filesystem:\n    rootdirectory: " +
+        (root / "data").string() +
         "\n  delete:\n    enabled: true\n"
-        "http:\n  addr: 127.0.0.1:" + std::to_string(*port) + "\n";
+        "http:\n  addr: 127.0.0.1:" +
+        std::to_string(*port) + "\n";
     if (auto st = WriteFileAtomically(root / "config.yml", config); !st.ok()) return st;
     auto pid = launcher.Spawn({.argv = RegistryArgv(root / "config.yml"),
                                .log_file = root / "registry.log",
@@ -88,18 +92,20 @@ Result<EmbeddedRegistry> StartEmbeddedRegistry(proc::Launcher& launcher,
     EmbeddedRegistry r{.pid = *pid, .port = *port, .root = root.string()};
     while (!deadline.expired()) {
       if (!launcher.Alive(*pid)) {
-        last = Status(StatusCode::kUnavailable,
-                      "docker-registry exited at start; its log:\n" +
-                          proc::TailOfFile(root / "registry.log", 10, "  "));
+        last =
+            Status(StatusCode::kUnavailable, "docker-registry exited at start; its log:\n" +
+                                                 proc::TailOfFile(root / "registry.log", 10, "  "));
         break;
       }
-      if (CheckRegistryAnswers("127.0.0.1:" + std::to_string(*port), deadline.Cap(1s)).ok()) return r;
+      if (CheckRegistryAnswers("127.0.0.1:" + std::to_string(*port), deadline.Cap(1s)).ok())
+        return r;
       std::this_thread::sleep_for(50ms);
     }
     if (launcher.Alive(*pid)) {
       (void)proc::Terminate(launcher, *pid, 2s);
       if (deadline.expired())
-        return Status(StatusCode::kDeadlineExceeded, "docker-registry did not answer GET /v2/ in time");
+        return Status(StatusCode::kDeadlineExceeded,
+                      "docker-registry did not answer GET /v2/ in time");
     }
   }
   return last;
@@ -122,13 +128,15 @@ Result<PushedImage> PushImage(const ContainerEnv& env, proc::CommandRunner& runn
   argv.insert(argv.end(), {"push", "--quiet", "--digestfile", digest_file.string()});
   for (auto& f : TlsFlags(registry, authfile)) argv.push_back(f);
   argv.insert(argv.end(), {image.local, "docker://" + repo + ":" + image.tag});
-  auto r = proc::RunChecked(runner, {.argv = argv, .env = env.Env()}, deadline, StatusCode::kUnavailable);
+  auto r = proc::RunChecked(runner, {.argv = argv, .env = env.Env()}, deadline,
+                            StatusCode::kUnavailable);
   if (!r.ok()) return r.status().WithContext("push " + image.name + " to " + registry);
   std::string digest = ReadAll(digest_file);
   while (!digest.empty() && (digest.back() == '\n' || digest.back() == ' ')) digest.pop_back();
   PushedImage p{image.name, repo + "@" + digest};
   if (!ParseDigestReference(p.reference).ok())
-    return Status(StatusCode::kInternal, "buildah push wrote no usable digest (\"" + digest + "\")");
+    return Status(StatusCode::kInternal,
+                  "buildah push wrote no usable digest (\"" + digest + "\")");
   return p;
 }
 
@@ -143,9 +151,10 @@ Status CheckImageInRegistry(const ContainerEnv& env, proc::CommandRunner& runner
   if (!r.ok()) return r.status();
   if (r->ok()) return Status::Ok();
   std::string why = r->Summary();
-  if (why.find("manifest unknown") != std::string::npos || why.find("not found") != std::string::npos ||
-      why.find("NAME_UNKNOWN") != std::string::npos)
-    return Status(StatusCode::kNotFound, "image " + reference + " is not in its registry (" + why + ")");
+  if (why.find("manifest unknown") != std::string::npos ||
+      why.find("not found") != std::string::npos || why.find("NAME_UNKNOWN") != std::string::npos)
+    return Status(StatusCode::kNotFound,
+                  "image " + reference + " is not in its registry (" + why + ")");
   return Status(StatusCode::kUnavailable, "container registry for " + reference + ": " + why);
 }
 

@@ -55,7 +55,8 @@ Result<std::vector<PodStatus>> WaitReady(PodRuntime& runtime, const DeploymentSp
     }
     if (deadline.expired())
       return Status(StatusCode::kDeadlineExceeded,
-                    "pods not ready in time: " + (pods.empty() ? std::string("none listed") : DescribePods(pods)));
+                    "pods not ready in time: " +
+                        (pods.empty() ? std::string("none listed") : DescribePods(pods)));
     std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(250ms, deadline.remaining()));
   }
 }
@@ -75,7 +76,8 @@ Result<DeployOutcome> DeployAndWait(PodRuntime& runtime, const DeploymentSpec& s
   DeployOutcome out;
   out.pods = std::move(*pods);
   out.applied = objects->size();
-  out.took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  out.took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - start);
   return out;
 }
 

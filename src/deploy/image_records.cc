@@ -1,11 +1,10 @@
-#include "br2k/deploy/images.h"
-
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 #include <sstream>
 
 #include "br2k/common/atomic_file.h"
+#include "br2k/deploy/images.h"
 #include "text.h"
 
 namespace br2k::deploy {
@@ -27,7 +26,6 @@ Status Bad(const std::string& what) {
   return Status(StatusCode::kInvalidArgument, "images.json: " + what);
 }
 
-
 }  // namespace
 
 bool IsImageName(std::string_view name) {
@@ -47,8 +45,12 @@ Result<ImagesFile> ImagesFile::Parse(std::string_view text) {
     std::string at = "images[" + std::to_string(i) + "]";
     if (!e.is_object()) return Bad(at + " is not an object");
     ImageRecord r;
-    for (auto [key, field] : {std::pair{"name", &r.name}, {"tag", &r.tag}, {"local", &r.local},
-                              {"id", &r.id}, {"inputs", &r.inputs}, {"source", &r.source}}) {
+    for (auto [key, field] : {std::pair{"name", &r.name},
+                              {"tag", &r.tag},
+                              {"local", &r.local},
+                              {"id", &r.id},
+                              {"inputs", &r.inputs},
+                              {"source", &r.source}}) {
       if (!e.contains(key) || !e[key].is_string()) return Bad(at + "." + key + " must be a string");
       *field = e[key].get<std::string>();
     }
@@ -70,8 +72,13 @@ Result<ImagesFile> ImagesFile::Parse(std::string_view text) {
 std::string ImagesFile::Serialize() const {
   json arr = json::array();
   for (const auto& r : images)
-    arr.push_back({{"name", r.name}, {"tag", r.tag}, {"local", r.local}, {"id", r.id},
-                   {"size", r.size}, {"inputs", r.inputs}, {"source", r.source}});
+    arr.push_back({{"name", r.name},
+                   {"tag", r.tag},
+                   {"local", r.local},
+                   {"id", r.id},
+                   {"size", r.size},
+                   {"inputs", r.inputs},
+                   {"source", r.source}});
   return json{{"version", kVersion}, {"images", arr}}.dump(2) + "\n";
 }
 

@@ -23,7 +23,6 @@ std::string Hex(const unsigned char* p, size_t n) {
   return s;
 }
 
-
 }  // namespace
 
 ImageBuilder::ImageBuilder(ContainerEnv env, std::shared_ptr<proc::CommandRunner> runner)
@@ -37,8 +36,8 @@ Result<ImageRecord> ImageBuilder::Build(const ImageSpec& spec, const ImageRecord
   std::error_code ec;
   fs::path binary = fs::canonical(spec.binary, ec);
   if (ec) return Status(StatusCode::kNotFound, "binary " + spec.binary.string() + " not found");
-  std::string in_image =
-      spec.path_in_image.empty() ? "/usr/bin/" + spec.binary.filename().string() : spec.path_in_image;
+  std::string in_image = spec.path_in_image.empty() ? "/usr/bin/" + spec.binary.filename().string()
+                                                    : spec.path_in_image;
 
   auto ldd = runner_->Run({.argv = {"ldd", binary.string()}}, deadline);
   if (!ldd.ok()) return ldd.status();
@@ -91,7 +90,8 @@ Result<ImageRecord> ImageBuilder::Build(const ImageSpec& spec, const ImageRecord
   fs::path ctx = env_.root() / "build" / spec.name;
   fs::remove_all(ctx, ec);
   fs::create_directories(ctx / "rootfs", ec);
-  if (ec) return Status(StatusCode::kInternal, "cannot create " + ctx.string() + ": " + ec.message());
+  if (ec)
+    return Status(StatusCode::kInternal, "cannot create " + ctx.string() + ": " + ec.message());
   for (size_t i = 0; i < files.size(); ++i) {
     fs::path dst = ctx / "rootfs" / fs::path(files[i].first).relative_path();
     fs::create_directories(dst.parent_path(), ec);
@@ -109,16 +109,19 @@ Result<ImageRecord> ImageBuilder::Build(const ImageSpec& spec, const ImageRecord
     // libraries are stripped already. strip is deterministic, so the image stays reproducible.
     fs::path bin = ctx / "rootfs" / fs::path(files[0].first).relative_path();
     auto stripped = runner_->Run({.argv = {"strip", "--strip-debug", bin.string()}}, deadline);
-    if (!stripped.ok() && stripped.status().code() != StatusCode::kNotFound) return stripped.status();
+    if (!stripped.ok() && stripped.status().code() != StatusCode::kNotFound)
+      return stripped.status();
   }
-  for (const auto& d : spec.dirs) fs::create_directories(ctx / "rootfs" / fs::path(d).relative_path(), ec);
+  for (const auto& d : spec.dirs)
+    fs::create_directories(ctx / "rootfs" / fs::path(d).relative_path(), ec);
   // The loader is looked up at its absolute path; keep /lib64 etc. as real directories.
-  std::string containerfile =
-      "# Written by br2k: " + spec.name + " from " + binary.filename().string() +
-      " and its shared libraries, on scratch (nothing downloaded).\n"
-      "FROM scratch\n"
-      "COPY rootfs/ /\n"
-      "ENTRYPOINT [\"" + in_image + "\"]\n";
+  std::string containerfile = "# Written by br2k: " + spec.name + " from " +
+                              binary.filename().string() +
+                              " and its shared libraries, on scratch (nothing downloaded).\n"
+                              "FROM scratch\n"
+                              "COPY rootfs/ /\n"
+                              "ENTRYPOINT [\"" +
+                              in_image + "\"]\n";
   {
     std::ofstream cf(ctx / "Containerfile");
     cf << containerfile;
@@ -127,9 +130,9 @@ Result<ImageRecord> ImageBuilder::Build(const ImageSpec& spec, const ImageRecord
   std::string local = "localhost/" + spec.name + ":" + tag;
   auto argv = tools("buildah");
   // --timestamp 0: creation time and file times fixed, so equal inputs give an equal image id.
-  argv.insert(argv.end(), {"bud", "--quiet", "--timestamp", "0", "--identity-label=false",
-                           "--layers=false", "-f", (ctx / "Containerfile").string(), "-t", local,
-                           ctx.string()});
+  argv.insert(argv.end(),
+              {"bud", "--quiet", "--timestamp", "0", "--identity-label=false", "--layers=false",
+               "-f", (ctx / "Containerfile").string(), "-t", local, ctx.string()});
   auto built = proc::RunChecked(*runner_, {.argv = argv, .env = env_.Env()}, deadline);
   if (!built.ok()) return built.status();
 
@@ -141,9 +144,15 @@ Result<ImageRecord> ImageBuilder::Build(const ImageSpec& spec, const ImageRecord
   std::string id;
   int64_t size = 0;
   fields >> id >> size;
-  if (id.size() != 64) return Status(StatusCode::kInternal, "podman image inspect: unexpected id " + id);
-  ImageRecord r{.name = spec.name, .tag = tag, .local = local, .id = "sha256:" + id, .size = size,
-                .inputs = inputs, .source = binary.string()};
+  if (id.size() != 64)
+    return Status(StatusCode::kInternal, "podman image inspect: unexpected id " + id);
+  ImageRecord r{.name = spec.name,
+                .tag = tag,
+                .local = local,
+                .id = "sha256:" + id,
+                .size = size,
+                .inputs = inputs,
+                .source = binary.string()};
   return r;
 }
 

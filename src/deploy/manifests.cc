@@ -162,7 +162,9 @@ json AppContainer(const DeploymentSpec& spec, size_t i) {
       "--local-etcd=" + etcd,
   });
   const std::vector<std::string> names = spec.secrets.Names();
-  auto has = [&](const std::string& f) { return std::find(names.begin(), names.end(), f) != names.end(); };
+  auto has = [&](const std::string& f) {
+    return std::find(names.begin(), names.end(), f) != names.end();
+  };
   if (!spec.chain.rpc_url.empty()) {
     args.push_back("--rpc-url=" + spec.chain.rpc_url);
     if (!spec.chain.registry.empty()) args.push_back("--registry=" + spec.chain.registry);
@@ -237,9 +239,10 @@ json RenderPod(const DeploymentSpec& spec, size_t i) {
       {{"name", "data"}, {"persistentVolumeClaim", {{"claimName", spec.PodName(i) + "-data"}}}});
   if (!spec.secrets.Names().empty()) {
     // optional: false spelled out: podman 4.3's kube play dereferences it unchecked.
-    volumes.push_back({{"name", "keys"},
-                       {"secret",
-                        {{"secretName", spec.name + "-keys"}, {"defaultMode", 0400}, {"optional", false}}}});
+    volumes.push_back(
+        {{"name", "keys"},
+         {"secret",
+          {{"secretName", spec.name + "-keys"}, {"defaultMode", 0400}, {"optional", false}}}});
   }
   json pod_spec = {{"restartPolicy", "Always"},
                    {"hostNetwork", spec.addressing == Addressing::kLoopback},

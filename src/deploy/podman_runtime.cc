@@ -16,7 +16,9 @@ namespace {
 
 using nlohmann::json;
 
-std::string KindOf(const json& o) { return o.value("kind", ""); }
+std::string KindOf(const json& o) {
+  return o.value("kind", "");
+}
 std::string NameOf(const json& o) {
   return o.contains("metadata") ? o["metadata"].value("name", "") : "";
 }
@@ -53,7 +55,8 @@ Status PickLoopbackPorts(DeploymentSpec& spec) {
       if (!p.ok()) return p.status();
       bool ok = *p + static_cast<int>(spec.nodes) < 32768;
       for (size_t i = 0; ok && i < spec.nodes; ++i)
-        ok = !taken.count(*p + static_cast<int>(i)) && (i == 0 || CanBind(*p + static_cast<int>(i)));
+        ok =
+            !taken.count(*p + static_cast<int>(i)) && (i == 0 || CanBind(*p + static_cast<int>(i)));
       if (!ok) continue;
       base = *p;
       for (size_t i = 0; i < spec.nodes; ++i) taken.insert(*p + static_cast<int>(i));
@@ -84,14 +87,16 @@ Result<proc::CommandResult> PodmanRuntime::Podman(std::vector<std::string> args,
 Status PodmanRuntime::Play(const json& object, Deadline deadline) {
   // One object per play, fed on stdin ("-"): JSON is YAML, and podman reads it as is.
   std::vector<std::string> args{"kube", "play"};
-  if (KindOf(object) == "Pod" && PullsFromLoopbackOnly(object)) args.push_back("--tls-verify=false");
+  if (KindOf(object) == "Pod" && PullsFromLoopbackOnly(object))
+    args.push_back("--tls-verify=false");
   if (!options_.authfile.empty()) args.insert(args.end(), {"--authfile", options_.authfile});
   args.push_back("-");
   auto r = Podman(args, deadline, object.dump());
   if (!r.ok()) return r.status();
   if (!r->ok()) {
     std::string why = r->Summary(3);
-    bool pull = why.find("pull") != std::string::npos || why.find("manifest unknown") != std::string::npos ||
+    bool pull = why.find("pull") != std::string::npos ||
+                why.find("manifest unknown") != std::string::npos ||
                 why.find("connection refused") != std::string::npos;
     return Status(pull ? StatusCode::kUnavailable : StatusCode::kInvalidArgument,
                   "podman kube play " + KindOf(object) + " " + NameOf(object) + ": " + why);
@@ -103,7 +108,8 @@ Result<std::string> PodmanRuntime::PodState(const std::string& pod, Deadline dea
   auto r = Podman({"pod", "inspect", "--format", "{{.State}}", pod}, deadline);
   if (!r.ok()) return r.status();
   if (!r->ok()) {
-    if (r->err.find("no such pod") != std::string::npos || r->err.find("no pod with name") != std::string::npos)
+    if (r->err.find("no such pod") != std::string::npos ||
+        r->err.find("no pod with name") != std::string::npos)
       return Status(StatusCode::kNotFound, "no pod " + pod);
     return Status(StatusCode::kUnavailable, "podman pod inspect " + pod + ": " + r->Summary());
   }
@@ -159,10 +165,11 @@ Result<std::vector<PodStatus>> PodmanRuntime::Pods(const DeploymentSpec& spec, D
       if (*state != "Running") p.detail = "podman: " + *state;
     }
     if (p.phase == "Running") {
-      auto h = http::Call("http://127.0.0.1:" + std::to_string(spec.AppPort(i)), "GET", "/health", "", {},
-                          deadline.Cap(options_.health_timeout));
+      auto h = http::Call("http://127.0.0.1:" + std::to_string(spec.AppPort(i)), "GET", "/health",
+                          "", {}, deadline.Cap(options_.health_timeout));
       p.ready = h.ok() && h->status == 200;
-      if (!p.ready) p.detail = h.ok() ? "/health answered " + std::to_string(h->status) : h.status().message();
+      if (!p.ready)
+        p.detail = h.ok() ? "/health answered " + std::to_string(h->status) : h.status().message();
     }
     out.push_back(std::move(p));
   }
@@ -172,8 +179,10 @@ Result<std::vector<PodStatus>> PodmanRuntime::Pods(const DeploymentSpec& spec, D
 Status PodmanRuntime::DeletePod(const DeploymentSpec& spec, size_t node, Deadline deadline) {
   auto r = Podman({"pod", "rm", "--force", "--time", "0", spec.PodName(node)}, deadline);
   if (!r.ok()) return r.status();
-  if (!r->ok() && r->err.find("no pod") == std::string::npos && r->err.find("no such pod") == std::string::npos)
-    return Status(StatusCode::kUnavailable, "podman pod rm " + spec.PodName(node) + ": " + r->Summary());
+  if (!r->ok() && r->err.find("no pod") == std::string::npos &&
+      r->err.find("no such pod") == std::string::npos)
+    return Status(StatusCode::kUnavailable,
+                  "podman pod rm " + spec.PodName(node) + ": " + r->Summary());
   return Status::Ok();
 }
 

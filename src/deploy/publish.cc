@@ -38,15 +38,17 @@ Result<Published> BuildAndPublish(const PublishOptions& o, const ProgressFn& pro
     std::filesystem::path binary;
     std::vector<std::string> dirs;
     ImageRecord* into;
-  } wants[] = {{o.app_image_name, o.app_binary, {"/tmp", "/var/lib/br2k", "/etc/br2k/keys"}, &out.app},
-               {o.etcd_image_name, o.etcd_binary, {"/tmp", "/var/lib/etcd"}, &out.etcd}};
+  } wants[] = {
+      {o.app_image_name, o.app_binary, {"/tmp", "/var/lib/br2k", "/etc/br2k/keys"}, &out.app},
+      {o.etcd_image_name, o.etcd_binary, {"/tmp", "/var/lib/etcd"}, &out.etcd}};
   for (auto& w : wants) {
     auto built = builder.Build({.name = w.name, .binary = w.binary, .dirs = w.dirs},
                                images.Find(w.name), deadline);
     if (!built.ok()) return built.status().WithContext("building image " + w.name);
     bool cached = images.Find(w.name) && *images.Find(w.name) == *built;
     say("image " + built->local + " " + built->id.substr(0, 19) + " (" +
-        std::to_string(built->size / (1024 * 1024)) + " MiB" + (cached ? ", cached" : ", built") + ")");
+        std::to_string(built->size / (1024 * 1024)) + " MiB" + (cached ? ", cached" : ", built") +
+        ")");
     *w.into = *built;
     images.Put(*built);
   }

@@ -78,10 +78,11 @@ Result<ContainerRecovery> DecodeRecovery(const eth::RecoveryInfo& info) {
   if (!j.contains("v") || !j["v"].is_number_integer() || j["v"] != 1)
     return Bad("deploy context version must be 1");
   ContainerRecovery r;
-  for (auto [key, out, required] :
-       {std::tuple{"kind", &r.kind, true}, {"context", &r.context, true},
-        {"server", &r.server, false}, {"namespace", &r.namespace_name, true},
-        {"name", &r.name, true}}) {
+  for (auto [key, out, required] : {std::tuple{"kind", &r.kind, true},
+                                    {"context", &r.context, true},
+                                    {"server", &r.server, false},
+                                    {"namespace", &r.namespace_name, true},
+                                    {"name", &r.name, true}}) {
     if (auto st = str(key, out, required); !st.ok()) return st;
   }
   if (r.kind != "podman" && r.kind != "kubernetes")
@@ -92,7 +93,8 @@ Result<ContainerRecovery> DecodeRecovery(const eth::RecoveryInfo& info) {
   if (!IsLabel(r.namespace_name)) return Bad("namespace is not a DNS-1123 label");
   if (!IsLabel(r.name)) return Bad("name is not a DNS-1123 label");
   if (!j.contains("ports") || !j["ports"].is_object()) return Bad("ports must be an object");
-  for (auto [key, out] : {std::pair{"app", &r.app_port_base}, {"etcd_client", &r.etcd_client_port_base},
+  for (auto [key, out] : {std::pair{"app", &r.app_port_base},
+                          {"etcd_client", &r.etcd_client_port_base},
                           {"etcd_peer", &r.etcd_peer_port_base}}) {
     const auto& p = j["ports"];
     if (!p.contains(key) || !p[key].is_number_integer() || p[key].get<int64_t>() < 1 ||
@@ -101,10 +103,12 @@ Result<ContainerRecovery> DecodeRecovery(const eth::RecoveryInfo& info) {
     *out = p[key].get<int>();
   }
   if (j.contains("secrets")) {
-    if (!j["secrets"].is_array() || j["secrets"].size() > 64) return Bad("secrets must be a list of at most 64 names");
+    if (!j["secrets"].is_array() || j["secrets"].size() > 64)
+      return Bad("secrets must be a list of at most 64 names");
     static const std::regex file_re("[A-Za-z0-9._-]{1,128}");
     for (const auto& s : j["secrets"]) {
-      if (!s.is_string() || !std::regex_match(s.get<std::string>(), file_re) || s == "." || s == "..")
+      if (!s.is_string() || !std::regex_match(s.get<std::string>(), file_re) || s == "." ||
+          s == "..")
         return Bad("secrets holds a name that is not a plain file name");
       r.secret_files.push_back(s.get<std::string>());
     }

@@ -1,5 +1,3 @@
-#include "br2k/deploy/container_registry.h"
-
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -8,6 +6,7 @@
 #include <thread>
 
 #include "br2k/common/atomic_file.h"
+#include "br2k/deploy/container_registry.h"
 #include "br2k/http/client.h"
 
 namespace br2k::deploy {
@@ -55,13 +54,15 @@ Result<RegistryFile> RegistryFile::Parse(std::string_view text) {
   if (!j.contains("version") || !j["version"].is_number_integer() || j["version"] != kVersion)
     return Bad("version must be " + std::to_string(kVersion));
   RegistryFile f;
-  if (!j.contains("registry") || !j["registry"].is_string() || j["registry"].get<std::string>().empty())
+  if (!j.contains("registry") || !j["registry"].is_string() ||
+      j["registry"].get<std::string>().empty())
     return Bad("registry must be a non-empty string");
   f.registry = j["registry"];
   if (j.contains("repository")) {
     if (!j["repository"].is_string()) return Bad("repository must be a string");
     f.repository = j["repository"];
-    if (!f.repository.empty() && !std::regex_match(f.repository, std::regex("[a-z0-9._-]+(/[a-z0-9._-]+)*")))
+    if (!f.repository.empty() &&
+        !std::regex_match(f.repository, std::regex("[a-z0-9._-]+(/[a-z0-9._-]+)*")))
       return Bad("repository \"" + f.repository + "\" is not a repository path");
   }
   if (j.contains("embedded")) {
@@ -103,7 +104,8 @@ Result<RegistryFile> RegistryFile::Parse(std::string_view text) {
 
 std::string RegistryFile::Serialize() const {
   json j{{"version", kVersion}, {"registry", registry}, {"repository", repository}};
-  if (embedded) j["embedded"] = {{"pid", embedded->pid}, {"port", embedded->port}, {"root", embedded->root}};
+  if (embedded)
+    j["embedded"] = {{"pid", embedded->pid}, {"port", embedded->port}, {"root", embedded->root}};
   json arr = json::array();
   for (const auto& i : images) arr.push_back({{"name", i.name}, {"reference", i.reference}});
   j["images"] = arr;
@@ -111,7 +113,8 @@ std::string RegistryFile::Serialize() const {
 }
 
 Result<RegistryFile> RegistryFile::Load(const std::filesystem::path& file) {
-  if (!std::filesystem::exists(file)) return Status(StatusCode::kNotFound, file.string() + " does not exist");
+  if (!std::filesystem::exists(file))
+    return Status(StatusCode::kNotFound, file.string() + " does not exist");
   auto f = Parse(ReadAll(file));
   if (!f.ok()) return f.status().WithContext(file.string());
   return f;

@@ -5,10 +5,10 @@
 
 #include <atomic>
 #include <chrono>
-#include <optional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 

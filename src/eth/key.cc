@@ -222,7 +222,8 @@ Result<PrivateKey> LoadKeyFile(const std::filesystem::path& path) {
     // that is a valid hex key is taken.
     std::string trimmed = text.substr(0, text.find_last_not_of(" \t\r\n") + 1);
     if (!trimmed.empty() && trimmed.size() <= 256 &&
-        trimmed.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") ==
+        trimmed.find_first_not_of(
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") ==
             std::string::npos) {
       std::string decoded;
       CryptoPP::StringSource(trimmed, true,

@@ -10,7 +10,8 @@ namespace br2k::manager {
 
 Result<std::shared_ptr<ContainerBackend>> ContainerBackend::Create(ContainerBackendOptions o) {
   if (!o.runtime || !o.registry)
-    return Status(StatusCode::kInvalidArgument, "container backend: runtime and registry are required");
+    return Status(StatusCode::kInvalidArgument,
+                  "container backend: runtime and registry are required");
   if (o.context_name.empty())
     return Status(StatusCode::kInvalidArgument, "container backend: a context name is required");
   if (!o.runner) o.runner = proc::PosixCommandRunner();
@@ -49,13 +50,13 @@ Status ContainerBackend::Check(const eth::ServiceId&, const eth::RecoveryInfo& i
     return Status(StatusCode::kFailedPrecondition, r.status().message());
   }
   if (r->kind != options_.runtime->Kind())
-    return Status(StatusCode::kFailedPrecondition,
-                  "the service was deployed on " + r->kind + ", this manager deploys on " +
-                      options_.runtime->Kind());
+    return Status(StatusCode::kFailedPrecondition, "the service was deployed on " + r->kind +
+                                                       ", this manager deploys on " +
+                                                       options_.runtime->Kind());
   if (r->context != options_.context_name)
-    return Status(StatusCode::kFailedPrecondition,
-                  "unknown context \"" + r->context + "\" (this manager has \"" +
-                      options_.context_name + "\")");
+    return Status(StatusCode::kFailedPrecondition, "unknown context \"" + r->context +
+                                                       "\" (this manager has \"" +
+                                                       options_.context_name + "\")");
   if (r->kind == "kubernetes" && r->server != options_.context_server)
     return Status(StatusCode::kFailedPrecondition,
                   "context \"" + r->context + "\" points at " + options_.context_server +
@@ -65,8 +66,8 @@ Status ContainerBackend::Check(const eth::ServiceId&, const eth::RecoveryInfo& i
     if (st.code() == StatusCode::kNotFound)
       return Status(StatusCode::kFailedPrecondition, "missing digest: " + st.message());
     if (!st.ok())
-      return Status(StatusCode::kFailedPrecondition,
-                    "container registry " + r->container_registry + " cannot be reached: " + st.message());
+      return Status(StatusCode::kFailedPrecondition, "container registry " + r->container_registry +
+                                                         " cannot be reached: " + st.message());
   }
   return Status::Ok();
 }
@@ -85,7 +86,9 @@ Result<DeployReport> ContainerBackend::Deploy(const eth::ServiceId& service,
     else
       report.started.push_back(p.name + " (was " + p.phase + ")");
   }
-  auto progress = [&](const std::string& line) { spdlog::info("manager: {}: {}", spec.name, line); };
+  auto progress = [&](const std::string& line) {
+    spdlog::info("manager: {}: {}", spec.name, line);
+  };
   auto out = deploy::DeployAndWait(*options_.runtime, spec, spec.nodes / 2 + 1, progress, deadline);
   if (!out.ok()) return out.status();
   for (const auto& p : out->pods)

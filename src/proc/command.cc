@@ -9,8 +9,8 @@
 
 #include <cerrno>
 #include <cstring>
-#include <vector>
 #include <thread>
+#include <vector>
 
 extern char** environ;
 
@@ -45,7 +45,9 @@ Status Errno(const char* what) {
   return Status(StatusCode::kInternal, std::string(what) + ": " + std::strerror(errno));
 }
 
-void SetNonBlocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
+void SetNonBlocking(int fd) {
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
 
 class PosixRunner final : public CommandRunner {
  public:

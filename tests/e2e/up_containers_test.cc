@@ -23,7 +23,9 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 using CliRun = testing::CommandResult;
 
-CliRun Shell(const std::string& command) { return testing::RunShell(command); }
+CliRun Shell(const std::string& command) {
+  return testing::RunShell(command);
+}
 
 CliRun Br2k(const std::filesystem::path& run_dir, const std::string& args) {
   return Shell("BR2K_RUN_DIR='" + run_dir.string() + "' '" + (testing::BinDir() / "br2k").string() +
@@ -54,9 +56,11 @@ TEST(UpContainers, ServesSurvivesTheLeaderPodAndIsRecoveredFromTheChainAfterTota
   testing::ScratchDir dir("up-containers");
   const auto run_dir = dir.path() / "run";
   auto t0 = Clock::now();
-  CliRun up = Br2k(run_dir, "up --containers --detach --heartbeat-ms 50 --election-ms 500 --timeout 240");
+  CliRun up =
+      Br2k(run_dir, "up --containers --detach --heartbeat-ms 50 --election-ms 500 --timeout 240");
   std::cout << "[ up --containers ] " << std::chrono::duration<double>(Clock::now() - t0).count()
-            << " s\n" << up.out;
+            << " s\n"
+            << up.out;
   ASSERT_EQ(up.status, 0) << up.out;
   auto s = RunState::Load(run_dir / "state.json");
   ASSERT_TRUE(s.ok()) << s.status();
@@ -81,8 +85,10 @@ TEST(UpContainers, ServesSurvivesTheLeaderPodAndIsRecoveredFromTheChainAfterTota
   // Three pods run, each with an app and an etcd container.
   CliRun pods = Podman(*s, "ps --format '{{.Names}}'");
   for (int i = 0; i < 3; ++i) {
-    EXPECT_NE(pods.out.find("logserver-" + std::to_string(i) + "-app"), std::string::npos) << pods.out;
-    EXPECT_NE(pods.out.find("logserver-" + std::to_string(i) + "-etcd"), std::string::npos) << pods.out;
+    EXPECT_NE(pods.out.find("logserver-" + std::to_string(i) + "-app"), std::string::npos)
+        << pods.out;
+    EXPECT_NE(pods.out.find("logserver-" + std::to_string(i) + "-etcd"), std::string::npos)
+        << pods.out;
   }
 
   CliRun first = Br2k(run_dir, "call POST /logs --data '{\"user\":\"alice\"}' --timeout 60");
@@ -95,7 +101,8 @@ TEST(UpContainers, ServesSurvivesTheLeaderPodAndIsRecoveredFromTheChainAfterTota
   ASSERT_EQ(leader.status, 0) << leader.out;
   std::string leader_pod;
   for (size_t i = 0; i < s->replicas.size(); ++i)
-    if (leader.out.find(s->replicas[i].url) != std::string::npos) leader_pod = s->replicas[i].etcd_member;
+    if (leader.out.find(s->replicas[i].url) != std::string::npos)
+      leader_pod = s->replicas[i].etcd_member;
   ASSERT_FALSE(leader_pod.empty()) << leader.out;
   ASSERT_EQ(Podman(*s, "pod rm -f -t 0 " + leader_pod).status, 0);
   auto lost = Clock::now();
@@ -111,7 +118,8 @@ TEST(UpContainers, ServesSurvivesTheLeaderPodAndIsRecoveredFromTheChainAfterTota
   CliRun healed = Br2k(run_dir, "call GET /logs --claim-after 1 --timeout 240");
   std::cout << "[ up --containers ] every pod removed -> claim -> answered after the redeploy: "
             << std::chrono::duration<double>(Clock::now() - killed).count() << " s\n";
-  EXPECT_EQ(healed.status, 0) << healed.out << "\nmanager log:\n" << ReadFile(run_dir / "manager.log");
+  EXPECT_EQ(healed.status, 0) << healed.out << "\nmanager log:\n"
+                              << ReadFile(run_dir / "manager.log");
   EXPECT_NE(healed.out.find("\"alice\""), std::string::npos) << healed.out;
   EXPECT_NE(healed.out.find("\"bob\""), std::string::npos) << healed.out;
   for (Deadline d = Deadline::After(60s); !d.expired();) {
@@ -128,8 +136,11 @@ TEST(UpContainers, ServesSurvivesTheLeaderPodAndIsRecoveredFromTheChainAfterTota
   EXPECT_EQ(down.status, 0) << down.out;
   EXPECT_EQ(Podman(*s, "pod ps -q").out, "");
   EXPECT_NE(Podman(*s, "volume ls -q").out.find("logserver-0-data"), std::string::npos);
-  EXPECT_FALSE(registry_pid > 0 && std::filesystem::exists("/proc/" + std::to_string(registry_pid) + "/cmdline") &&
-               ReadFile("/proc/" + std::to_string(registry_pid) + "/cmdline").find("docker-registry") != std::string::npos)
+  EXPECT_FALSE(
+      registry_pid > 0 &&
+      std::filesystem::exists("/proc/" + std::to_string(registry_pid) + "/cmdline") &&
+      ReadFile("/proc/" + std::to_string(registry_pid) + "/cmdline").find("docker-registry") !=
+          std::string::npos)
       << "the embedded registry was left running";
   EXPECT_EQ(Br2k(run_dir, "down --purge").status, 0);
   EXPECT_FALSE(std::filesystem::exists(run_dir));

@@ -24,7 +24,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       auto f = br2k::deploy::RegistryFile::Parse(text);
       if (f.ok()) {
         auto again = br2k::deploy::RegistryFile::Parse(f->Serialize());
-        if (!again.ok() || again->images != f->images || again->embedded != f->embedded) std::abort();
+        if (!again.ok() || again->images != f->images || again->embedded != f->embedded)
+          std::abort();
       }
       break;
     }

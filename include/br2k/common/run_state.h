@@ -47,8 +47,8 @@ struct ReplicaState {
 struct ChainState {
   std::string rpc_url;  // http://127.0.0.1:PORT (or the configured external endpoint)
   uint64_t chain_id = 0;
-  int anvil_pid = 0;             // 0 when the chain is external (not started by br2k up)
-  std::string anvil_log;         // "" when external
+  int anvil_pid = 0;      // 0 when the chain is external (not started by br2k up)
+  std::string anvil_log;  // "" when external
   // The embedded anvil's command line and start time (proc/ownership.h). Optional in the
   // document (absent = empty / 0 = unknown).
   std::vector<std::string> anvil_argv;
@@ -83,7 +83,7 @@ struct ContainerState {
   int app_port_base = 0;
   int etcd_client_port_base = 0;
   int etcd_peer_port_base = 0;
-  std::string container_registry;  // "<host>/<repository>"
+  std::string container_registry;   // "<host>/<repository>"
   std::vector<std::string> images;  // [app, etcd] by digest
   int registry_pid = 0;             // the embedded docker-registry (0 = none)
   int registry_port = 0;
@@ -99,10 +99,10 @@ struct RunState {
   bool detached = false;
   int owner_pid = 0;  // the `br2k up` process that owns the children (0 when detached)
   std::vector<EtcdMemberState> etcd;
-  std::string service;                  // service id of the replicas ("" when none run)
-  std::vector<ReplicaState> replicas;   // optional in the document (absent = none)
-  std::optional<ChainState> chain;      // optional (absent = no chain)
-  std::optional<ManagerState> manager;  // optional (absent = no manager)
+  std::string service;                       // service id of the replicas ("" when none run)
+  std::vector<ReplicaState> replicas;        // optional in the document (absent = none)
+  std::optional<ChainState> chain;           // optional (absent = no chain)
+  std::optional<ManagerState> manager;       // optional (absent = no manager)
   std::optional<ContainerState> containers;  // optional (absent = local processes)
 
   // Parses and validates a document. INVALID_ARGUMENT (with the offending field named) for

@@ -18,8 +18,8 @@ namespace br2k::deploy {
 using ProgressFn = std::function<void(const std::string&)>;
 
 struct DeployOutcome {
-  std::vector<PodStatus> pods;     // as last seen
-  size_t applied = 0;              // objects applied
+  std::vector<PodStatus> pods;  // as last seen
+  size_t applied = 0;           // objects applied
   std::chrono::milliseconds took{0};
 };
 

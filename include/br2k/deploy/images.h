@@ -56,10 +56,10 @@ bool IsImageName(std::string_view name);
 
 // What goes into one image.
 struct ImageSpec {
-  std::string name;                  // repository name
-  std::filesystem::path binary;      // copied to `path_in_image` with its ldd closure
-  std::string path_in_image;         // default /usr/bin/<basename of binary>
-  std::vector<std::string> dirs;     // empty directories to create ("/tmp", "/var/lib/br2k")
+  std::string name;               // repository name
+  std::filesystem::path binary;   // copied to `path_in_image` with its ldd closure
+  std::string path_in_image;      // default /usr/bin/<basename of binary>
+  std::vector<std::string> dirs;  // empty directories to create ("/tmp", "/var/lib/br2k")
 };
 
 // The absolute library paths `ldd` printed ("libx.so.1 => /lib/x/libx.so.1 (0x...)" and

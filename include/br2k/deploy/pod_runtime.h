@@ -5,10 +5,9 @@
 // Every call is bounded by its deadline. Implementations are thread-safe.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "br2k/common/deadline.h"
 #include "br2k/common/status.h"
@@ -18,10 +17,10 @@ namespace br2k::deploy {
 
 // One pod of a deployment, as the platform sees it.
 struct PodStatus {
-  std::string name;   // "<name>-<i>"
-  std::string phase;  // "Running", "Pending", "Failed", "Succeeded", "Missing" (no such pod)
-  bool ready = false; // its app answers /health (podman) or its Ready condition is True
-  std::string detail; // e.g. "container app exited (137)"
+  std::string name;    // "<name>-<i>"
+  std::string phase;   // "Running", "Pending", "Failed", "Succeeded", "Missing" (no such pod)
+  bool ready = false;  // its app answers /health (podman) or its Ready condition is True
+  std::string detail;  // e.g. "container app exited (137)"
 };
 
 class PodRuntime {

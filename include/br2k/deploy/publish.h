@@ -19,22 +19,22 @@
 namespace br2k::deploy {
 
 struct PublishOptions {
-  std::filesystem::path work_dir;  // images.json, registry.json, containers/, registry/
-  std::filesystem::path app_binary;                    // e.g. build/bin/br2k-logserver
+  std::filesystem::path work_dir;    // images.json, registry.json, containers/, registry/
+  std::filesystem::path app_binary;  // e.g. build/bin/br2k-logserver
   std::filesystem::path etcd_binary = "/usr/bin/etcd";
   std::string app_image_name = "br2k-logserver";
   std::string etcd_image_name = "br2k-etcd";
   // "host[:port]" of an existing registry; "" = the embedded one (started when not running).
   std::string registry;
   std::string repository = "br2k";
-  std::string authfile;             // containers auth file ("" = the tools' default)
-  bool detach_registry = false;     // the embedded registry outlives this process
+  std::string authfile;          // containers auth file ("" = the tools' default)
+  bool detach_registry = false;  // the embedded registry outlives this process
 };
 
 struct Published {
   ContainerEnv env;
-  ImageRecord app, etcd;          // as built
-  std::string app_reference;      // by digest in the registry
+  ImageRecord app, etcd;      // as built
+  std::string app_reference;  // by digest in the registry
   std::string etcd_reference;
   RegistryFile registry;          // as saved in registry.json
   bool started_registry = false;  // this call started the embedded registry

@@ -28,11 +28,11 @@
 namespace br2k::deploy {
 
 struct ContainerRecovery {
-  std::string kind;             // "podman" | "kubernetes"
-  std::string context;          // the context's name
-  std::string server;           // kubernetes: the API server URL; podman: ""
-  std::string namespace_name;   // "default"
-  std::string name;             // the deployment's name (DeploymentSpec::name)
+  std::string kind;            // "podman" | "kubernetes"
+  std::string context;         // the context's name
+  std::string server;          // kubernetes: the API server URL; podman: ""
+  std::string namespace_name;  // "default"
+  std::string name;            // the deployment's name (DeploymentSpec::name)
   uint32_t replicas = 0;
   int app_port_base = 0, etcd_client_port_base = 0, etcd_peer_port_base = 0;
   std::vector<std::string> secret_files;  // file names of the "<name>-keys" Secret

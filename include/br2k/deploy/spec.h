@@ -50,7 +50,8 @@ struct SecretSpec {
 };
 
 struct DeploymentSpec {
-  std::string name = "logserver";  // DNS-1123 label prefix of every object; also the br2k service id
+  std::string name =
+      "logserver";  // DNS-1123 label prefix of every object; also the br2k service id
   std::string namespace_name = "default";
   size_t nodes = 3;  // 1..16
 

@@ -18,7 +18,7 @@ struct CommandSpec {
   std::map<std::string, std::string> env;  // added to (or replacing in) the parent's environment
   std::filesystem::path cwd;               // "" = inherit
   std::string input;                       // written to the child's stdin, which is then closed
-  size_t max_output = 16 << 20;            // bytes kept of stdout and of stderr each (the rest dropped)
+  size_t max_output = 16 << 20;  // bytes kept of stdout and of stderr each (the rest dropped)
 };
 
 struct CommandResult {

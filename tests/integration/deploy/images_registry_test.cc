@@ -27,7 +27,8 @@ class ImagesRegistry : public ::testing::Test {
 
 TEST_F(ImagesRegistry, BuildIsReproducibleCachedAndPushedByDigest) {
   ImageBuilder builder(env_, runner_);
-  ImageSpec spec{.name = "br2k-logserver", .binary = br2k::testing::BinDir() / "br2k-logserver",
+  ImageSpec spec{.name = "br2k-logserver",
+                 .binary = br2k::testing::BinDir() / "br2k-logserver",
                  .dirs = {"/tmp", "/var/lib/br2k"}};
   auto first = builder.Build(spec, nullptr, Deadline::After(300s));
   ASSERT_TRUE(first.ok()) << first.status();
@@ -54,7 +55,8 @@ TEST_F(ImagesRegistry, BuildIsReproducibleCachedAndPushedByDigest) {
   ASSERT_TRUE(ref.ok()) << pushed->reference;
   EXPECT_EQ(ref->repository, host + "/br2k/br2k-logserver");
 
-  EXPECT_TRUE(CheckImageInRegistry(env_, *runner_, pushed->reference, "", Deadline::After(60s)).ok());
+  EXPECT_TRUE(
+      CheckImageInRegistry(env_, *runner_, pushed->reference, "", Deadline::After(60s)).ok());
   std::string missing = ref->repository + "@sha256:" + std::string(64, '0');
   auto absent = CheckImageInRegistry(env_, *runner_, missing, "", Deadline::After(60s));
   EXPECT_EQ(absent.code(), StatusCode::kNotFound) << absent;
@@ -67,7 +69,8 @@ TEST_F(ImagesRegistry, BuildIsReproducibleCachedAndPushedByDigest) {
 
 TEST_F(ImagesRegistry, MissingBinaryAndMissingRegistryAreClearErrors) {
   ImageBuilder builder(env_, runner_);
-  auto r = builder.Build({.name = "x", .binary = dir_.path() / "nope"}, nullptr, Deadline::After(10s));
+  auto r =
+      builder.Build({.name = "x", .binary = dir_.path() / "nope"}, nullptr, Deadline::After(10s));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
 

@@ -15,9 +15,13 @@ namespace {
 const std::string kDigest = "sha256:" + std::string(64, 'a');
 
 ImageRecord Sample() {
-  return {.name = "br2k-logserver", .tag = "0123456789abcdef",
-          .local = "localhost/br2k-logserver:0123456789abcdef", .id = kDigest, .size = 1234,
-          .inputs = "sha256:" + std::string(64, 'b'), .source = "/x/br2k-logserver"};
+  return {.name = "br2k-logserver",
+          .tag = "0123456789abcdef",
+          .local = "localhost/br2k-logserver:0123456789abcdef",
+          .id = kDigest,
+          .size = 1234,
+          .inputs = "sha256:" + std::string(64, 'b'),
+          .source = "/x/br2k-logserver"};
 }
 
 TEST(ImagesFile_parse, RoundTripsWhatItWrites) {

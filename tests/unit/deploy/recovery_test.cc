@@ -26,7 +26,8 @@ DeploymentSpec Spec() {
 }
 
 TEST(Recovery, EncodeDecodeRoundTripsWithoutSecrets) {
-  auto r = RecoveryOf(Spec(), "kubernetes", "prod", "https://k8s.example:6443", "127.0.0.1:5000/br2k");
+  auto r =
+      RecoveryOf(Spec(), "kubernetes", "prod", "https://k8s.example:6443", "127.0.0.1:5000/br2k");
   auto info = EncodeRecovery(r);
   EXPECT_EQ(info.replicas, 3u);
   EXPECT_EQ(info.images.size(), 2u);
@@ -52,7 +53,9 @@ TEST(Recovery, SpecForRecoveryRebuildsTheDeploymentFromTheChain) {
 }
 
 TEST(Recovery, TheLocalBackendsContextIsNotFoundNotAnError) {
-  eth::RecoveryInfo local{.deploy_context = "local", .replicas = 3, .container_registry = "local",
+  eth::RecoveryInfo local{.deploy_context = "local",
+                          .replicas = 3,
+                          .container_registry = "local",
                           .images = {"br2k-logserver"}};
   EXPECT_EQ(DecodeRecovery(local).status().code(), StatusCode::kNotFound);
 }
@@ -66,14 +69,21 @@ TEST(Recovery, DecodeNamesEachBadField) {
   } cases[] = {
       {"version", [](auto&, auto& j) { j["v"] = 2; }},
       {"kind", [](auto&, auto& j) { j["kind"] = "nomad"; }},
-      {"server", [](auto&, auto& j) { j["kind"] = "kubernetes"; j["server"] = "http://x"; }},
+      {"server",
+       [](auto&, auto& j) {
+         j["kind"] = "kubernetes";
+         j["server"] = "http://x";
+       }},
       {"namespace", [](auto&, auto& j) { j["namespace"] = "Bad_NS"; }},
       {"ports.app", [](auto&, auto& j) { j["ports"]["app"] = 70000; }},
       {"secrets", [](auto&, auto& j) { j["secrets"] = {"../etc/passwd"}; }},
       {"replicas", [](auto& i, auto&) { i.replicas = 0; }},
       {"images", [](auto& i, auto&) { i.images.pop_back(); }},
       {"images[0]", [](auto& i, auto&) { i.images[0] = "127.0.0.1:5000/br2k/app:latest"; }},
-      {"is not in", [](auto& i, auto&) { i.images[1] = "evil.example/br2k/etcd@sha256:" + std::string(64, 'c'); }},
+      {"is not in",
+       [](auto& i, auto&) {
+         i.images[1] = "evil.example/br2k/etcd@sha256:" + std::string(64, 'c');
+       }},
   };
   for (const auto& c : cases) {
     auto info = good;

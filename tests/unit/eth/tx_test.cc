@@ -161,7 +161,8 @@ TEST(Key, LoadFromFile_acceptsASecretValueMountedStillBase64Encoded) {
   auto key = PrivateKey::Random();
   std::string hex = ToHex(key.secret());
   std::string b64;
-  CryptoPP::StringSource(hex, true, new CryptoPP::Base64Encoder(new CryptoPP::StringSink(b64), false));
+  CryptoPP::StringSource(hex, true,
+                         new CryptoPP::Base64Encoder(new CryptoPP::StringSink(b64), false));
   std::ofstream(dir.path() / "op.key") << b64;
   auto loaded = LoadKeyFile(dir.path() / "op.key");
   ASSERT_TRUE(loaded.ok()) << loaded.status();

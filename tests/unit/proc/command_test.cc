@@ -10,8 +10,8 @@ namespace {
 using namespace std::chrono_literals;
 
 TEST(Command_run, CapturesStdoutStderrAndExitCode) {
-  auto r = PosixCommandRunner()->Run(
-      {.argv = {"sh", "-c", "echo out; echo err >&2; exit 3"}}, Deadline::After(10s));
+  auto r = PosixCommandRunner()->Run({.argv = {"sh", "-c", "echo out; echo err >&2; exit 3"}},
+                                     Deadline::After(10s));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->exit_code, 3);
   EXPECT_EQ(r->out, "out\n");
@@ -20,10 +20,10 @@ TEST(Command_run, CapturesStdoutStderrAndExitCode) {
 }
 
 TEST(Command_run, FeedsInputAndPassesEnvironment) {
-  auto r = PosixCommandRunner()->Run(
-      {.argv = {"sh", "-c", "cat; printf %s \"$BR2K_T\""}, .env = {{"BR2K_T", "v"}},
-       .input = std::string(200000, 'x')},
-      Deadline::After(10s));
+  auto r = PosixCommandRunner()->Run({.argv = {"sh", "-c", "cat; printf %s \"$BR2K_T\""},
+                                      .env = {{"BR2K_T", "v"}},
+                                      .input = std::string(200000, 'x')},
+                                     Deadline::After(10s));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->out.size(), 200001u);
   EXPECT_EQ(r->out.back(), 'v');
@@ -47,8 +47,7 @@ TEST(Command_run, DeadlineKillsTheWholeProcessGroup) {
 
 TEST(Command_run, OutputIsCappedNotUnbounded) {
   auto r = PosixCommandRunner()->Run(
-      {.argv = {"sh", "-c", "head -c 100000 /dev/zero"}, .max_output = 1000},
-      Deadline::After(10s));
+      {.argv = {"sh", "-c", "head -c 100000 /dev/zero"}, .max_output = 1000}, Deadline::After(10s));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->out.size(), 1000u);
   EXPECT_EQ(r->exit_code, 0);

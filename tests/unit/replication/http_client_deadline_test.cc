@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cstring>
 #include <chrono>
+#include <cstring>
 #include <thread>
 
 #include "br2k/http/client.h"
@@ -91,7 +91,8 @@ TEST(HttpClient_deadline, NothingListening_isUnavailableAtOnce) {
   int port = peer.port;
   ::close(peer.fd);
   peer.fd = ::socket(AF_INET, SOCK_STREAM, 0);  // the port is free again: connections refused
-  auto r = Call("http://127.0.0.1:" + std::to_string(port), "GET", "/", "", {}, Deadline::After(5s));
+  auto r =
+      Call("http://127.0.0.1:" + std::to_string(port), "GET", "/", "", {}, Deadline::After(5s));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kUnavailable) << r.status();
 }
