@@ -42,8 +42,8 @@ for i in $(seq 1 "$LEADER_TRIALS"); do
   pod=$(leader_pod)
   t=$(now)
   podman_br2k pod rm -f -t 0 "$pod" >/dev/null
-  # --claim-after 1000: an ordinary failover must not spend the claimant's one claim per window.
-  "$br2k" call POST /logs --data "{\"user\":\"leader-loss-$i\"}" --timeout 60 --claim-after 1000 >/dev/null
+  # --claim-after 0: an ordinary failover must not spend the claimant's one claim per window.
+  "$br2k" call POST /logs --data "{\"user\":\"leader-loss-$i\"}" --timeout 60 --claim-after 0 >/dev/null
   printf 'leader pod %s removed -> next write acknowledged: %.2f s\n' "$pod" "$(since "$t")"
   "$br2k" deploy --timeout 120 >/dev/null   # plays the missing pod again
 done
