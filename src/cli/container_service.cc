@@ -37,10 +37,11 @@ std::filesystem::path EtcdBinary() {
   return "/usr/bin/etcd";
 }
 
-deploy::PodmanRuntime Runtime(const ContainerState& c) {
+// The podman runtime in the deployment's own container environment (never podman's defaults).
+Result<deploy::PodmanRuntime> Runtime(const ContainerState& c) {
   auto env = deploy::ContainerEnv::Prepare(c.root);
-  return deploy::PodmanRuntime(env.ok() ? *env : deploy::ContainerEnv(),
-                               proc::PosixCommandRunner());
+  if (!env.ok()) return env.status();
+  return deploy::PodmanRuntime(*env, proc::PosixCommandRunner());
 }
 
 }  // namespace
@@ -155,11 +156,12 @@ Status DeployPods(const ContainerUpOptions& o, const ChainState& chain, Containe
   spec.app_args = o.extra_args;
   if (Status st = FillKeySecrets(chain, spec); !st.ok()) return st;
   auto runtime = Runtime(out);
+  if (!runtime.ok()) return runtime.status();
   // A fresh `up` starts a fresh service history on a fresh chain (as StartReplicas empties the
   // replicas' data directories): the volumes and Secret an earlier run of this name left behind
   // (`br2k down` keeps them) would hold an etcd cluster of other ports and another history.
-  if (Status st = runtime.Remove(spec, /*purge=*/true, deadline); !st.ok()) return st;
-  auto deployed = deploy::DeployAndWait(runtime, spec, 0, o.progress, deadline);
+  if (Status st = runtime->Remove(spec, /*purge=*/true, deadline); !st.ok()) return st;
+  auto deployed = deploy::DeployAndWait(*runtime, spec, 0, o.progress, deadline);
   if (!deployed.ok()) return deployed.status();
   auto recovery = deploy::RecoveryOf(spec, "podman", "podman", "", out.container_registry);
   return WriteRecoveryInfo(chain, deploy::EncodeRecovery(recovery), deadline);
@@ -169,10 +171,8 @@ Status StopContainerService(const ContainerState& c, bool purge) {
   Status first;
   if (c.nodes > 0 && !c.root.empty()) {
     auto runtime = Runtime(c);
-    first = runtime.Remove(SpecOf(c, std::nullopt), purge, Deadline::After(120s));
-    if (purge) {
-      // The Secret's name does not depend on the chain; Remove(purge) took it.
-    }
+    first = runtime.ok() ? runtime->Remove(SpecOf(c, std::nullopt), purge, Deadline::After(120s))
+                         : runtime.status();
   }
   if (c.registry_pid > 0) {
     Status st = deploy::StopEmbeddedRegistry(

@@ -44,11 +44,8 @@ Result<std::vector<std::string>> ContainerBackend::Endpoints(const eth::ServiceI
 Status ContainerBackend::Check(const eth::ServiceId&, const eth::RecoveryInfo& info,
                                Deadline deadline) {
   auto r = deploy::DecodeRecovery(info);
-  if (!r.ok()) {
-    if (r.status().code() == StatusCode::kNotFound)
-      return Status(StatusCode::kFailedPrecondition, r.status().message());
-    return Status(StatusCode::kFailedPrecondition, r.status().message());
-  }
+  // Not a container deployment, or malformed: either way nothing this backend can deploy.
+  if (!r.ok()) return Status(StatusCode::kFailedPrecondition, r.status().message());
   if (r->kind != options_.runtime->Kind())
     return Status(StatusCode::kFailedPrecondition, "the service was deployed on " + r->kind +
                                                        ", this manager deploys on " +

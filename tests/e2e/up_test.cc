@@ -40,8 +40,7 @@ CliRun Shell(const std::string& command) {
 }
 
 CliRun Br2k(const std::filesystem::path& run_dir, const std::string& args) {
-  return Shell("BR2K_RUN_DIR='" + run_dir.string() + "' '" + (testing::BinDir() / "br2k").string() +
-               "' " + args);
+  return testing::RunBr2k(run_dir.string(), args);
 }
 
 // Fast etcd elections for tests.

@@ -10,27 +10,11 @@
 #include <vector>
 
 #include "br2k/deploy/recovery.h"
+#include "recovery_info_input.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
-  std::vector<std::string> fields;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t nl = text.find('\n', start);
-    if (nl == std::string_view::npos) nl = text.size();
-    fields.emplace_back(text.substr(start, nl - start));
-    start = nl + 1;
-  }
-  br2k::eth::RecoveryInfo info;
-  if (fields.size() > 0) info.deploy_context = fields[0];
-  if (fields.size() > 1) {
-    uint32_t n = 0;
-    for (char c : fields[1].substr(0, 9))
-      if (c >= '0' && c <= '9') n = n * 10 + static_cast<uint32_t>(c - '0');
-    info.replicas = n;
-  }
-  if (fields.size() > 2) info.container_registry = fields[2];
-  for (size_t i = 3; i < fields.size(); ++i) info.images.push_back(fields[i]);
+  br2k::eth::RecoveryInfo info = RecoveryInfoFromFuzzInput(text);
   auto r = br2k::deploy::DecodeRecovery(info);
   if (r.ok()) {
     auto again = br2k::deploy::DecodeRecovery(br2k::deploy::EncodeRecovery(*r));

@@ -55,4 +55,9 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const std::string
   return r;
 }
 
+CommandResult RunBr2k(const std::string& run_dir, const std::string& args) {
+  return RunShell("BR2K_RUN_DIR=" + ShellQuote(run_dir) + " " +
+                  ShellQuote((BinDir() / "br2k").string()) + " " + args);
+}
+
 }  // namespace br2k::testing

@@ -22,4 +22,8 @@ CommandResult RunShell(const std::string& command);
 // are kept apart.
 CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& env = "");
 
+// Runs the built `br2k` (BinDir()) with `args` (already quoted for sh) and BR2K_RUN_DIR set to
+// `run_dir`; stderr is merged into `out`.
+CommandResult RunBr2k(const std::string& run_dir, const std::string& args);
+
 }  // namespace br2k::testing
