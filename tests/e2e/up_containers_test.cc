@@ -105,7 +105,10 @@ TEST(UpContainers, ServesSurvivesTheLeaderPodAndIsRecoveredFromTheChainAfterTota
   ASSERT_FALSE(leader_pod.empty()) << leader.out;
   ASSERT_EQ(Podman(*s, "pod rm -f -t 0 " + leader_pod).status, 0);
   auto lost = Clock::now();
-  CliRun after_leader = Br2k(run_dir, "call POST /logs --data '{\"user\":\"bob\"}' --timeout 90");
+  // --claim-after 0: an ordinary failover must not spend the client's claim. The manager acts
+  // on one claim per claimant per 60 s, so a claim here would make it ignore the real one below.
+  CliRun after_leader =
+      Br2k(run_dir, "call POST /logs --data '{\"user\":\"bob\"}' --timeout 90 --claim-after 0");
   std::cout << "[ up --containers ] leader pod removed -> next write acknowledged: "
             << std::chrono::duration<double>(Clock::now() - lost).count() << " s\n";
   EXPECT_EQ(after_leader.status, 0) << after_leader.out;
