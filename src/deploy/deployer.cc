@@ -4,10 +4,21 @@
 #include <thread>
 
 #include "br2k/deploy/manifests.h"
+#include "br2k/http/client.h"
 
 namespace br2k::deploy {
 
 using namespace std::chrono_literals;
+
+bool AppHealthy(const DeploymentSpec& spec, size_t i, std::chrono::milliseconds timeout,
+                Deadline deadline, std::string* detail) {
+  auto h = http::Call("http://127.0.0.1:" + std::to_string(spec.AppPort(i)), "GET", "/health", "",
+                      {}, deadline.Cap(timeout));
+  const bool ok = h.ok() && h->status == 200;
+  if (!ok && detail)
+    *detail = h.ok() ? "/health answered " + std::to_string(h->status) : h.status().message();
+  return ok;
+}
 
 std::string DescribePods(const std::vector<PodStatus>& pods) {
   std::string s;

@@ -7,7 +7,7 @@
 
 #include <set>
 
-#include "br2k/http/client.h"
+#include "br2k/deploy/deployer.h"
 #include "br2k/proc/process.h"
 
 namespace br2k::deploy {
@@ -165,11 +165,7 @@ Result<std::vector<PodStatus>> PodmanRuntime::Pods(const DeploymentSpec& spec, D
       if (*state != "Running") p.detail = "podman: " + *state;
     }
     if (p.phase == "Running") {
-      auto h = http::Call("http://127.0.0.1:" + std::to_string(spec.AppPort(i)), "GET", "/health",
-                          "", {}, deadline.Cap(options_.health_timeout));
-      p.ready = h.ok() && h->status == 200;
-      if (!p.ready)
-        p.detail = h.ok() ? "/health answered " + std::to_string(h->status) : h.status().message();
+      p.ready = AppHealthy(spec, i, options_.health_timeout, deadline, &p.detail);
     }
     out.push_back(std::move(p));
   }

@@ -4,6 +4,7 @@
 #include <regex>
 
 #include "br2k/deploy/container_registry.h"
+#include "br2k/deploy/executable_image.h"
 
 namespace br2k::deploy {
 
@@ -85,8 +86,8 @@ Result<ContainerRecovery> DecodeRecovery(const eth::RecoveryInfo& info) {
                                     {"name", &r.name, true}}) {
     if (auto st = str(key, out, required); !st.ok()) return st;
   }
-  if (r.kind != "podman" && r.kind != "kubernetes")
-    return Bad("kind \"" + r.kind.substr(0, 32) + "\" is neither podman nor kubernetes");
+  if (r.kind != "podman" && r.kind != "kubernetes" && r.kind != "process")
+    return Bad("kind \"" + r.kind.substr(0, 32) + "\" is not podman, kubernetes or process");
   if (r.kind == "kubernetes" && !r.server.starts_with("https://"))
     return Bad("server must be an https:// URL for a kubernetes context");
   if (r.context.empty() || r.context.size() > 128) return Bad("context must be 1..128 characters");
@@ -119,7 +120,17 @@ Result<ContainerRecovery> DecodeRecovery(const eth::RecoveryInfo& info) {
   if (r.container_registry.empty() || r.container_registry.size() > 512)
     return Bad("containerRegistry is empty");
   if (info.images.size() != 2) return Bad("images must be [app image, etcd image]");
-  for (size_t i = 0; i < 2; ++i) {
+  if (r.kind == "process") {
+    // Executables on the deploying machine, pinned by digest (executable_image.h).
+    if (r.container_registry != kExecutableRegistry)
+      return Bad(std::string("containerRegistry of a process deployment must be ") +
+                 kExecutableRegistry);
+    for (size_t i = 0; i < 2; ++i)
+      if (!IsExecutableImage(info.images[i]))
+        return Bad("images[" + std::to_string(i) +
+                   "] is not an executable image (file:///<path>@sha256:<64 hex>)");
+  }
+  for (size_t i = 0; i < 2 && r.kind != "process"; ++i) {
     auto ref = ParseDigestReference(info.images[i]);
     if (!ref.ok()) return Bad("images[" + std::to_string(i) + "]: " + ref.status().message());
     if (!ref->repository.starts_with(r.container_registry + "/"))
@@ -139,7 +150,7 @@ DeploymentSpec SpecForRecovery(const ContainerRecovery& r, DeploymentSpec base) 
   base.app_port_base = r.app_port_base;
   base.etcd_client_port_base = r.etcd_client_port_base;
   base.etcd_peer_port_base = r.etcd_peer_port_base;
-  base.addressing = r.kind == "podman" ? Addressing::kLoopback : Addressing::kServices;
+  base.addressing = r.kind == "kubernetes" ? Addressing::kServices : Addressing::kLoopback;
   base.secrets.files.clear();
   base.secrets.existing = r.secret_files;
   return base;

@@ -35,6 +35,12 @@ Result<std::vector<PodStatus>> WaitReady(PodRuntime& runtime, const DeploymentSp
                                          size_t min_ready, const ProgressFn& progress,
                                          Deadline deadline);
 
+// Whether node i's app answers GET /health 200 on 127.0.0.1:<AppPort(i)> within `timeout`
+// (capped by `deadline`): the readiness the local runtimes (podman, process) judge themselves.
+// When not, `detail` (if given) says why.
+bool AppHealthy(const DeploymentSpec& spec, size_t i, std::chrono::milliseconds timeout,
+                Deadline deadline, std::string* detail);
+
 // "logserver-0 Running ready, logserver-1 Missing" for messages.
 std::string DescribePods(const std::vector<PodStatus>& pods);
 

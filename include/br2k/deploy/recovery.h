@@ -3,7 +3,7 @@
 //
 // The registry contract's Body has four fields (protocol.md section 6); br2k fills them so:
 //   deployContext      a JSON object, keys in this order:
-//                        {"v":1,"kind":"podman"|"kubernetes","context":"<context name>",
+//                        {"v":1,"kind":"podman"|"kubernetes"|"process","context":"<context name>",
 //                         "server":"https://api:6443" (kubernetes only),"namespace":"default",
 //                         "name":"logserver","ports":{"app":18080,"etcd_client":12379,
 //                         "etcd_peer":12480},"secrets":["operator-0.key",...,"tx.key"]}
@@ -11,7 +11,9 @@
 //   replicas           the number of nodes
 //   containerRegistry  "<registry host>/<repository>" the images were pushed to
 //   images             [app image, etcd image], each "<registry>/<repository>/<name>@sha256:<64
-//                      hex>", both inside containerRegistry
+//                      hex>", both inside containerRegistry; for kind "process" executable
+//                      images "file:///<path>@sha256:<64 hex>" (executable_image.h) and
+//                      containerRegistry "file://"
 // The manager's own context of that name supplies the credentials; the chain supplies where.
 //
 // Pure functions, thread-safe. Decode never throws, whatever the chain holds.
@@ -28,7 +30,7 @@
 namespace br2k::deploy {
 
 struct ContainerRecovery {
-  std::string kind;            // "podman" | "kubernetes"
+  std::string kind;            // "podman" | "kubernetes" | "process"
   std::string context;         // the context's name
   std::string server;          // kubernetes: the API server URL; podman: ""
   std::string namespace_name;  // "default"

@@ -52,6 +52,29 @@ TEST(Recovery, SpecForRecoveryRebuildsTheDeploymentFromTheChain) {
   EXPECT_EQ(spec.chain.rpc_url, "http://127.0.0.1:8545");
 }
 
+TEST(Recovery, AProcessDeploymentNamesExecutablesPinnedByDigestOnThisMachine) {
+  DeploymentSpec spec = Spec();
+  spec.app_image = "file:///opt/br2k/bin/br2k-logserver@" + kA;
+  spec.etcd_image = "file:///usr/bin/etcd@" + kB;
+  auto r = RecoveryOf(spec, "process", "local", "", "file://");
+  auto back = DecodeRecovery(EncodeRecovery(r));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, r);
+  EXPECT_EQ(SpecForRecovery(*back, {}).addressing, Addressing::kLoopback);
+
+  // A container image or another registry is not a process deployment's.
+  auto info = EncodeRecovery(r);
+  info.images[1] = "127.0.0.1:5000/br2k/br2k-etcd@" + kB;
+  EXPECT_NE(DecodeRecovery(info).status().message().find("images[1] is not an executable image"),
+            std::string::npos);
+  info = EncodeRecovery(r);
+  info.container_registry = "127.0.0.1:5000/br2k";
+  EXPECT_EQ(DecodeRecovery(info).status().code(), StatusCode::kInvalidArgument);
+  info = EncodeRecovery(r);
+  info.images[0] = "file://relative/br2k-logserver@" + kA;
+  EXPECT_EQ(DecodeRecovery(info).status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST(Recovery, TheLocalBackendsContextIsNotFoundNotAnError) {
   eth::RecoveryInfo local{.deploy_context = "local",
                           .replicas = 3,
