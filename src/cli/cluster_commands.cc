@@ -2,11 +2,14 @@
 //   [1/5] the chain: an embedded anvil (or the node of --rpc-url) and the deployment's accounts;
 //   [2/5] the ServiceRegistry: deployed (or reused with --registry), the service registered, its
 //         manager and operators added;
-//   [3/5] an etcd cluster of --members members;
-//   [4/5] one br2k-logserver replica beside each member, publishing the leader's location on
-//         chain; `up` waits until a leader serves and the registry points at it;
-//   [5/5] the manager daemon (`br2k manager --run-dir <dir>`), which redeploys the service when a
-//         claim shows it down;
+//   [3/5] images: br2k-logserver and etcd pinned by digest (or, with --containers, container
+//         images built and pushed to a container registry);
+//   [4/5] pods: one pod (an etcd member + a br2k-logserver replica) per node, rendered by the
+//         deployment library and run on its process runtime (or podman), the recovery
+//         information written on chain; `up` waits until a leader serves and the registry points
+//         at it;
+//   [5/5] the manager daemon (`br2k manager --run-dir <dir>`), which redeploys the service from
+//         the chain's recovery information when a claim shows it down;
 // then prints the status table and how to call the service. Everything it starts is recorded in
 // <run dir>/state.json as soon as it runs, so `br2k down` stops it even after a failed `up`.
 #include <fcntl.h>
@@ -34,10 +37,10 @@
 #include "br2k/eth/service_registry.h"
 #include "br2k/manager/state_lock.h"
 #include "commands.h"
-#include "container_service.h"
 #include "local_chain.h"
 #include "local_service.h"
 #include "run_dir.h"
+#include "service_deployment.h"
 
 namespace br2k::cli {
 
@@ -84,7 +87,7 @@ Census TakeCensus(const RunState& s) {
   auto note = [&](const std::string& name, int pid, bool alive) {
     (alive ? c.alive : c.dead).push_back(name + " (pid " + std::to_string(pid) + ")");
   };
-  if (s.containers) {
+  if (s.containers && s.containers->kind != "process") {
     // Pods are podman's, not our children: a replica counts when its URL answers.
     for (const auto& row : ProbeReplicas(s.replicas, Deadline::After(3s)))
       (row.error.empty() ? c.alive : c.dead)
@@ -106,7 +109,14 @@ std::string Join(const std::vector<std::string>& v, const std::string& sep = ", 
   return out;
 }
 
-// ---- saving the state ----
+// ---- the state ----
+
+// state.json, with the pids of a process deployment's pods as its runtime records them now.
+Result<RunState> LoadState(const std::filesystem::path& file) {
+  auto s = RunState::Load(file);
+  if (s.ok()) RefreshProcesses(*s);
+  return s;
+}
 
 // Saves `s` under the state lock (the manager rewrites replica pids there after a redeploy).
 Status SaveState(const std::filesystem::path& run_dir, const RunState& s) {
@@ -142,7 +152,7 @@ int StopDeployment(const std::filesystem::path& run_dir, const RunState& recorde
     stop(recorded.manager->pid, "manager");
   }
   RunState s = recorded;
-  if (auto now = RunState::Load(StateFile(run_dir)); now.ok()) s = std::move(*now);
+  if (auto now = LoadState(StateFile(run_dir)); now.ok()) s = std::move(*now);
   for (const auto& r : s.replicas) {
     if (ReplicaAlive(r)) stop(r.pid, r.id);
   }
@@ -150,9 +160,11 @@ int StopDeployment(const std::filesystem::path& run_dir, const RunState& recorde
     if (EtcdAlive(m)) stop(m.pid, m.name);
   }
   if (s.containers) {
-    Status st = StopContainerService(*s.containers, purge);
+    // A process deployment's pods were stopped above, one process at a time (and counted).
+    Status st = StopService(*s.containers, purge);
     if (st.ok()) {
-      stopped += s.containers->nodes + (s.containers->registry_pid > 0 ? 1 : 0);
+      if (s.containers->kind != "process") stopped += s.containers->nodes;
+      stopped += s.containers->registry_pid > 0 ? 1 : 0;
     } else if (error && error->ok()) {
       *error = st.WithContext("containers");
     }
@@ -430,7 +442,7 @@ bool PrintStatus(const std::filesystem::path& run_dir, const RunState& s) {
 
 int StatusCmd(const std::string& run_dir_flag, bool json) {
   const auto run_dir = ResolveRunDir(run_dir_flag);
-  auto s = RunState::Load(StateFile(run_dir));
+  auto s = LoadState(StateFile(run_dir));
   if (!s.ok()) {
     if (s.status().code() == StatusCode::kNotFound) {
       if (json) {
@@ -530,9 +542,10 @@ std::string ReuseConflict(const UpFlags& f, const RunState& s) {
            std::to_string(f.members);
   }
   if (!f.no_service && s.replicas.empty()) return "it runs etcd only (started with --no-service)";
-  if (f.containers != s.containers.has_value())
-    return s.containers ? "it runs in containers (started with --containers)"
-                        : "it runs local processes (started without --containers)";
+  const bool in_containers = s.containers && s.containers->kind != "process";
+  if (!f.no_service && f.containers != in_containers)
+    return in_containers ? "it runs in containers (started with --containers)"
+                         : "it runs local processes (started without --containers)";
   return "";
 }
 
@@ -609,7 +622,7 @@ int Up(const UpFlags& f) {
   auto up_lock = LockUp(run_dir);
   if (!up_lock.ok()) return Fail(up_lock.status().message());
 
-  auto existing = RunState::Load(state_file);
+  auto existing = LoadState(state_file);
   if (existing.ok()) {
     Census census = TakeCensus(*existing);
     bool owner_alive = existing->owner_pid > 0 && proc::PosixLauncher()->Alive(existing->owner_pid);
@@ -678,7 +691,23 @@ int Up(const UpFlags& f) {
     std::fflush(stdout);
   };
 
-  std::vector<int> ports;
+  // The service's pods, planned first so that the registry is given node 0's URL.
+  ServiceUpOptions svc;
+  svc.kind = f.containers ? "podman" : "process";
+  svc.run_dir = run_dir;
+  svc.service_name = f.service_name;
+  svc.nodes = static_cast<size_t>(f.members);
+  svc.heartbeat_ms = f.heartbeat_ms;
+  svc.election_ms = f.election_ms;
+  svc.etcd_binary = f.etcd_binary;
+  svc.registry = f.container_registry;
+  svc.detach = f.detach;
+  svc.extra_args = {EtcdMaxTxnOpsFlag()};
+  Result<ContainerState> planned = ContainerState{};
+  if (!f.no_service) {
+    planned = PlanService(svc);
+    if (!planned.ok()) return abort(planned.status().message());
+  }
   RegistrySetup reg;
   if (with_chain) {
     // [1/5] the chain.
@@ -708,10 +737,7 @@ int Up(const UpFlags& f) {
 
     // [2/5] the registry.
     t = begin("registry");
-    auto p = PickPorts(static_cast<size_t>(f.members));
-    if (!p.ok()) return abort(p.status().message());
-    ports = *p;
-    auto r = chain->SetUpRegistry(ReplicaUrl(ports[0]), Deadline::After(120s));
+    auto r = chain->SetUpRegistry(SpecOf(*planned, std::nullopt).AppUrl(0), Deadline::After(120s));
     if (!r.ok()) return abort(r.status().message());
     reg = *r;
     s.chain = chain->state();
@@ -724,114 +750,73 @@ int Up(const UpFlags& f) {
     done(text, t);
   }
 
-  if (f.containers) {
-    // [3/5] images, [4/5] pods.
-    ContainerUpOptions co;
-    co.run_dir = run_dir;
-    co.service_name = f.service_name;
-    co.nodes = static_cast<size_t>(f.members);
-    co.heartbeat_ms = f.heartbeat_ms;
-    co.election_ms = f.election_ms;
-    co.registry = f.container_registry;
-    co.detach = f.detach;
-    co.extra_args = {EtcdMaxTxnOpsFlag()};
+  if (!f.no_service) {
+    // [3/5] images (executables pinned by digest, or container images in a registry),
+    // [4/5] pods (etcd + br2k-logserver per node) on the runtime: local processes or podman.
     std::vector<std::string> lines;
-    co.progress = [&](const std::string& line) { lines.push_back(line); };
+    svc.progress = [&](const std::string& line) { lines.push_back(line); };
+    svc.revision_floor = reg.stored_epoch;
     auto t = begin("images");
-    auto planned = PlanContainers(co);
-    if (!planned.ok()) return abort(planned.status().message());
     ContainerState cs = *planned;
-    if (Status st = PublishImages(co, cs, Deadline::After(600s)); !st.ok())
+    if (Status st = PublishImages(svc, cs, Deadline::After(600s)); !st.ok())
       return abort(st.message());
     s.containers = cs;
     if (Status st = SaveState(run_dir, s); !st.ok()) return abort(st.message());
     std::printf("\n");
     for (const auto& l : lines) std::printf("      %s\n", l.c_str());
     lines.clear();
-    done("      app and etcd images in " + cs.container_registry, t);
+    done(f.containers ? "      app and etcd images in " + cs.container_registry
+                      : "      br2k-logserver and etcd executables pinned by digest",
+         t);
 
     t = begin("pods");
     std::printf("\n");
-    co.progress = [&](const std::string& line) {
+    svc.progress = [&](const std::string& line) {
       std::printf("      %s\n", line.c_str());
       std::fflush(stdout);
     };
     Deadline d = Deadline::After(std::chrono::seconds(f.timeout_s) + 120s);
-    Status deployed = DeployPods(co, *s.chain, cs, d);
+    Status deployed = DeployPods(svc, *s.chain, cs, d);
     s.containers = cs;
-    auto spec = SpecOf(cs, s.chain);
     s.service = f.service_name;
-    s.replicas = ReplicasOf(spec);
-    s.etcd = EtcdMembersOf(spec);
+    s.replicas = ReplicasOf(cs);
+    s.etcd = EtcdMembersOf(cs);
+    RefreshProcesses(s);
     if (Status st = SaveState(run_dir, s); !st.ok()) return abort(st.message());
     if (!deployed.ok()) return abort(deployed.message());
     if (Status st = WaitForServiceLeader(s.replicas, d); !st.ok()) return abort(st.message());
     auto rows = ProbeReplicas(s.replicas, d);
     const ReplicaRow* leader = LeaderRow(rows);
-    if (!leader) return abort("the service lost its leader while starting; see `podman logs`");
+    if (!leader) return abort("the service lost its leader while starting; see the pods' logs");
     std::string leader_id = leader->state.id, leader_url = leader->state.url;
     Status published = WaitForPublishedLocation(*s.chain, leader_url, leader->state.log_file, d);
     if (!published.ok()) return abort(published.message());
-    done("      " + std::to_string(s.replicas.size()) + " pods on podman; leader " + leader_id +
-             " at " + leader_url + ", published on chain; recovery information on chain",
+    auto loc = ReadPublishedLocation(*s.chain, Deadline::After(5s));
+    done("      " + std::to_string(s.replicas.size()) +
+             (f.containers ? " pods on podman" : " pods as local processes") + "; leader " +
+             leader_id + " at " + leader_url + ", published on chain" +
+             (loc.ok() ? " (epoch " + std::to_string(loc->epoch) + ")" : "") +
+             "; recovery information on chain",
          t);
   } else {
-    // [3/5] etcd.
-    {
-      auto t = begin("etcd");
-      cluster::LocalClusterOptions o;
-      o.members = f.members;
-      o.run_dir = run_dir;
-      o.etcd_binary = f.etcd_binary;
-      o.heartbeat_ms = f.heartbeat_ms;
-      o.election_ms = f.election_ms;
-      o.detach = f.detach;
-      auto c = cluster::LocalCluster::Start(o, Deadline::After(60s));
-      if (!c.ok()) return abort(c.status().message());
-      etcd_cluster = std::move(*c);
-      s.etcd = etcd_cluster->ToState();
-      if (Status st = SaveState(run_dir, s); !st.ok()) return abort(st.message());
-      if (reg.stored_epoch > 0) {
-        Status st = RaiseEtcdRevision(etcd_cluster->client_urls(),
-                                      static_cast<int64_t>(reg.stored_epoch), Deadline::After(60s));
-        if (!st.ok()) return abort(st.message());
-      }
-      done(std::to_string(f.members) + " members healthy (heartbeat " +
-               std::to_string(f.heartbeat_ms) + " ms, election " + std::to_string(f.election_ms) +
-               " ms)",
-           t);
-    }
-
-    if (!f.no_service) {
-      // [4/5] the replicated service.
-      auto t = begin("service '" + f.service_name + "'");
-      ReplicaSetOptions ro;
-      ro.run_dir = run_dir;
-      ro.service = f.service_name;
-      ro.ports = ports;
-      ro.detach = f.detach;
-      ro.chain = s.chain;
-      // LocalCluster runs etcd with the same --max-txn-ops.
-      ro.extra_args = {EtcdMaxTxnOpsFlag()};
-      auto reps = StartReplicas(s.etcd, ro);
-      if (!reps.ok()) return abort(reps.status().message());
-      s.service = f.service_name;
-      s.replicas = *reps;
-      if (Status st = SaveState(run_dir, s); !st.ok()) return abort(st.message());
-      Deadline d = Deadline::After(std::chrono::seconds(f.timeout_s));
-      if (Status st = WaitForServiceLeader(s.replicas, d); !st.ok()) return abort(st.message());
-      auto rows = ProbeReplicas(s.replicas, d);
-      const ReplicaRow* leader = LeaderRow(rows);
-      if (!leader) return abort("the service lost its leader while starting; see the replica logs");
-      std::string leader_id = leader->state.id, leader_url = leader->state.url;
-      Status published = WaitForPublishedLocation(*s.chain, leader_url, leader->state.log_file, d);
-      if (!published.ok()) return abort(published.message());
-      auto loc = ReadPublishedLocation(*s.chain, Deadline::After(5s));
-      done(std::to_string(s.replicas.size()) + " replicas; leader " + leader_id + " at " +
-               leader_url + ", published on chain" +
-               (loc.ok() ? " (epoch " + std::to_string(loc->epoch) + ")" : ""),
-           t);
-    }
+    // [1/1] etcd only: a development cluster, no service.
+    auto t = begin("etcd");
+    cluster::LocalClusterOptions o;
+    o.members = f.members;
+    o.run_dir = run_dir;
+    o.etcd_binary = f.etcd_binary;
+    o.heartbeat_ms = f.heartbeat_ms;
+    o.election_ms = f.election_ms;
+    o.detach = f.detach;
+    auto c = cluster::LocalCluster::Start(o, Deadline::After(60s));
+    if (!c.ok()) return abort(c.status().message());
+    etcd_cluster = std::move(*c);
+    s.etcd = etcd_cluster->ToState();
+    if (Status st = SaveState(run_dir, s); !st.ok()) return abort(st.message());
+    done(std::to_string(f.members) + " members healthy (heartbeat " +
+             std::to_string(f.heartbeat_ms) + " ms, election " + std::to_string(f.election_ms) +
+             " ms)",
+         t);
   }  // processes
   if (!f.no_service) {
     // [5/5] the manager.
@@ -856,7 +841,7 @@ int Up(const UpFlags& f) {
 
   std::printf("\nbr2k: up in %.1f s\n\n", Seconds(started));
   RunState now = s;
-  if (auto loaded = RunState::Load(state_file); loaded.ok()) now = *loaded;
+  if (auto loaded = LoadState(state_file); loaded.ok()) now = *loaded;
   PrintStatus(run_dir, now);
   auto rows = ProbeReplicas(now.replicas, Deadline::After(5s));
   PrintHowToCall(run_dir, now, rows);
@@ -886,7 +871,7 @@ int Up(const UpFlags& f) {
     }
   }
   RunState last = s;
-  if (auto loaded = RunState::Load(state_file); loaded.ok()) last = *loaded;
+  if (auto loaded = LoadState(state_file); loaded.ok()) last = *loaded;
   Status first;
   int stopped = StopDeployment(run_dir, last, &first);
   if (chain) (void)chain->Stop();
@@ -900,7 +885,7 @@ int Up(const UpFlags& f) {
 int Down(const std::string& run_dir_flag, bool purge) {
   const auto run_dir = ResolveRunDir(run_dir_flag);
   const auto state_file = StateFile(run_dir);
-  auto s = RunState::Load(state_file);
+  auto s = LoadState(state_file);
   if (!s.ok() && s.status().code() != StatusCode::kNotFound) return Fail(s.status().message());
   Status first;
   int stopped = StopDeployment(run_dir, s.ok() ? *s : RunState{}, &first, purge);

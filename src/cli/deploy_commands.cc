@@ -13,7 +13,7 @@
 #include "br2k/deploy/publish.h"
 #include "br2k/deploy/recovery.h"
 #include "commands.h"
-#include "container_service.h"
+#include "service_deployment.h"
 #include "local_chain.h"
 #include "run_dir.h"
 

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "br2k/etcd/grpc_client.h"
+#include "br2k/etcd/revision_floor.h"
 #include "br2k/proc/process.h"
 
 namespace br2k::cli {
@@ -77,8 +78,11 @@ std::vector<int> ProcessesOfRunDir(const std::filesystem::path& run_dir) {
     // Only the exact places `up` puts them, so that a run directory that also holds other
     // things (e.g. --run-dir ~) never matches someone else's process.
     auto matches = [&](const std::string& value) {
-      if (bin == "etcd") return value.starts_with(dir + "/etcd-");
-      if (bin == "br2k-logserver") return value.starts_with(dir + "/node-");
+      // Pods of the process runtime keep their data in <run_dir>/volumes/; `up --no-service`'s
+      // etcd-only cluster in <run_dir>/etcd-*.
+      if (bin == "etcd")
+        return value.starts_with(dir + "/volumes/") || value.starts_with(dir + "/etcd-");
+      if (bin == "br2k-logserver") return value.starts_with(dir + "/volumes/");
       if (bin == "anvil") return value == dir + "/anvil.json";
       if (bin == "br2k") return args.size() > 1 && args[1] == "manager" && value == dir;
       return false;
@@ -96,42 +100,7 @@ std::vector<int> ProcessesOfRunDir(const std::filesystem::path& run_dir) {
 Status RaiseEtcdRevision(const std::vector<std::string>& endpoints, int64_t revision,
                          Deadline deadline) {
   BR2K_ASSIGN_OR_RETURN(auto client, etcd::GrpcClient::Create({.endpoints = endpoints}));
-  constexpr std::string_view kKey = "/br2k-up/revision-floor";
-  BR2K_ASSIGN_OR_RETURN(int64_t now, client->Put(kKey, "", deadline));
-  if (now > revision) return Status::Ok();
-  if (revision - now > kMaxRevisionRaise) {
-    return FailedPreconditionError(
-        "the registry holds epoch " + std::to_string(revision) +
-        " from an earlier etcd cluster, too far above the fresh cluster's revision " +
-        std::to_string(now) + ": register the service under another --service-name");
-  }
-  // Independent puts from a few threads: etcd commits them in shared batches.
-  std::atomic<int64_t> reached{now};
-  std::mutex mu;
-  Status first;
-  std::vector<std::thread> writers;
-  for (int w = 0; w < 8; ++w) {
-    writers.emplace_back([&] {
-      while (reached.load() <= revision && !deadline.expired()) {
-        auto r = client->Put(kKey, "", deadline);
-        if (!r.ok()) {
-          std::lock_guard l(mu);
-          if (first.ok()) first = r.status();
-          return;
-        }
-        int64_t seen = reached.load();
-        while (*r > seen && !reached.compare_exchange_weak(seen, *r)) {
-        }
-      }
-    });
-  }
-  for (auto& t : writers) t.join();
-  if (!first.ok()) return first;
-  if (reached.load() <= revision) {
-    return DeadlineExceededError("etcd's revision reached " + std::to_string(reached.load()) +
-                                 ", not above " + std::to_string(revision) + ", in time");
-  }
-  return Status::Ok();
+  return etcd::RaiseRevisionAbove(*client, revision, deadline);
 }
 
 Result<std::vector<int>> PickPorts(size_t n) {

@@ -73,22 +73,17 @@ bool StillOurs(const proc::ProcessIdentity& recorded);
 // alone (pids get reused). Returns how many were stopped.
 int StopProcesses(const std::vector<proc::ProcessIdentity>& processes);
 
-// Writes to etcd (a scratch key, /br2k-up/revision-floor) until the cluster's revision is above
-// `revision`. The service's fencing epochs are etcd revisions; a registry entry reused from an
-// earlier etcd cluster may hold an epoch the fresh cluster has not reached, and a leader below it
-// could never publish its location. FAILED_PRECONDITION when it is more than kMaxRevisionRaise
-// away (register the service under another name instead); errors of the etcd client.
-inline constexpr int64_t kMaxRevisionRaise = 50'000;
+// etcd::RaiseRevisionAbove (etcd/revision_floor.h) on a client of `endpoints`.
 Status RaiseEtcdRevision(const std::vector<std::string>& endpoints, int64_t revision,
                          Deadline deadline);
 
 // Processes of this user that belong to the deployment in `run_dir` although no state file
-// may name them, recognised by where `up` puts them: etcd with a data dir under
-// <run_dir>/etcd-*, br2k-logserver under <run_dir>/node-*, anvil with --config-out
-// <run_dir>/anvil.json, `br2k manager --run-dir <run_dir>`, where both the executable's
-// basename (/proc/<pid>/exe) and argv[0]'s are exactly etcd, br2k-logserver, anvil or br2k
-// (never a substring of the command line). Never this process. For `br2k down`,
-// so that it leaves nothing behind (e.g. a replica the manager restarted while being stopped).
+// may name them, recognised by where `up` puts them: etcd and br2k-logserver with a data dir
+// under <run_dir>/volumes/ (the process runtime's volumes; etcd also <run_dir>/etcd-*), anvil with
+// --config-out <run_dir>/anvil.json, `br2k manager --run-dir <run_dir>`, where both the
+// executable's basename (/proc/<pid>/exe) and argv[0]'s are exactly etcd, br2k-logserver, anvil or
+// br2k (never a substring of the command line). Never this process. For `br2k down`, so that it
+// leaves nothing behind (e.g. a replica the manager restarted while being stopped).
 std::vector<int> ProcessesOfRunDir(const std::filesystem::path& run_dir);
 
 }  // namespace br2k::cli

@@ -19,8 +19,10 @@
 
 #include "br2k/common/etcd_limits.h"
 #include "br2k/deploy/contexts.h"
+#include "br2k/deploy/executable_image.h"
 #include "br2k/deploy/kubernetes_runtime.h"
 #include "br2k/deploy/podman_runtime.h"
+#include "br2k/deploy/process_runtime.h"
 #include "br2k/eth/key.h"
 #include "br2k/eth/rpc_transport.h"
 #include "br2k/eth/service_registry.h"
@@ -202,34 +204,52 @@ int RunManager(ManagerFlags f) {
         // Explicit --service names say which services this run directory holds; otherwise the
         // backend serves the one its state names.
         .services = f.services.empty() ? std::vector<eth::ServiceId>{} : ids});
-  } else if (kind == "podman" || kind == "kubernetes") {
+  } else if (kind == "process" || kind == "podman" || kind == "kubernetes") {
     // Everything about the deployment comes from the chain's recovery information; locally only
-    // the container environment (image checks), the context's credentials and what pods need to
-    // reach the chain.
-    auto root = state && state->containers ? std::filesystem::path(state->containers->root)
-                                           : run_dir / "containers";
-    auto env = deploy::ContainerEnv::Prepare(root);
-    if (!env.ok()) return finish(Fail(env.status().message()));
+    // the runtime (and its image checks), the context's credentials and what pods need to reach
+    // the chain.
     manager::ContainerBackendOptions co;
     std::string pod_rpc_url = f.rpc_url;
-    if (kind == "podman") {
-      co.runtime = std::make_shared<deploy::PodmanRuntime>(*env, proc::PosixCommandRunner());
-      co.context_name = "podman";
+    if (kind == "process") {
+      // The pods as local processes: the executables the chain pins (by digest) must be on this
+      // machine; the redeployed processes outlive the manager.
+      const auto root =
+          state && state->containers ? std::filesystem::path(state->containers->root) : run_dir;
+      auto runtime = deploy::ProcessRuntime::Create({.root = root, .detach = true});
+      if (!runtime.ok()) return finish(Fail(runtime.status().message()));
+      co.runtime = *runtime;
+      co.context_name = "local";
+      co.image_exists = [](const std::string& reference, Deadline) -> Status {
+        auto exe = deploy::OpenExecutableImage(reference);
+        // A changed or missing executable is a digest this machine does not hold.
+        return exe.ok() ? Status::Ok() : Status(StatusCode::kNotFound, exe.status().message());
+      };
     } else {
-      if (f.context.empty()) return finish(Fail("--backend kubernetes needs --context NAME"));
-      auto ctx = LoadContext(f);
-      if (!ctx.ok()) return finish(Fail("--context " + f.context + ": " + ctx.status().message()));
-      auto endpoint = deploy::ApiEndpointOf(*ctx);
-      if (!endpoint.ok()) return finish(Fail(endpoint.status().message()));
-      co.runtime = std::make_shared<deploy::KubernetesRuntime>(kube::ApiClient(*endpoint),
-                                                               ctx->namespace_name);
-      co.context_name = ctx->name;
-      co.context_server = ctx->server;
-      co.base.namespace_name = ctx->namespace_name;
-      co.base.storage_class = ctx->storage_class;
-      // The chain as the pods reach it: the context's "rpc" endpoint when it names one.
-      if (auto it = ctx->external_endpoints.find("rpc"); it != ctx->external_endpoints.end())
-        pod_rpc_url = it->second;
+      auto root = state && state->containers ? std::filesystem::path(state->containers->root)
+                                             : run_dir / "containers";
+      auto env = deploy::ContainerEnv::Prepare(root);
+      if (!env.ok()) return finish(Fail(env.status().message()));
+      co.env = *env;
+      if (kind == "podman") {
+        co.runtime = std::make_shared<deploy::PodmanRuntime>(*env, proc::PosixCommandRunner());
+        co.context_name = "podman";
+      } else {
+        if (f.context.empty()) return finish(Fail("--backend kubernetes needs --context NAME"));
+        auto ctx = LoadContext(f);
+        if (!ctx.ok())
+          return finish(Fail("--context " + f.context + ": " + ctx.status().message()));
+        auto endpoint = deploy::ApiEndpointOf(*ctx);
+        if (!endpoint.ok()) return finish(Fail(endpoint.status().message()));
+        co.runtime = std::make_shared<deploy::KubernetesRuntime>(kube::ApiClient(*endpoint),
+                                                                 ctx->namespace_name);
+        co.context_name = ctx->name;
+        co.context_server = ctx->server;
+        co.base.namespace_name = ctx->namespace_name;
+        co.base.storage_class = ctx->storage_class;
+        // The chain as the pods reach it: the context's "rpc" endpoint when it names one.
+        if (auto it = ctx->external_endpoints.find("rpc"); it != ctx->external_endpoints.end())
+          pod_rpc_url = it->second;
+      }
     }
     co.base.chain = {.rpc_url = pod_rpc_url,
                      .chain_id = f.chain_id.value_or(0),
@@ -241,12 +261,11 @@ int RunManager(ManagerFlags f) {
     }
     co.base.app_args = {EtcdMaxTxnOpsFlag()};
     co.registry = gateway;
-    co.env = *env;
     auto b = manager::ContainerBackend::Create(co);
     if (!b.ok()) return finish(Fail(b.status().message()));
     backend = *b;
   } else {
-    return finish(Fail("--backend must be auto, local, podman or kubernetes"));
+    return finish(Fail("--backend must be auto, process, local, podman or kubernetes"));
   }
   auto m = manager::Manager::Create(o, gateway, backend, manager::MakeHttpHealthProber());
   if (!m.ok()) return finish(Fail(m.status().message()));
@@ -303,10 +322,11 @@ void RegisterManagerCommands(CLI::App& app) {
   c->add_option("--from-block", f->from_block,
                 "First block to look at (default: the head; with --once, 0)");
   c->add_option("--backend", f->backend,
-                "Where to redeploy: local (processes), podman (pods), kubernetes (pods on "
-                "--context's cluster), or auto (podman when the run state is a containers "
-                "deployment)")
-      ->check(CLI::IsMember({"auto", "local", "podman", "kubernetes"}));
+                "Where to redeploy: process (pods as local processes), podman (pods), "
+                "kubernetes (pods on --context's cluster), local (the replicas of a run state "
+                "without pods, as older versions of `br2k up` wrote it), or auto (the kind "
+                "the run state records)")
+      ->check(CLI::IsMember({"auto", "process", "local", "podman", "kubernetes"}));
   c->add_option("--context", f->context,
                 "--backend kubernetes: the context whose cluster and token to use");
   c->add_option("--contexts-dir", f->contexts_dir,

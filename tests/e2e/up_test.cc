@@ -19,6 +19,8 @@
 #include "br2k/client/service_client.h"
 #include "br2k/cluster/local_anvil.h"
 #include "br2k/common/run_state.h"
+#include "br2k/deploy/executable_image.h"
+#include "br2k/deploy/recovery.h"
 #include "br2k/eth/key.h"
 #include "br2k/eth/rpc_transport.h"
 #include "br2k/eth/service_registry.h"
@@ -116,9 +118,9 @@ TEST(Up, Detached_runsChainRegistryServiceAndManager) {
   std::cout << "[ up ] br2k up --detach took " << took << " s\n" << up.out;
   ASSERT_EQ(up.status, 0) << up.out;
   for (const char* line : {"[1/5] chain: anvil on http://127.0.0.1:", "[2/5] registry: deployed",
-                           "[3/5] etcd: 3 members", "[4/5] service 'logserver': 3 replicas",
-                           "published on chain", "[5/5] manager: pid", "call POST /logs",
-                           "call GET /logs", "call POST /anchor", "curl -sL"}) {
+                           "[3/5] images:", "br2k-logserver@sha256:", "etcd@sha256:", "[4/5] pods:",
+                           "3 pods as local processes", "published on chain", "[5/5] manager: pid",
+                           "call POST /logs", "call GET /logs", "call POST /anchor", "curl -sL"}) {
     EXPECT_NE(up.out.find(line), std::string::npos) << "missing '" << line << "' in\n" << up.out;
   }
 
@@ -176,9 +178,21 @@ TEST(Up, Detached_runsChainRegistryServiceAndManager) {
               std::filesystem::perms::owner_read | std::filesystem::perms::owner_write)
         << f;
   }
-  EXPECT_EQ(record->recovery.deploy_context, "local");
-  EXPECT_EQ(record->recovery.replicas, 3u);
-  EXPECT_EQ(record->recovery.images, std::vector<std::string>{"br2k-logserver"});
+  // The recovery information: a process deployment, its executables pinned by digest.
+  auto recovery = deploy::DecodeRecovery(record->recovery);
+  ASSERT_TRUE(recovery.ok()) << recovery.status() << " in " << record->recovery.deploy_context;
+  EXPECT_EQ(recovery->kind, "process");
+  EXPECT_EQ(recovery->context, "local");
+  EXPECT_EQ(recovery->replicas, 3u);
+  EXPECT_TRUE(deploy::OpenExecutableImage(recovery->app_image).ok()) << recovery->app_image;
+  EXPECT_TRUE(deploy::OpenExecutableImage(recovery->etcd_image).ok()) << recovery->etcd_image;
+  for (const auto& f : s->chain->operator_key_files) {
+    std::ifstream in(f);
+    std::string key;
+    in >> key;
+    EXPECT_EQ(record->recovery.deploy_context.find(key.substr(key.size() - 16)), std::string::npos)
+        << "no key material on chain";
+  }
 
   // A request sent to a follower is redirected to the leader and committed.
   CliRun post = Shell("curl -sL -XPOST '" + follower_url +
@@ -206,7 +220,8 @@ TEST(Up, Detached_runsChainRegistryServiceAndManager) {
   EXPECT_EQ(block.out, "true\n") << block.out;
 
   // The whole loop: every replica dies; the client's claim (after one round of failures) makes
-  // the manager redeploy them from state.json, with their state, and mark the service Active.
+  // the manager redeploy the pods from the chain's recovery information, with their state, and
+  // mark the service Active.
   auto launcher = proc::PosixLauncher();
   for (const auto& r : s->replicas) ASSERT_TRUE(launcher->Signal(r.pid, SIGKILL).ok()) << r.id;
   for (const auto& r : s->replicas) ASSERT_TRUE(launcher->Wait(r.pid, Deadline::After(10s)).ok());
@@ -227,10 +242,11 @@ TEST(Up, Detached_runsChainRegistryServiceAndManager) {
     std::this_thread::sleep_for(100ms);
   }
   EXPECT_NE(read_log().find("marked Active"), std::string::npos) << read_log();
-  auto redeployed = RunState::Load(run_dir / "state.json");
-  ASSERT_TRUE(redeployed.ok()) << redeployed.status();
+  auto redeployed = nlohmann::json::parse(Br2k(run_dir, "status --json").out);
+  ASSERT_EQ(redeployed["replicas"].size(), s->replicas.size()) << redeployed.dump();
   for (size_t i = 0; i < s->replicas.size(); ++i) {
-    EXPECT_NE(redeployed->replicas[i].pid, s->replicas[i].pid) << "new pids in state.json";
+    EXPECT_NE(redeployed["replicas"][i]["pid"].get<int>(), s->replicas[i].pid)
+        << "new processes, as the runtime records them";
   }
   CliRun healthy = Br2k(run_dir, "status");
   EXPECT_EQ(healthy.status, 0) << healthy.out;

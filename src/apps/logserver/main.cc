@@ -7,8 +7,10 @@
 #include <cstdlib>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 #include "br2k/etcd/grpc_client.h"
+#include "br2k/etcd/revision_floor.h"
 #include "br2k/eth/rpc_transport.h"
 #include "br2k/http/client.h"
 #include "br2k/http/server.h"
@@ -195,6 +197,11 @@ int main(int argc, char** argv) {
   cli.add_option("--operator-key-file", chain.operator_key_file,
                  "file holding this replica's operator key (one hex line)");
   cli.add_option("--chain-id", chain.chain_id, "expected chain id (default: the node's)");
+  int64_t revision_floor = 0;
+  cli.add_option("--revision-floor", revision_floor,
+                 "before serving, raise etcd's revision above this (the registry's epoch from an "
+                 "earlier etcd cluster, so that a leader here can publish its location)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 62));
   std::string tx_key_file;
   cli.add_option("--tx-key-file", tx_key_file,
                  "file holding the service's own key (one hex line), shared by all replicas: "
@@ -231,6 +238,19 @@ int main(int argc, char** argv) {
   }
   auto client = etcd::GrpcClient::Create({.endpoints = endpoints});
   if (!client.ok()) return Fail("--etcd", client.status());
+  if (revision_floor > 0) {
+    // The member may still be starting (it shares the pod): retry while it is unreachable.
+    Status st;
+    for (Deadline d = Deadline::After(std::chrono::minutes(2)); !d.expired();) {
+      st = etcd::RaiseRevisionAbove(**client, revision_floor, d);
+      if (st.ok() ||
+          (st.code() != StatusCode::kUnavailable && st.code() != StatusCode::kDeadlineExceeded))
+        break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    if (!st.ok()) return Fail("--revision-floor", st);
+    spdlog::info("etcd revision raised above {} (--revision-floor)", revision_floor);
+  }
   auto store = replication::FileStore::Open(data_dir);
   if (!store.ok()) return Fail("--data-dir", store.status());
   apps::LogServerApp app;
