@@ -38,8 +38,8 @@
 #include "br2k/manager/state_lock.h"
 #include "commands.h"
 #include "local_chain.h"
-#include "local_service.h"
 #include "run_dir.h"
+#include "run_processes.h"
 #include "service_deployment.h"
 
 namespace br2k::cli {

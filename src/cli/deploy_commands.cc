@@ -13,9 +13,9 @@
 #include "br2k/deploy/publish.h"
 #include "br2k/deploy/recovery.h"
 #include "commands.h"
-#include "service_deployment.h"
 #include "local_chain.h"
 #include "run_dir.h"
+#include "service_deployment.h"
 
 namespace br2k::cli {
 

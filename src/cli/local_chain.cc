@@ -28,12 +28,14 @@ constexpr size_t kManagerDevKey = 5;
 // Replica i's operator key: 1, 2, 3, then the ones no other role uses.
 constexpr std::array<size_t, 7> kOperatorDevKeys = {1, 2, 3, 6, 7, 8, 9};
 
-// The recovery information the local deployment backend accepts (manager/local_recovery.h).
-eth::RecoveryInfo LocalRecoveryInfo(size_t replicas) {
-  return {.deploy_context = "local",
+// The recovery information of a service registered before its pods run: `up` replaces it with
+// the pods' own (deploy/recovery.h) once they serve. A manager finds nothing to deploy in it
+// (DecodeRecovery: NOT_FOUND) and says so.
+eth::RecoveryInfo PendingRecoveryInfo(size_t replicas) {
+  return {.deploy_context = "pending",
           .replicas = static_cast<uint32_t>(replicas),
-          .container_registry = "local",
-          .images = {"br2k-logserver"}};
+          .container_registry = "",
+          .images = {}};
 }
 
 // Writes a key file readable by its owner only.
@@ -217,7 +219,7 @@ Result<RegistrySetup> LocalChain::SetUpRegistry(const std::string& placeholder_l
 
   const std::string& name = options_.service_name;
   out.service_id = eth::ServiceIdFromName(name);
-  const eth::RecoveryInfo info = LocalRecoveryInfo(options_.replicas);
+  const eth::RecoveryInfo info = PendingRecoveryInfo(options_.replicas);
   auto record = (*reg)->GetService(out.service_id, deadline);
   if (!record.ok() && record.status().code() == StatusCode::kNotFound) {
     auto r = (*reg)->Register(*owner, out.service_id, placeholder_location, info, deadline);

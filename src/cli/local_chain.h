@@ -79,8 +79,8 @@ class LocalChain {
 
   // Deploys the registry (or connects to options.registry: FAILED_PRECONDITION when there is no
   // contract there), registers the service when it is not (location `placeholder_location`
-  // until the leader publishes its own; recovery information for the local deployment backend:
-  // context "local", `replicas`, registry "local", image "br2k-logserver"), and adds the manager
+  // until the leader publishes its own; recovery information "pending" with `replicas` until the
+  // pods' own is written, see PendingRecoveryInfo), and adds the manager
   // and operator accounts that are missing. Idempotent. PERMISSION_DENIED (with the service's
   // owner) when the owner key may not change an existing service; FAILED_PRECONDITION when it
   // was deregistered.

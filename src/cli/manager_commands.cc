@@ -1,6 +1,7 @@
 // br2k manager: the manager daemon. Follows the registry's Claim events for the services it
-// manages and redeploys a service that is really down through the local deployment backend
-// (manager/manager.h has the decision rules). Defaults come from the running `br2k up`, so
+// manages and redeploys a service that is really down from the chain's recovery information, on
+// the pod runtime of its kind (process, podman or kubernetes; manager/container_backend.h), with
+// the decision rules of manager/manager.h. Defaults come from the running `br2k up`, so
 // `br2k manager --run-dir <dir>` is all `br2k up` needs to start it.
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -27,7 +28,6 @@
 #include "br2k/eth/rpc_transport.h"
 #include "br2k/eth/service_registry.h"
 #include "br2k/manager/container_backend.h"
-#include "br2k/manager/local_backend.h"
 #include "br2k/manager/manager.h"
 #include "commands.h"
 #include "run_dir.h"
@@ -122,11 +122,7 @@ int RunManager(ManagerFlags f) {
   if (!key.ok()) return Fail("--key-file " + f.key_file + ": " + key.status().message());
 
   std::vector<manager::ManagedService> services;
-  std::vector<eth::ServiceId> ids;
-  for (const auto& name : f.services) {
-    services.push_back({eth::ServiceIdFromName(name), name});
-    ids.push_back(services.back().id);
-  }
+  for (const auto& name : f.services) services.push_back({eth::ServiceIdFromName(name), name});
 
   std::stop_source stop;
   std::atomic<bool> finished{false};
@@ -195,16 +191,12 @@ int RunManager(ManagerFlags f) {
   std::optional<RunState> state;
   if (auto loaded = LoadRunStateIfAny(run_dir); loaded.ok()) state = *loaded;
   std::string kind = f.backend;
-  if (kind == "auto") kind = state && state->containers ? state->containers->kind : "local";
+  // auto: the kind of pods the run state records; without one (no run state, or one of an older
+  // `br2k up` that ran bare processes), the process runtime below the run directory.
+  if (kind == "auto") kind = state && state->containers ? state->containers->kind : "process";
   if (kind == "kubernetes" && f.context.empty() && state && state->containers)
     f.context = state->containers->context;
-  if (kind == "local") {
-    backend = std::make_shared<manager::LocalBackend>(manager::LocalBackendOptions{
-        .run_dir = run_dir,
-        // Explicit --service names say which services this run directory holds; otherwise the
-        // backend serves the one its state names.
-        .services = f.services.empty() ? std::vector<eth::ServiceId>{} : ids});
-  } else if (kind == "process" || kind == "podman" || kind == "kubernetes") {
+  if (kind == "process" || kind == "podman" || kind == "kubernetes") {
     // Everything about the deployment comes from the chain's recovery information; locally only
     // the runtime (and its image checks), the context's credentials and what pods need to reach
     // the chain.
@@ -265,7 +257,7 @@ int RunManager(ManagerFlags f) {
     if (!b.ok()) return finish(Fail(b.status().message()));
     backend = *b;
   } else {
-    return finish(Fail("--backend must be auto, process, local, podman or kubernetes"));
+    return finish(Fail("--backend must be auto, process, podman or kubernetes"));
   }
   auto m = manager::Manager::Create(o, gateway, backend, manager::MakeHttpHealthProber());
   if (!m.ok()) return finish(Fail(m.status().message()));
@@ -323,10 +315,9 @@ void RegisterManagerCommands(CLI::App& app) {
                 "First block to look at (default: the head; with --once, 0)");
   c->add_option("--backend", f->backend,
                 "Where to redeploy: process (pods as local processes), podman (pods), "
-                "kubernetes (pods on --context's cluster), local (the replicas of a run state "
-                "without pods, as older versions of `br2k up` wrote it), or auto (the kind "
-                "the run state records)")
-      ->check(CLI::IsMember({"auto", "process", "local", "podman", "kubernetes"}));
+                "kubernetes (pods on --context's cluster), or auto (the kind the run state "
+                "records)")
+      ->check(CLI::IsMember({"auto", "process", "podman", "kubernetes"}));
   c->add_option("--context", f->context,
                 "--backend kubernetes: the context whose cluster and token to use");
   c->add_option("--contexts-dir", f->contexts_dir,

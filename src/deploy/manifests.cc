@@ -165,7 +165,10 @@ json AppContainer(const DeploymentSpec& spec, size_t i) {
   auto has = [&](const std::string& f) {
     return std::find(names.begin(), names.end(), f) != names.end();
   };
-  if (!spec.chain.rpc_url.empty()) {
+  const std::string operator_key = "operator-" + std::to_string(i) + ".key";
+  // A replica publishes its location with its own operator key: without one there is nothing
+  // for it to do on chain (a deployment whose keys are not br2k's to hold).
+  if (!spec.chain.rpc_url.empty() && has(operator_key)) {
     args.push_back("--rpc-url=" + spec.chain.rpc_url);
     if (!spec.chain.registry.empty()) args.push_back("--registry=" + spec.chain.registry);
     if (!spec.chain.service_name.empty()) {
@@ -174,10 +177,7 @@ json AppContainer(const DeploymentSpec& spec, size_t i) {
     if (spec.chain.chain_id != 0) {
       args.push_back("--chain-id=" + std::to_string(spec.chain.chain_id));
     }
-    const std::string operator_key = "operator-" + std::to_string(i) + ".key";
-    if (has(operator_key)) {
-      args.push_back(std::string("--operator-key-file=") + kKeysDir + "/" + operator_key);
-    }
+    args.push_back(std::string("--operator-key-file=") + kKeysDir + "/" + operator_key);
     if (has("tx.key")) {
       args.push_back(std::string("--tx-key-file=") + kKeysDir + "/tx.key");
     }

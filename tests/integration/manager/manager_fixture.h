@@ -1,8 +1,9 @@
-// The world of the manager's integration tests: a 3-member etcd cluster, three br2k-logserver
-// processes described by a state.json as `br2k up` writes it (argv, logs, data dirs, and a chain
-// section naming the service), a real anvil with a deployed ServiceRegistry in which the service
-// is registered with local recovery information and the manager's account (anvil key 1) is a
-// manager. A test may run the manager in-process (StartManager) or as `br2k manager`.
+// The world of the manager's integration tests, as `br2k up` makes it: a real anvil with a deployed
+// ServiceRegistry, and the service's pods (3 x etcd member + br2k-logserver replica) on the
+// process runtime (deploy/process_runtime.h) below the test's directory, registered with their
+// recovery information (kind "process", executables pinned by digest); the manager's account
+// (anvil key 1) is a manager, and state.json records the deployment as `br2k up` writes it. A test
+// may run the manager in-process (StartManager, the process backend) or as `br2k manager`.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -12,8 +13,14 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "br2k/common/etcd_limits.h"
+#include "br2k/deploy/deployer.h"
+#include "br2k/deploy/executable_image.h"
+#include "br2k/deploy/podman_runtime.h"
+#include "br2k/deploy/process_runtime.h"
+#include "br2k/deploy/recovery.h"
 #include "br2k/http/client.h"
-#include "br2k/manager/local_backend.h"
+#include "br2k/manager/container_backend.h"
 #include "br2k/manager/manager.h"
 #include "br2k/proc/process.h"
 #include "logserver_fleet.h"
@@ -44,35 +51,62 @@ class ManagerFixture : public ::testing::Test {
 
   void SetUp() override {
     ASSERT_NE(chain_, nullptr);
-    // Node i keeps its data and its log in <dir>/node-<i>/, as `br2k up` lays them out.
-    auto f = br2k::testing::LogserverFleet::Create({.dir = dir_.path(),
-                                                    .nodes = kNodes,
-                                                    .service = "logs",
-                                                    .args = br2k::testing::FastFailoverArgs(),
-                                                    .data_dir = "node-{i}",
-                                                    .log_file = "node-{i}/logserver.log"},
-                                                   Deadline::After(60s));
-    ASSERT_TRUE(f.ok()) << f.status();
-    fleet_ = std::move(f).value();
-    StartReplicasAndWriteState();
-    ASSERT_FALSE(HasFatalFailure());
-    // The service on-chain: local recovery info, the manager's account a manager.
     name_ = br2k::testing::UniqueName("logserver");
     id_ = eth::ServiceIdFromName(name_);
-    auto r = chain_->registry->Register(*chain_->owner, id_, replicas_[0].url,
-                                        eth::RecoveryInfo{"local", 3, "local", {"br2k-logserver"}},
-                                        Soon());
+    auto rt = deploy::ProcessRuntime::Create({.root = dir_.path(), .detach = true});
+    ASSERT_TRUE(rt.ok()) << rt.status();
+    runtime_ = *rt;
+    // The deployment: no chain keys (the replicas do not publish; the test registers the
+    // service itself), fast failover, executables pinned by digest.
+    spec_.name = "logs";
+    spec_.nodes = kNodes;
+    spec_.addressing = deploy::Addressing::kLoopback;
+    spec_.etcd_heartbeat_ms = 50;
+    spec_.etcd_election_ms = 500;
+    auto app = deploy::PinExecutable(br2k::testing::BinDir() / "br2k-logserver");
+    auto etcd = deploy::PinExecutable("/usr/bin/etcd");
+    ASSERT_TRUE(app.ok() && etcd.ok()) << app.status() << " " << etcd.status();
+    spec_.app_image = *app;
+    spec_.etcd_image = *etcd;
+    spec_.app_args = br2k::testing::FastFailoverArgs();
+    spec_.app_args.push_back(EtcdMaxTxnOpsFlag());
+    ASSERT_TRUE(deploy::PickLoopbackPorts(spec_).ok());
+    auto deployed = deploy::DeployAndWait(*runtime_, spec_, 0, nullptr, Deadline::After(90s));
+    ASSERT_TRUE(deployed.ok()) << deployed.status();
+    for (int i = 0; i < kNodes; ++i) {
+      urls_.push_back(spec_.AppUrl(static_cast<size_t>(i)));
+      first_pids_.push_back(AppPid(i));
+    }
+    // The service on-chain with its recovery information; the manager's account a manager.
+    auto recovery = deploy::RecoveryOf(spec_, "process", "local", "", deploy::kExecutableRegistry);
+    auto r = chain_->registry->Register(*chain_->owner, id_, urls_[0],
+                                        deploy::EncodeRecovery(recovery), Soon());
     ASSERT_TRUE(r.ok()) << r.status();
     auto m =
         chain_->registry->AddManager(*chain_->owner, id_, chain_->second_key->address(), Soon());
     ASSERT_TRUE(m.ok()) << m.status();
-    // The state's chain section names the service and the manager's key file (as `br2k up`
-    // writes it).
+    // state.json as `br2k up` writes it: the deployment and the chain section naming the
+    // service and the manager's key file.
     const auto key_file = dir_.path() / "manager.key";
     std::ofstream(key_file) << eth::testing::kAnvilKey1 << "\n";
     std::filesystem::permissions(
         key_file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
-    RunState s = *RunState::Load(StateFile());
+    RunState s;
+    s.run_dir = dir_.path().string();
+    s.started_at_unix = 1;
+    s.heartbeat_ms = spec_.etcd_heartbeat_ms;
+    s.election_ms = spec_.etcd_election_ms;
+    s.service = spec_.name;
+    s.containers = ContainerState{.kind = "process",
+                                  .context = "local",
+                                  .root = dir_.path().string(),
+                                  .name = spec_.name,
+                                  .nodes = kNodes,
+                                  .app_port_base = spec_.app_port_base,
+                                  .etcd_client_port_base = spec_.etcd_client_port_base,
+                                  .etcd_peer_port_base = spec_.etcd_peer_port_base,
+                                  .container_registry = deploy::kExecutableRegistry,
+                                  .images = {spec_.app_image, spec_.etcd_image}};
     s.chain = ChainState{.rpc_url = chain_->anvil->url(),
                          .chain_id = eth::testing::kAnvilChainId,
                          .registry = chain_->registry->address().ToChecksum(),
@@ -84,58 +118,37 @@ class ManagerFixture : public ::testing::Test {
 
   void TearDown() override {
     StopManager();
-    if (!fleet_) return;
-    // Stop the replicas the fleet started, and every replica the state names (the manager may
-    // have restarted them).
-    fleet_->StopAll();
-    auto s = RunState::Load(StateFile());
-    if (s.ok()) {
-      for (const auto& r : s->replicas) {
-        if (r.pid > 0 && launcher_->Alive(r.pid)) (void)proc::Terminate(*launcher_, r.pid, 3s);
-      }
+    if (!runtime_) return;
+    if (HasFailure()) {
+      for (int i = 0; i < kNodes; ++i)
+        std::cerr << "--- " << spec_.PodName(static_cast<size_t>(i)) << " app log:\n"
+                  << proc::TailOfFile(
+                         runtime_->LogFile(spec_.PodName(static_cast<size_t>(i)), "app"), 30)
+                  << "\n";
     }
-    if (HasFailure()) fleet_->DumpLogs(std::cerr);
+    // Every pod, whoever (re)started it.
+    (void)runtime_->Remove(spec_, /*purge=*/false, Deadline::After(60s));
   }
 
   std::filesystem::path StateFile() const { return dir_.path() / "state.json"; }
 
-  void StartReplicasAndWriteState() {
-    RunState s;
-    s.run_dir = dir_.path().string();
-    s.started_at_unix = 1;
-    s.heartbeat_ms = 50;
-    s.election_ms = 500;
-    s.service = fleet_->options().service;
-    for (const auto& m : fleet_->cluster().members()) {
-      s.etcd.push_back({.name = m.name,
-                        .client_url = m.client_url,
-                        .peer_url = m.peer_url,
-                        .pid = m.pid,
-                        .data_dir = m.data_dir.string(),
-                        .log_file = m.log_file.string()});
-    }
-    for (int i = 0; i < kNodes; ++i) {
-      std::filesystem::create_directories(fleet_->DataDir(i));
-      ReplicaState r{.id = fleet_->Id(i),
-                     .url = fleet_->Url(i),
-                     .etcd_member = fleet_->cluster().members()[i].name,
-                     .data_dir = fleet_->DataDir(i).string(),
-                     .log_file = fleet_->LogFile(i).string(),
-                     .argv = fleet_->Argv(i)};
-      Status spawned = fleet_->Spawn(i);
-      ASSERT_TRUE(spawned.ok()) << spawned;
-      r.pid = fleet_->pid(i);
-      replicas_.push_back(r);
-    }
-    s.replicas = replicas_;
-    ASSERT_TRUE(s.Save(StateFile()).ok());
+  // The pid of node i's replica as the runtime records it now (0 when none).
+  pid_t AppPid(int i) const {
+    for (const auto& p : runtime_->Processes(spec_.PodName(static_cast<size_t>(i))))
+      if (p.container == "app" && p.running) return p.identity.pid;
+    return 0;
+  }
+  std::vector<std::string> AppArgv(int i) const {
+    for (const auto& p : runtime_->Processes(spec_.PodName(static_cast<size_t>(i))))
+      if (p.container == "app") return p.identity.argv;
+    return {};
   }
 
   // The index of the replica that leads (bounded wait), or -1.
   int WaitLeader(Deadline until = Deadline::After(60s)) {
     while (!until.expired()) {
       for (int i = 0; i < kNodes; ++i) {
-        auto r = http::Call(replicas_[i].url, "GET", "/leader", "", {}, Deadline::After(1s));
+        auto r = http::Call(urls_[i], "GET", "/leader", "", {}, Deadline::After(1s));
         if (r.ok() && r->status == 200) return i;
       }
       std::this_thread::sleep_for(20ms);
@@ -149,8 +162,7 @@ class ManagerFixture : public ::testing::Test {
     while (!until.expired()) {
       int i = WaitLeader(until);
       if (i < 0) break;
-      auto r =
-          br2k::testing::PostLog(replicas_[i].url, user, "manager-it", seq, Deadline::After(10s));
+      auto r = br2k::testing::PostLog(urls_[i], user, "manager-it", seq, Deadline::After(10s));
       if (r.ok() && r->status == 200) return;
       std::this_thread::sleep_for(100ms);
     }
@@ -160,19 +172,20 @@ class ManagerFixture : public ::testing::Test {
   std::vector<std::string> Logs() {
     int i = WaitLeader();
     if (i < 0) return {};
-    auto r = http::Call(replicas_[i].url, "GET", "/logs", "", {}, Deadline::After(10s));
+    auto r = http::Call(urls_[i], "GET", "/logs", "", {}, Deadline::After(10s));
     if (!r.ok() || r->status != 200) return {};
     return json::parse(r->body).at("logs").get<std::vector<std::string>>();
   }
 
+  // Every machine lost: each pod's processes (etcd member and replica) killed.
   void KillAllReplicas() {
     for (int i = 0; i < kNodes; ++i) {
-      Status killed = fleet_->Kill(i);
-      ASSERT_TRUE(killed.ok()) << replicas_[i].id << ": " << killed;
+      Status killed = runtime_->DeletePod(spec_, static_cast<size_t>(i), Deadline::After(30s));
+      ASSERT_TRUE(killed.ok()) << spec_.PodName(static_cast<size_t>(i)) << ": " << killed;
     }
-    for (const auto& r : replicas_) {
-      auto h = http::Call(r.url, "GET", "/health", "", {}, Deadline::After(1s));
-      ASSERT_FALSE(h.ok()) << r.id << " still answers";
+    for (const auto& url : urls_) {
+      auto h = http::Call(url, "GET", "/health", "", {}, Deadline::After(1s));
+      ASSERT_FALSE(h.ok()) << url << " still answers";
     }
   }
 
@@ -188,11 +201,25 @@ class ManagerFixture : public ::testing::Test {
     o.leader_timeout = 60s;
     o.deploy_timeout = 60s;
     if (tweak) tweak(o);
-    auto backend = std::make_shared<LocalBackend>(LocalBackendOptions{.run_dir = dir_.path()});
+    // The manager's process backend, as `br2k manager` builds it for a process deployment.
+    ContainerBackendOptions co;
+    co.runtime = runtime_;
+    co.context_name = "local";
+    co.image_exists = [](const std::string& reference, Deadline) -> Status {
+      auto exe = deploy::OpenExecutableImage(reference);
+      return exe.ok() ? Status::Ok() : Status(StatusCode::kNotFound, exe.status().message());
+    };
+    co.base.etcd_heartbeat_ms = spec_.etcd_heartbeat_ms;
+    co.base.etcd_election_ms = spec_.etcd_election_ms;
+    co.base.app_args = spec_.app_args;
+    co.registry =
+        MakeOnChainRegistryGateway(chain_->registry, chain_->second_key, {.poll_interval = 100ms});
+    auto backend = ContainerBackend::Create(co);
+    ASSERT_TRUE(backend.ok()) << backend.status();
     auto m = Manager::Create(
         o,
         MakeOnChainRegistryGateway(chain_->registry, chain_->second_key, {.poll_interval = 100ms}),
-        backend, MakeHttpHealthProber());
+        *backend, MakeHttpHealthProber());
     ASSERT_TRUE(m.ok()) << m.status();
     manager_ = std::move(*m);
     run_ = std::jthread([this](std::stop_token st) { EXPECT_TRUE(manager_->Run(st).ok()); });
@@ -207,7 +234,7 @@ class ManagerFixture : public ::testing::Test {
 
   // Sends a claim from `claimant` and returns once it is mined.
   void SendClaim(eth::TxSender& claimant, const std::string& reason) {
-    auto r = chain_->registry->SendClaim(claimant, id_, replicas_[0].url, reason, Soon());
+    auto r = chain_->registry->SendClaim(claimant, id_, urls_[0], reason, Soon());
     ASSERT_TRUE(r.ok()) << r.status();
   }
 
@@ -253,8 +280,10 @@ class ManagerFixture : public ::testing::Test {
 
   br2k::testing::ScratchDir dir_{"manager-it"};
   std::shared_ptr<proc::Launcher> launcher_ = proc::PosixLauncher();
-  std::unique_ptr<br2k::testing::LogserverFleet> fleet_;
-  std::vector<ReplicaState> replicas_;  // as first written to state.json (pids of the first start)
+  std::shared_ptr<deploy::ProcessRuntime> runtime_;
+  deploy::DeploymentSpec spec_;
+  std::vector<std::string> urls_;
+  std::vector<pid_t> first_pids_;  // node i's replica as first deployed
   std::string name_;
   eth::ServiceId id_;
   std::unique_ptr<Manager> manager_;

@@ -1,12 +1,10 @@
-// The manager's pure parts: the per-claimant rate limiter, the local backend's check of on-chain
-// recovery information, and the run-state lock.
+// The manager's pure parts: the per-claimant rate limiter and the run-state lock.
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <thread>
 
 #include "br2k/manager/claim_rate_limiter.h"
-#include "br2k/manager/local_recovery.h"
 #include "br2k/manager/state_lock.h"
 #include "test_env.h"
 
@@ -64,80 +62,6 @@ TEST(ClaimRateLimiter, Admit_zeroLimitIsTreatedAsOne) {
   ClaimRateLimiter l({.window = 10s, .max_per_window = 0});
   EXPECT_TRUE(l.Admit(Addr(1), kT0));
   EXPECT_FALSE(l.Admit(Addr(1), kT0));
-}
-
-const LocalDeployment kHave{
-    .run_dir = "/srv/br2k/run", .replicas = 3, .binary_name = "br2k-logserver"};
-
-eth::RecoveryInfo Info() {
-  return eth::RecoveryInfo{"local", 3, "local", {"br2k-logserver"}};
-}
-
-TEST(LocalRecovery, Check_acceptsWhatItRuns) {
-  EXPECT_TRUE(CheckLocalRecoveryInfo(Info(), kHave).ok());
-  auto i = Info();
-  i.deploy_context = "local:/srv/br2k/run/";
-  i.container_registry = "";
-  i.images = {"br2k-logserver:dev", "br2k-logserver@sha256:abcd"};
-  EXPECT_TRUE(CheckLocalRecoveryInfo(i, kHave).ok()) << CheckLocalRecoveryInfo(i, kHave);
-  i.deploy_context = "local:/srv/br2k/./run";
-  EXPECT_TRUE(CheckLocalRecoveryInfo(i, kHave).ok());
-}
-
-TEST(LocalRecovery, Check_refusesEachMismatchNamingIt) {
-  auto expect = [](eth::RecoveryInfo i, const std::string& needle) {
-    Status st = CheckLocalRecoveryInfo(i, kHave);
-    EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition) << needle;
-    EXPECT_NE(st.message().find(needle), std::string::npos) << st;
-  };
-  auto i = Info();
-  i.deploy_context = "kind-br2k";
-  expect(i, "\"kind-br2k\" is not local");
-  i.deploy_context = "local:/other/run";
-  expect(i, "names another run directory");
-  i.deploy_context = "local:relative/run";
-  expect(i, "names another run directory");
-  i.deploy_context = "localhost";
-  expect(i, "is not local");
-  i = Info();
-  i.replicas = 5;
-  expect(i, "asks for 5 replicas; the local deployment has 3");
-  i = Info();
-  i.container_registry = "harbor.local/br2k";
-  expect(i, "container registry \"harbor.local/br2k\" is not local");
-  i = Info();
-  i.images = {};
-  expect(i, "names no image");
-  i.images = {"br2k-logserver", "etcd:3.5"};
-  expect(i, "image \"etcd:3.5\"");
-  i.images = {"harbor.local:5000/br2k-logserver:1"};
-  expect(i, "is not what the local deployment runs");
-}
-
-TEST(LocalRecovery, Check_quotesHostileTextSafely) {
-  auto i = Info();
-  i.deploy_context = std::string("k8s\n\x01") + std::string(500, 'x');
-  Status st = CheckLocalRecoveryInfo(i, kHave);
-  EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition);
-  EXPECT_EQ(st.message().find('\n'), std::string::npos);
-  EXPECT_LT(st.message().size(), 300u);
-}
-
-TEST(LocalRecovery, Check_emptyDeploymentRefused) {
-  LocalDeployment none = kHave;
-  none.replicas = 0;
-  auto i = Info();
-  i.replicas = 0;
-  EXPECT_EQ(CheckLocalRecoveryInfo(i, none).code(), StatusCode::kFailedPrecondition);
-}
-
-TEST(LocalRecovery, ImageName_stripsTagAndDigestOnly) {
-  EXPECT_EQ(ImageName("br2k-logserver"), "br2k-logserver");
-  EXPECT_EQ(ImageName("br2k-logserver:dev"), "br2k-logserver");
-  EXPECT_EQ(ImageName("br2k-logserver@sha256:00"), "br2k-logserver");
-  EXPECT_EQ(ImageName("host:5000/app"), "host:5000/app");
-  EXPECT_EQ(ImageName("host:5000/app:1"), "host:5000/app");
-  EXPECT_EQ(ImageName(""), "");
 }
 
 RunState SampleState(const std::filesystem::path& dir) {

@@ -1,6 +1,6 @@
-// The replicated sample service as `br2k up` runs it: one br2k-logserver replica beside each
-// etcd member of the local cluster, and the helpers `up`, `status` and `down` share to find,
-// probe and stop the processes of a run directory.
+// What `up`, `status` and `down` share to find, probe and stop the processes of a run directory:
+// the replicas' probes, the identities of recorded processes (proc/ownership.h) and the stray
+// sweep. Starting the service is the deployment library's (service_deployment.h).
 #pragma once
 
 #include <filesystem>
@@ -23,33 +23,6 @@ struct ReplicaRow {
   std::string error;
 };
 
-struct ReplicaSetOptions {
-  std::filesystem::path run_dir;  // replica i keeps data and log in <run_dir>/node-<i>/
-  std::string service = "logserver";
-  // The HTTP port of each replica (one per etcd member), chosen beforehand so that the URLs are
-  // known before anything starts (PickPorts). Empty: free ports now.
-  std::vector<int> ports;
-  bool detach = false;  // replicas outlive this process
-  // Publish the leader's location in this registry: each replica gets --rpc-url, --registry,
-  // --service-name, --chain-id, its own --operator-key-file (operator_key_files[i]) and the
-  // service's --tx-key-file.
-  std::optional<ChainState> chain;
-  std::vector<std::string> extra_args;  // appended to every replica's command line
-};
-
-// `n` distinct free loopback ports.
-Result<std::vector<int>> PickPorts(size_t n);
-// http://127.0.0.1:<port>, the URL a replica on `port` advertises.
-std::string ReplicaUrl(int port);
-
-// Starts one replica per etcd member (node-<i> beside etcd-<i>). A replica's data directory is
-// emptied first: a fresh etcd cluster starts a fresh service history, and local state from an
-// earlier run would be ahead of it. The binary is br2k-logserver next to the running executable
-// (or $BR2K_LOGSERVER_BIN). FAILED_PRECONDITION when it cannot be run or the options do not fit
-// the members (port or operator key count); on failure nothing it started is left running.
-Result<std::vector<ReplicaState>> StartReplicas(const std::vector<EtcdMemberState>& members,
-                                                const ReplicaSetOptions& options);
-
 // Waits until every replica answers /status and one of them is the Leader. UNAVAILABLE (naming
 // the log) when a replica exits; DEADLINE_EXCEEDED saying what was last seen.
 Status WaitForServiceLeader(const std::vector<ReplicaState>& replicas, Deadline deadline);
@@ -68,14 +41,6 @@ proc::ProcessIdentity IdentityOf(const ManagerState& m);
 // True while the recorded process runs and is still the one we started (proc::IsOurs); reaps it
 // when it is our exited child.
 bool StillOurs(const proc::ProcessIdentity& recorded);
-
-// Stops the processes that are still ours (SIGTERM, then SIGKILL); any other process is left
-// alone (pids get reused). Returns how many were stopped.
-int StopProcesses(const std::vector<proc::ProcessIdentity>& processes);
-
-// etcd::RaiseRevisionAbove (etcd/revision_floor.h) on a client of `endpoints`.
-Status RaiseEtcdRevision(const std::vector<std::string>& endpoints, int64_t revision,
-                         Deadline deadline);
 
 // Processes of this user that belong to the deployment in `run_dir` although no state file
 // may name them, recognised by where `up` puts them: etcd and br2k-logserver with a data dir

@@ -1,31 +1,18 @@
-#include "local_service.h"
+#include "run_processes.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cstdlib>
 #include <fstream>
-#include <mutex>
 #include <set>
 #include <thread>
 
-#include "br2k/etcd/grpc_client.h"
-#include "br2k/etcd/revision_floor.h"
 #include "br2k/proc/process.h"
 
 namespace br2k::cli {
 
 using namespace std::chrono_literals;
-
-namespace {
-
-std::filesystem::path LogserverBinary() {
-  if (const char* env = std::getenv("BR2K_LOGSERVER_BIN"); env && *env) return env;
-  return std::filesystem::read_symlink("/proc/self/exe").parent_path() / "br2k-logserver";
-}
-
-}  // namespace
 
 proc::ProcessIdentity IdentityOf(const EtcdMemberState& m) {
   return {.pid = m.pid, .argv = m.argv, .start_time = m.start_time};
@@ -43,16 +30,6 @@ proc::ProcessIdentity IdentityOf(const ManagerState& m) {
 bool StillOurs(const proc::ProcessIdentity& recorded) {
   // Alive() first: it reaps an exited child of ours, which /proc shows as a zombie until then.
   return recorded.pid > 0 && proc::PosixLauncher()->Alive(recorded.pid) && proc::IsOurs(recorded);
-}
-
-int StopProcesses(const std::vector<proc::ProcessIdentity>& processes) {
-  auto launcher = proc::PosixLauncher();
-  int stopped = 0;
-  for (const auto& p : processes) {
-    if (!StillOurs(p)) continue;
-    if (proc::Terminate(*launcher, p.pid, 5s).ok()) ++stopped;
-  }
-  return stopped;
 }
 
 std::vector<int> ProcessesOfRunDir(const std::filesystem::path& run_dir) {
@@ -93,96 +70,6 @@ std::vector<int> ProcessesOfRunDir(const std::filesystem::path& run_dir) {
       ours = matches(a.find('=') != std::string::npos ? a.substr(a.find('=') + 1) : a);
     }
     if (ours && proc::PosixLauncher()->Alive(pid)) out.push_back(pid);
-  }
-  return out;
-}
-
-Status RaiseEtcdRevision(const std::vector<std::string>& endpoints, int64_t revision,
-                         Deadline deadline) {
-  BR2K_ASSIGN_OR_RETURN(auto client, etcd::GrpcClient::Create({.endpoints = endpoints}));
-  return etcd::RaiseRevisionAbove(*client, revision, deadline);
-}
-
-Result<std::vector<int>> PickPorts(size_t n) {
-  std::set<int> seen;
-  std::vector<int> ports;
-  for (int tries = 0; ports.size() < n && tries < 100; ++tries) {
-    BR2K_ASSIGN_OR_RETURN(int p, proc::FreePort());
-    if (seen.insert(p).second) ports.push_back(p);
-  }
-  if (ports.size() < n) return UnavailableError("could not find enough free ports");
-  return ports;
-}
-
-std::string ReplicaUrl(int port) {
-  return "http://127.0.0.1:" + std::to_string(port);
-}
-
-Result<std::vector<ReplicaState>> StartReplicas(const std::vector<EtcdMemberState>& members,
-                                                const ReplicaSetOptions& o) {
-  const auto binary = LogserverBinary();
-  if (::access(binary.c_str(), X_OK) != 0) {
-    return FailedPreconditionError("cannot run " + binary.string() +
-                                   " (build it with `make`, or set BR2K_LOGSERVER_BIN)");
-  }
-  if (!o.ports.empty() && o.ports.size() != members.size()) {
-    return FailedPreconditionError(std::to_string(o.ports.size()) + " ports for " +
-                                   std::to_string(members.size()) + " replicas");
-  }
-  if (o.chain && o.chain->operator_key_files.size() != members.size()) {
-    return FailedPreconditionError(std::to_string(o.chain->operator_key_files.size()) +
-                                   " operator keys for " + std::to_string(members.size()) +
-                                   " replicas");
-  }
-  std::vector<int> ports = o.ports;
-  if (ports.empty()) {
-    BR2K_ASSIGN_OR_RETURN(ports, PickPorts(members.size()));
-  }
-  std::vector<std::string> urls;
-  for (const auto& m : members) urls.push_back(m.client_url);
-  std::vector<ReplicaState> out;
-  auto fail = [&](Status st) -> Status {
-    std::vector<proc::ProcessIdentity> started;
-    for (const auto& r : out) started.push_back(IdentityOf(r));
-    StopProcesses(started);
-    return st;
-  };
-  for (size_t i = 0; i < members.size(); ++i) {
-    replication::LogserverNode node;
-    node.id = "node-" + std::to_string(i);
-    node.service = o.service;
-    node.listen_port = ports[i];
-    node.etcd_urls = urls;
-    node.local_etcd_url = members[i].client_url;
-    node.data_dir = o.run_dir / node.id;
-    if (o.chain) {
-      const ChainState& c = *o.chain;
-      node.extra_args = {"--rpc-url=" + c.rpc_url, "--registry=" + c.registry,
-                         "--service-name=" + c.service_name,
-                         "--chain-id=" + std::to_string(c.chain_id),
-                         "--operator-key-file=" + c.operator_key_files[i]};
-      if (!c.tx_key_file.empty()) node.extra_args.push_back("--tx-key-file=" + c.tx_key_file);
-    }
-    node.extra_args.insert(node.extra_args.end(), o.extra_args.begin(), o.extra_args.end());
-    std::error_code ec;
-    std::filesystem::remove_all(node.data_dir, ec);
-    std::filesystem::create_directories(node.data_dir, ec);
-    if (ec) {
-      return fail(InternalError("cannot create " + node.data_dir.string() + ": " + ec.message()));
-    }
-    ReplicaState r;
-    r.id = node.id;
-    r.url = ReplicaUrl(node.listen_port);
-    r.etcd_member = members[i].name;
-    r.data_dir = node.data_dir.string();
-    r.log_file = (node.data_dir / "logserver.log").string();
-    r.argv = replication::LogserverArgv(binary, node);
-    auto pid = proc::PosixLauncher()->Spawn(
-        proc::SpawnSpec{.argv = r.argv, .log_file = r.log_file, .detach = o.detach});
-    if (!pid.ok()) return fail(pid.status().WithContext("starting " + node.id));
-    r.pid = *pid;
-    r.start_time = proc::IdentityAfterSpawn(r.pid, r.argv).start_time;
-    out.push_back(std::move(r));
   }
   return out;
 }
