@@ -1,6 +1,7 @@
-// br2k-bench-replication: replicated requests/s and latency of the log server on a local
-// 3-member etcd cluster, group commit vs the papers' one-at-a-time sequence vs the raw-etcd
-// baseline (a plain CAS Txn loop on the same cluster), with 1 and 64 closed-loop clients.
+// br2k-bench-replication: replicated requests/s and latency of the log server deployed as
+// `br2k up` deploys it (3 pods of etcd + br2k-logserver on the process runtime), group commit vs
+// the papers' one-at-a-time sequence vs the raw-etcd baseline (a plain CAS Txn loop on the
+// group-commit deployment's etcd), with 1 and 64 closed-loop clients.
 // The cases run interleaved in `--rounds` rounds (raw, group, paper, raw, group, ...), each
 // ratio is taken within its round, and the summary reports the median round, so a burst of
 // noise from the machine hits one round of every case rather than one case.
@@ -17,6 +18,10 @@
 
 #include "br2k/cluster/local_cluster.h"
 #include "br2k/common/etcd_limits.h"
+#include "br2k/deploy/deployer.h"
+#include "br2k/deploy/executable_image.h"
+#include "br2k/deploy/podman_runtime.h"
+#include "br2k/deploy/process_runtime.h"
 #include "br2k/http/client.h"
 #include "br2k/proc/process.h"
 #include "br2k/replication/node_process.h"
@@ -29,42 +34,69 @@ using Clock = std::chrono::steady_clock;
 
 using Row = bench::LoadResult;
 
-// Three logserver nodes in one mode, stopped by the destructor.
+// The service in one mode, deployed as `br2k up` deploys it: 3 pods (an etcd member and a
+// br2k-logserver replica each) on the process runtime, from the executables next to this one
+// (pinned by digest). Removed with its data by the destructor.
 class Service {
  public:
-  Service(cluster::LocalCluster& c, const std::filesystem::path& dir, const std::string& mode,
-          const std::string& name, const std::filesystem::path& bin)
-      : launcher_(proc::PosixLauncher()) {
-    for (int i = 0; i < 3; ++i) {
-      auto port = proc::FreePort();
-      if (!port.ok()) continue;
-      replication::LogserverNode n{.id = "n" + std::to_string(i),
-                                   .service = name,
-                                   .listen_port = *port,
-                                   .etcd_urls = c.client_urls(),
-                                   .local_etcd_url = c.members()[static_cast<size_t>(i)].client_url,
-                                   .data_dir = dir / (name + "-" + std::to_string(i)),
-                                   .extra_args = {"--mode=" + mode, "--request-timeout-ms=120000",
-                                                  "--log-level=warn", EtcdMaxTxnOpsFlag()}};
-      proc::SpawnSpec spec{.argv = replication::LogserverArgv(bin / "br2k-logserver", n),
-                           .log_file = dir / (name + "-" + std::to_string(i) + ".log")};
-      auto pid = launcher_->Spawn(spec);
-      if (pid.ok()) {
-        pids_.push_back(*pid);
-        urls_.push_back("http://127.0.0.1:" + std::to_string(*port));
-      }
+  static std::unique_ptr<Service> Deploy(const std::filesystem::path& dir, const std::string& mode,
+                                         const std::filesystem::path& bin, std::string* error) {
+    auto rt = deploy::ProcessRuntime::Create({.root = dir / ("pods-" + mode)});
+    auto app = deploy::PinExecutable(bin / "br2k-logserver");
+    auto etcd = deploy::PinExecutable("/usr/bin/etcd");
+    if (!rt.ok() || !app.ok() || !etcd.ok()) {
+      *error = !rt.ok() ? rt.status().ToString()
+                        : (!app.ok() ? app.status().ToString() : etcd.status().ToString());
+      return nullptr;
     }
+    deploy::DeploymentSpec spec;
+    spec.name = "bench-" + mode;
+    spec.nodes = 3;
+    spec.addressing = deploy::Addressing::kLoopback;
+    spec.app_image = *app;
+    spec.etcd_image = *etcd;
+    spec.app_args = {"--mode=" + mode, "--request-timeout-ms=120000", "--log-level=warn",
+                     EtcdMaxTxnOpsFlag()};
+    if (Status st = deploy::PickLoopbackPorts(spec); !st.ok()) {
+      *error = st.ToString();
+      return nullptr;
+    }
+    auto svc = std::unique_ptr<Service>(new Service(*rt, spec));
+    auto out =
+        deploy::DeployAndWait(**rt, spec, 0, nullptr, Deadline::After(std::chrono::seconds(120)));
+    if (!out.ok()) {
+      *error = out.status().ToString();
+      return nullptr;
+    }
+    return svc;
   }
   ~Service() {
-    for (pid_t p : pids_) (void)proc::Terminate(*launcher_, p, std::chrono::seconds(3));
+    (void)runtime_->Remove(spec_, /*purge=*/true, Deadline::After(std::chrono::seconds(60)));
   }
+
+  // The etcd members' client URLs, the Raft leader's first (the baseline talks to it first, as
+  // the replicas' leader does: Check role).
+  std::vector<std::string> EtcdEndpoints() const {
+    std::vector<EtcdMemberState> members;
+    std::vector<std::string> urls;
+    for (size_t i = 0; i < spec_.nodes; ++i) {
+      urls.push_back("http://127.0.0.1:" + std::to_string(spec_.EtcdClientPort(i)));
+      members.push_back({.name = spec_.PodName(i), .client_url = urls.back()});
+    }
+    auto health = cluster::ProbeMembers(members, Deadline::After(std::chrono::seconds(5)));
+    for (size_t i = 0; i < health.size(); ++i)
+      if (health[i].is_leader) std::swap(urls[0], urls[i]);
+    return urls;
+  }
+
   // The leader's URL (bounded wait), or "".
-  std::string Leader() {
+  std::string Leader() const {
     auto until = Deadline::After(std::chrono::seconds(60));
     while (!until.expired()) {
-      for (const auto& u : urls_) {
-        auto p = replication::ProbeReplica(u, Deadline::After(std::chrono::seconds(1)));
-        if (p.ok() && p->role == "Leader") return u;
+      for (size_t i = 0; i < spec_.nodes; ++i) {
+        auto p =
+            replication::ProbeReplica(spec_.AppUrl(i), Deadline::After(std::chrono::seconds(1)));
+        if (p.ok() && p->role == "Leader") return spec_.AppUrl(i);
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
@@ -72,9 +104,10 @@ class Service {
   }
 
  private:
-  std::shared_ptr<proc::Launcher> launcher_;
-  std::vector<pid_t> pids_;
-  std::vector<std::string> urls_;
+  Service(std::shared_ptr<deploy::ProcessRuntime> runtime, deploy::DeploymentSpec spec)
+      : runtime_(std::move(runtime)), spec_(std::move(spec)) {}
+  std::shared_ptr<deploy::ProcessRuntime> runtime_;
+  deploy::DeploymentSpec spec_;
 };
 
 Row RunHttpLoad(const std::string& name, const std::string& url, int clients, double seconds) {
@@ -119,58 +152,51 @@ int main(int argc, char** argv) {
   auto bin = std::filesystem::read_symlink("/proc/self/exe").parent_path();
   auto dir =
       std::filesystem::temp_directory_path() / ("br2k-bench-repl-" + std::to_string(::getpid()));
-  cluster::LocalClusterOptions o;
   std::printf(
-      "replication bench: local 3-member etcd (heartbeat %d ms, election %d ms), %.1f s "
-      "per case, %d interleaved round(s) (each on a fresh cluster), closed-loop clients, POST "
-      "/logs\n",
-      o.heartbeat_ms, o.election_ms, seconds, n_rounds);
+      "replication bench: 3 pods (etcd + br2k-logserver) on the process runtime, etcd "
+      "heartbeat %d ms, election %d ms; %.1f s per case, %d interleaved round(s) (each mode on "
+      "a fresh deployment), closed-loop clients, POST /logs\n",
+      deploy::DeploymentSpec{}.etcd_heartbeat_ms, deploy::DeploymentSpec{}.etcd_election_ms,
+      seconds, n_rounds);
 
   // rounds[k]: every case of round k.
   std::vector<std::vector<Row>> rounds;
   int rc = 0;
   for (int k = 0; k < n_rounds; ++k) {
-    // A fresh cluster per round: etcd slows down as its store ages (a later round's baseline
-    // ran 30-40% slower on the cluster the previous rounds had used), and every case of a
-    // round must meet the same store.
-    o.run_dir = dir / ("etcd-r" + std::to_string(k));
-    auto c = cluster::LocalCluster::Start(o, Deadline::After(std::chrono::seconds(60)));
-    if (!c.ok()) {
-      std::fprintf(stderr, "br2k-bench-replication: %s\n", c.status().ToString().c_str());
-      return 1;
-    }
-    auto cl = std::move(c).value();
+    // A fresh deployment per mode and round: etcd slows down as its store ages (a later round's
+    // baseline ran 30-40% slower on a cluster earlier rounds had used), and the cases a ratio
+    // compares must meet the same store. The raw baseline runs on the group-commit deployment's
+    // etcd, before its load.
     std::vector<Row> rows;
-    // The baseline talks to the Raft leader first, as the replicas' leader does (Check role);
-    // leadership may move between rounds.
-    auto endpoints = cl->client_urls();
-    if (auto leader = cl->LeaderIndex(Deadline::After(std::chrono::seconds(5))); leader.ok()) {
-      std::swap(endpoints[0], endpoints[static_cast<size_t>(*leader)]);
-    }
-    for (int n : counts) {
-      auto r = bench::RunEtcdLoad(endpoints, bench::EtcdOp::kTxn, n,
-                                  std::chrono::duration<double>(seconds));
-      if (r.ok()) {
-        r->name = "raw-etcd-txn";
-        rows.push_back(*r);
-      }
-    }
     for (const std::string mode : {"group", "paper"}) {
-      Service svc(*cl, dir, mode, "bench-" + mode + "-r" + std::to_string(k), bin);
-      std::string leader = svc.Leader();
+      std::string error;
+      auto svc = Service::Deploy(dir / ("r" + std::to_string(k)), mode, bin, &error);
+      if (!svc) {
+        std::fprintf(stderr, "br2k-bench-replication: %s mode: %s\n", mode.c_str(), error.c_str());
+        rc = 1;
+        continue;
+      }
+      std::string leader = svc->Leader();
       if (leader.empty()) {
         std::fprintf(stderr, "br2k-bench-replication: no leader in %s mode\n", mode.c_str());
         rc = 1;
         continue;
+      }
+      if (mode == "group") {
+        for (int n : counts) {
+          auto r = bench::RunEtcdLoad(svc->EtcdEndpoints(), bench::EtcdOp::kTxn, n,
+                                      std::chrono::duration<double>(seconds));
+          if (r.ok()) {
+            r->name = "raw-etcd-txn";
+            rows.push_back(*r);
+          }
+        }
       }
       for (int n : counts)
         rows.push_back(
             RunHttpLoad(mode == "group" ? "group-commit" : "paper-mode", leader, n, seconds));
     }
     rounds.push_back(std::move(rows));
-    cl.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(o.run_dir, ec);
   }
   auto find = [](const std::vector<Row>& rows, const std::string& name, int n) -> const Row* {
     for (const auto& r : rows) {
