@@ -192,7 +192,9 @@ Result<deploy::DeploymentSpec> SpecToRender(const DeployFlags& f, const deploy::
   auto state = LoadRunStateIfAny(dir);
   if (!state.ok()) return state.status();
   const bool podman = ctx.kind == deploy::ContextKind::kPodman;
-  if (podman && *state && (*state)->containers && (*state)->containers->name == f.name) {
+  // The run directory's own deployment (pods as processes or on podman) renders as it runs.
+  if (podman && *state && (*state)->containers && (*state)->containers->kind != "kubernetes" &&
+      (*state)->containers->name == f.name) {
     auto spec = SpecOf(*(*state)->containers, (*state)->chain);
     return spec;
   }
@@ -304,19 +306,17 @@ int Deploy(const DeployFlags& f) {
     return 0;
   }
   if (ctx->kind == deploy::ContextKind::kKubernetes) return DeployKubernetes(f, *ctx);
-  // A real deploy re-applies the run directory's containers deployment (pods that run are left
-  // alone; missing ones are played again from the recorded images).
+  // A real deploy re-applies the run directory's deployment on its runtime (process or podman):
+  // pods that run are left alone; missing ones are started again from the recorded images.
   auto dir = ResolveRunDir(f.run_dir);
   auto state = LoadRunStateIfAny(dir);
   if (!state.ok()) return Fail(state.status().message());
   if (!*state || !(*state)->containers)
-    return Fail("no containers deployment in " + dir.string() +
-                ": start one with `br2k up --containers`");
+    return Fail("no deployment in " + dir.string() + ": start one with `br2k up`");
   const auto& c = *(*state)->containers;
-  auto env = deploy::ContainerEnv::Prepare(c.root);
-  if (!env.ok()) return Fail(env.status().message());
-  deploy::PodmanRuntime runtime(*env, proc::PosixCommandRunner());
-  auto out = deploy::DeployAndWait(runtime, *spec, 0, PrintLine,
+  auto runtime = RuntimeOf(c, /*detach=*/true);
+  if (!runtime.ok()) return Fail(runtime.status().message());
+  auto out = deploy::DeployAndWait(**runtime, *spec, 0, PrintLine,
                                    Deadline::After(std::chrono::seconds(f.timeout_s)));
   if (!out.ok()) return Fail(out.status().message());
   std::printf("deployed %zu objects in %.1f s: %s\n", out->applied, out->took.count() / 1000.0,
@@ -345,12 +345,11 @@ int Undeploy(const DeployFlags& f) {
   auto dir = ResolveRunDir(f.run_dir);
   auto state = LoadRunStateIfAny(dir);
   if (!state.ok()) return Fail(state.status().message());
-  if (!*state || !(*state)->containers) return Fail("no containers deployment in " + dir.string());
+  if (!*state || !(*state)->containers) return Fail("no deployment in " + dir.string());
   const auto& c = *(*state)->containers;
-  auto env = deploy::ContainerEnv::Prepare(c.root);
-  if (!env.ok()) return Fail(env.status().message());
-  deploy::PodmanRuntime runtime(*env, proc::PosixCommandRunner());
-  if (auto st = runtime.Remove(SpecOf(c, (*state)->chain), f.purge, Deadline::After(120s));
+  auto runtime = RuntimeOf(c, /*detach=*/false);
+  if (!runtime.ok()) return Fail(runtime.status().message());
+  if (auto st = (*runtime)->Remove(SpecOf(c, (*state)->chain), f.purge, Deadline::After(120s));
       !st.ok())
     return Fail(st.message());
   std::printf("removed %d pod(s)%s\n", c.nodes,
@@ -400,7 +399,8 @@ void RegisterDeployCommands(CLI::App& app) {
   auto fd = std::make_shared<DeployFlags>();
   auto* d = app.add_subcommand(
       "deploy",
-      "Deploy the service's pods on a context (default: the active one; podman when none)");
+      "Deploy the service's pods: on a Kubernetes context, or (the local contexts) again on the "
+      "run directory's own runtime, processes or podman (running pods are left alone)");
   d->add_option("--run-dir", fd->run_dir, "Run directory");
   d->add_option("--context", fd->context,
                 "Context to deploy to (default: the active one; podman when none)");
@@ -420,7 +420,9 @@ void RegisterDeployCommands(CLI::App& app) {
   d->add_option("--timeout", fd->timeout_s, "Seconds to wait for the pods")->capture_default_str();
   d->callback([fd] { std::exit(Deploy(*fd)); });
   auto* u =
-      app.add_subcommand("undeploy", "Remove the service's pods (volumes kept unless --purge)");
+      app.add_subcommand("undeploy",
+                         "Remove the service's pods (volumes kept unless --purge): on a Kubernetes "
+                         "context, or the run directory's own");
   u->add_option("--run-dir", fd->run_dir, "Run directory");
   u->add_flag("--purge", fd->purge, "Also delete the volumes (data) and the keys' Secret");
   u->add_option("--context", fd->context,
