@@ -757,12 +757,12 @@ int Up(const UpFlags& f) {
     svc.progress = [&](const std::string& line) { lines.push_back(line); };
     svc.revision_floor = reg.stored_epoch;
     auto t = begin("images");
+    std::printf("\n");
     ContainerState cs = *planned;
     if (Status st = PublishImages(svc, cs, Deadline::After(600s)); !st.ok())
       return abort(st.message());
     s.containers = cs;
     if (Status st = SaveState(run_dir, s); !st.ok()) return abort(st.message());
-    std::printf("\n");
     for (const auto& l : lines) std::printf("      %s\n", l.c_str());
     lines.clear();
     done(f.containers ? "      app and etcd images in " + cs.container_registry

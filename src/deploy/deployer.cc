@@ -79,8 +79,8 @@ Result<DeployOutcome> DeployAndWait(PodRuntime& runtime, const DeploymentSpec& s
   auto objects = RenderManifests(spec);
   if (!objects.ok()) return objects.status();
   if (progress)
-    progress("applying " + std::to_string(objects->size()) + " objects on " + runtime.Kind() +
-             " (namespace " + spec.namespace_name + ")");
+    progress("applying " + std::to_string(objects->size()) + " objects on the " + runtime.Kind() +
+             " runtime (namespace " + spec.namespace_name + ")");
   if (auto st = runtime.Apply(*objects, deadline); !st.ok()) return st;
   auto pods = WaitReady(runtime, spec, min_ready, progress, deadline);
   if (!pods.ok()) return pods.status();
