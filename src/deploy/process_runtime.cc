@@ -14,6 +14,7 @@
 #include "br2k/common/atomic_file.h"
 #include "br2k/deploy/deployer.h"
 #include "br2k/deploy/executable_image.h"
+#include "br2k/deploy/pod_record.h"
 
 namespace br2k::deploy {
 
@@ -79,40 +80,6 @@ std::string MapPath(const std::string& arg,
   return arg;
 }
 
-json RecordJson(const std::vector<ContainerProcess>& processes) {
-  json containers = json::array();
-  for (const auto& p : processes)
-    containers.push_back({{"name", p.container},
-                          {"pid", p.identity.pid},
-                          {"exe", p.identity.exe},
-                          {"argv", p.identity.argv},
-                          {"start_time", p.identity.start_time},
-                          {"log", p.log_file}});
-  return {{"containers", std::move(containers)}};
-}
-
-std::vector<ContainerProcess> ParseRecord(const std::string& text) {
-  std::vector<ContainerProcess> out;
-  auto j = json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("containers") ||
-      !j["containers"].is_array())
-    return out;
-  for (const auto& c : j["containers"]) {
-    if (!c.is_object()) continue;
-    ContainerProcess p;
-    p.container = c.value("name", "");
-    p.identity.pid = c.value("pid", 0);
-    p.identity.exe = c.value("exe", "");
-    if (c.contains("argv") && c["argv"].is_array())
-      for (const auto& a : c["argv"])
-        if (a.is_string()) p.identity.argv.push_back(a.get<std::string>());
-    p.identity.start_time = c.value("start_time", uint64_t{0});
-    p.log_file = c.value("log", "");
-    if (!p.container.empty() && p.identity.pid > 0) out.push_back(std::move(p));
-  }
-  return out;
-}
-
 }  // namespace
 
 Result<std::shared_ptr<ProcessRuntime>> ProcessRuntime::Create(ProcessRuntimeOptions options) {
@@ -141,7 +108,9 @@ std::vector<ContainerProcess> ProcessRuntime::Processes(const std::string& pod) 
   std::ifstream in(RecordFile(pod));
   if (!in) return {};
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto out = ParseRecord(text);
+  auto decoded = DecodePodRecord(text);
+  if (!decoded.ok()) return {};  // a record we cannot trust names no process of ours
+  auto out = std::move(*decoded);
   for (auto& p : out)
     // Alive() first: it reaps an exited child of ours, which /proc shows as a zombie until then.
     p.running = options_.launcher->Alive(p.identity.pid) && proc::IsOurs(p.identity);
@@ -150,7 +119,7 @@ std::vector<ContainerProcess> ProcessRuntime::Processes(const std::string& pod) 
 
 Status ProcessRuntime::SaveRecord(const std::string& pod,
                                   const std::vector<ContainerProcess>& processes) const {
-  return WriteFileAtomically(RecordFile(pod), RecordJson(processes).dump(2) + "\n");
+  return WriteFileAtomically(RecordFile(pod), EncodePodRecord(processes));
 }
 
 Status ProcessRuntime::Apply(const std::vector<json>& objects, Deadline deadline) {

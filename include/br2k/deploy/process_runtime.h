@@ -33,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "br2k/deploy/pod_record.h"
 #include "br2k/deploy/pod_runtime.h"
 #include "br2k/proc/ownership.h"
 #include "br2k/proc/process.h"
@@ -47,14 +48,6 @@ struct ProcessRuntimeOptions {
   std::shared_ptr<proc::Launcher> launcher;  // default proc::PosixLauncher()
   std::chrono::milliseconds health_timeout{800};
   std::chrono::milliseconds stop_grace{3000};  // Remove: SIGTERM, then SIGKILL after this
-};
-
-// One container's process as recorded.
-struct ContainerProcess {
-  std::string container;  // "etcd", "app"
-  proc::ProcessIdentity identity;
-  std::string log_file;
-  bool running = false;  // still alive and ours (filled by Processes())
 };
 
 class ProcessRuntime final : public PodRuntime {

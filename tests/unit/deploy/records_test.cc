@@ -8,6 +8,7 @@
 #include "br2k/deploy/container_env.h"
 #include "br2k/deploy/container_registry.h"
 #include "br2k/deploy/images.h"
+#include "br2k/deploy/pod_record.h"
 
 namespace br2k::deploy {
 namespace {
@@ -133,6 +134,31 @@ TEST(ContainerEnv, PrepareWritesItsOwnConfigurationUnderTheRoot) {
   // Twice is fine.
   EXPECT_TRUE(ContainerEnv::Prepare(dir).ok());
   std::filesystem::remove_all(dir);
+}
+
+TEST(PodRecord, RoundTripsAndRefusesWhatItCannotTrust) {
+  std::vector<ContainerProcess> in = {
+      {.container = "etcd",
+       .identity = {.pid = 812,
+                    .exe = "/usr/bin/etcd",
+                    .argv = {"/usr/bin/etcd", "--name=a"},
+                    .start_time = 99},
+       .log_file = "/r/logs/a-etcd.log"},
+      {.container = "app", .identity = {.pid = 813, .argv = {"/bin/app"}}, .log_file = ""}};
+  auto out = DecodePodRecord(EncodePodRecord(in));
+  ASSERT_TRUE(out.ok()) << out.status();
+  ASSERT_EQ(out->size(), 2u);
+  EXPECT_EQ((*out)[0].identity, in[0].identity);
+  EXPECT_EQ((*out)[1].container, "app");
+  EXPECT_EQ((*out)[0].log_file, "/r/logs/a-etcd.log");
+  for (const char* bad :
+       {"", "[]", "{}", "{\"containers\":{}}", "{\"containers\":[{\"pid\":5,\"argv\":[]}]}",
+        "{\"containers\":[{\"name\":\"a\",\"pid\":0,\"argv\":[]}]}",
+        "{\"containers\":[{\"name\":\"a\",\"pid\":5}]}",
+        "{\"containers\":[{\"name\":\"a\",\"pid\":5,\"argv\":[1]}]}"}) {
+    auto r = DecodePodRecord(bad);
+    EXPECT_EQ(r.status().code(), StatusCode::kDataLoss) << bad;
+  }
 }
 
 }  // namespace
