@@ -412,10 +412,20 @@ nlohmann::json StatusJson(const RunState& s, const std::vector<cluster::MemberHe
                {"alive", ManagerAlive(*s.manager)},
                {"log_file", s.manager->log_file}};
   }
-  return {
-      {"run_dir", s.run_dir},    {"detached", s.detached}, {"started_at_unix", s.started_at_unix},
-      {"etcd", std::move(etcd)}, {"service", service},     {"replicas", std::move(reps)},
-      {"chain", chain_json},     {"manager", manager}};
+  nlohmann::json deployment = nullptr;
+  if (s.containers) {
+    deployment = {{"kind", s.containers->kind},
+                  {"context", s.containers->context},
+                  {"name", s.containers->name},
+                  {"nodes", s.containers->nodes},
+                  {"container_registry", s.containers->container_registry},
+                  {"images", s.containers->images}};
+  }
+  return {{"deployment", deployment},    {"run_dir", s.run_dir},
+          {"detached", s.detached},      {"started_at_unix", s.started_at_unix},
+          {"etcd", std::move(etcd)},     {"service", service},
+          {"replicas", std::move(reps)}, {"chain", chain_json},
+          {"manager", manager}};
 }
 
 // Probes everything and prints the human status; returns whether all of it is healthy.

@@ -157,6 +157,11 @@ TEST(Up, Detached_runsChainRegistryServiceAndManager) {
   EXPECT_GT(chain["epoch"].get<uint64_t>(), 0u);
   EXPECT_EQ(chain["state"], "Active");
   EXPECT_TRUE(chain["anvil_alive"].get<bool>());
+  // The deployment: pods of the process runtime, the executables pinned by digest.
+  EXPECT_EQ(doc["deployment"]["kind"], "process") << doc.dump();
+  EXPECT_EQ(doc["deployment"]["nodes"], 3);
+  ASSERT_EQ(doc["deployment"]["images"].size(), 2u);
+  EXPECT_TRUE(doc["deployment"]["images"][1].get<std::string>().starts_with("file:///"));
   ASSERT_TRUE(doc["manager"].is_object()) << doc.dump();
   EXPECT_TRUE(doc["manager"]["alive"].get<bool>());
 

@@ -71,20 +71,23 @@ struct ManagerState {
   uint64_t start_time = 0;
 };
 
-// A containerised deployment (`br2k up --containers`): pods on a pod runtime instead of local
-// processes. The replicas' URLs are in RunState::replicas (pid 0: they are not our children).
+// The service's deployment: pods (an etcd member and a replica each) on a pod runtime of the
+// deployment library. The replicas' URLs are in RunState::replicas; their pids are the process
+// runtime's records at the time of saving (0 for podman: not our children). A run state of an
+// older `br2k up` has no such section (bare processes, RunState::replicas only).
 struct ContainerState {
-  std::string kind = "podman";  // the pod runtime ("podman"; "kubernetes" for a cluster context)
-  std::string context;          // context name
-  std::string root;             // br2k's container environment (deploy/container_env.h)
-  std::string name;             // deployment name (pods "<name>-<i>")
+  std::string kind = "podman";  // "process" (`br2k up`), "podman" (`--containers`), "kubernetes"
+  std::string context;          // context name ("local" for process)
+  std::string root;  // process: the runtime's root (the run directory); podman: br2k's container
+                     // environment (deploy/container_env.h)
+  std::string name;  // deployment name (pods "<name>-<i>")
   std::string namespace_name = "default";
   int nodes = 0;
   int app_port_base = 0;
   int etcd_client_port_base = 0;
   int etcd_peer_port_base = 0;
-  std::string container_registry;   // "<host>/<repository>"
-  std::vector<std::string> images;  // [app, etcd] by digest
+  std::string container_registry;   // "<host>/<repository>" ("file://" for process)
+  std::vector<std::string> images;  // [app, etcd] by digest (executable images for process)
   int registry_pid = 0;             // the embedded docker-registry (0 = none)
   int registry_port = 0;
   std::string registry_root;
