@@ -21,6 +21,7 @@
 #include <condition_variable>
 #include <deque>
 #include <future>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -519,7 +520,9 @@ struct Replica::Impl {
     std::lock_guard lock(mu);
     ++state_rebuilds;
     last_data_loss = why;
-    published_lpi = 0;
+    // Publish LPI 0 at the next flush, so that trimming stops counting on what we lost (entries
+    // trimmed meanwhile come back through the snapshot in etcd).
+    published_lpi = std::numeric_limits<uint64_t>::max();
   }
 
   // The invariants. At start (before following or claiming), against etcd: the saved LPI is not
@@ -586,15 +589,18 @@ struct Replica::Impl {
       RequestSave();
       return Status::Ok();
     }
-    if (saved.ok() && *saved) {
-      std::lock_guard lock(state_mu);
-      // Saves are of earlier committed points, so the saved LPI is at most the one in memory.
-      if ((*saved)->lpi > lpi) {
-        const std::string why = "saved LPI " + std::to_string((*saved)->lpi) +
-                                " is above the LPI in memory " + std::to_string(lpi);
-        state_mu.unlock();
-        Rebuild(why);
-        state_mu.lock();
+    if (saved.ok() && *saved && r == Role::kFollower) {
+      // A follower's saves (this thread) are of earlier points, so the saved LPI is at most the
+      // one in memory. (Not checked on a leader: its saver may land a committed point just
+      // after a rollback reloaded an older one, which is not a corruption.)
+      uint64_t now_lpi;
+      {
+        std::lock_guard lock(state_mu);
+        now_lpi = lpi;
+      }
+      if ((*saved)->lpi > now_lpi) {
+        Rebuild("saved LPI " + std::to_string((*saved)->lpi) + " is above the LPI in memory " +
+                std::to_string(now_lpi));
       }
     }
     return Status::Ok();
