@@ -6,8 +6,14 @@ pragma solidity ^0.8.20;
 /// (recovery information: deployer, deploy context, replica count, container registry, images).
 /// Managers change everything; operators (the service's replicas) may only update the location,
 /// and only with an epoch (the etcd revision of their leader claim) no lower than the stored one,
-/// so a deposed leader can never overwrite a newer leader's location. Every state-changing call is
-/// O(1) or bounded by a small constant (manager/operator/image caps); refusals are custom errors.
+/// so a deposed leader can never overwrite a newer leader's location. The stored epoch is owned by
+/// the account that wrote it: an equal epoch is accepted only from that account (another
+/// operator's key cannot rewrite the leader's location at the leader's epoch), and an epoch more
+/// than MAX_EPOCH_JUMP above the stored one is refused (one key cannot pin the epoch out of
+/// every leader's reach in one transaction). Managers repair a pinned epoch or a hijacked
+/// location with repairLocation, which may lower the epoch and emits LocationRepaired. Every
+/// state-changing call is O(1) or bounded by a small constant (manager/operator/image caps);
+/// refusals are custom errors.
 contract ServiceRegistry {
     enum State {
         None, // never registered (never stored for a registered service)
@@ -20,6 +26,13 @@ contract ServiceRegistry {
     uint256 public constant MAX_MANAGERS = 16;
     uint256 public constant MAX_OPERATORS = 64;
     uint256 public constant MAX_IMAGES = 32;
+    /// @notice The largest rise of the epoch one location update may make (2^48). Epochs are
+    /// etcd revisions, which grow by one per etcd write; between two leader changes they grow by
+    /// the writes of one leadership. 2^48 is 178 years of 50,000 writes/s (above what one etcd
+    /// cluster sustains), so no real leader is refused, while a hostile or mistyped epoch cannot
+    /// jump to 2^64-1 (from 0 that would take 65,535 mined transactions, and repairLocation
+    /// undoes any of it).
+    uint64 public constant MAX_EPOCH_JUMP = 2 ** 48;
 
     struct Header {
         address owner; // 20 bytes  } one slot
@@ -61,6 +74,9 @@ contract ServiceRegistry {
     // 1-based positions in headers[id].managers / .operators (0 = absent): O(1) add and remove.
     mapping(bytes32 => mapping(address => uint256)) private managerPos;
     mapping(bytes32 => mapping(address => uint256)) private operatorPos;
+    // The account that wrote the stored epoch (updateLocation or repairLocation); address(0)
+    // before the first write. Kept outside Header so getService's layout is unchanged.
+    mapping(bytes32 => address) private epochWriter;
 
     event Registered(bytes32 indexed serviceId, address indexed owner, string location);
     event NewLocation(bytes32 indexed serviceId, string location, uint64 epoch, uint64 version);
@@ -73,6 +89,10 @@ contract ServiceRegistry {
     event OwnershipTransferred(bytes32 indexed serviceId, address indexed previousOwner, address indexed newOwner);
     event Deregistered(bytes32 indexed serviceId);
     event Claim(bytes32 indexed serviceId, address indexed claimant, string failedLocation, string reason);
+    /// @notice A manager replaced the location and epoch (NewLocation is emitted too).
+    event LocationRepaired(
+        bytes32 indexed serviceId, address indexed manager, string location, uint64 epoch, uint64 previousEpoch
+    );
 
     error UnknownService(bytes32 serviceId);
     error ServiceDeregistered(bytes32 serviceId);
@@ -90,6 +110,8 @@ contract ServiceRegistry {
     error NoSuchOperator(bytes32 serviceId, address account);
     error CannotRemoveOwner(bytes32 serviceId);
     error TooMany(bytes32 serviceId, uint256 limit);
+    error EpochHeldByOther(bytes32 serviceId, uint64 epoch, address writer);
+    error EpochJumpTooLarge(bytes32 serviceId, uint64 given, uint64 current, uint64 maxJump);
 
     modifier live(bytes32 id) {
         Header storage h = headers[id];
@@ -139,19 +161,60 @@ contract ServiceRegistry {
         emit NewLocation(serviceId, location, 0, 1);
     }
 
-    /// @notice Sets the location. Managers and operators only; `epoch` must not be lower than
-    /// the stored epoch (equal is allowed: the same leader may re-announce itself).
+    /// @notice Sets the location. Managers and operators only. `epoch` must not be lower than the
+    /// stored epoch (StaleEpoch); an equal epoch is accepted only from the account that wrote the
+    /// stored one (the same leader may re-announce itself; EpochHeldByOther otherwise, except
+    /// before any epoch was written); and it may exceed the stored epoch by at most
+    /// MAX_EPOCH_JUMP (EpochJumpTooLarge).
     function updateLocation(bytes32 serviceId, string calldata location, uint64 epoch) external live(serviceId) {
         if (managerPos[serviceId][msg.sender] == 0 && operatorPos[serviceId][msg.sender] == 0) {
             revert NotOperator(serviceId, msg.sender);
         }
         if (bytes(location).length == 0) revert EmptyLocation();
         Header storage h = headers[serviceId];
-        if (epoch < h.epoch) revert StaleEpoch(serviceId, epoch, h.epoch);
+        uint64 current = h.epoch;
+        if (epoch < current) revert StaleEpoch(serviceId, epoch, current);
+        if (epoch == current) {
+            address writer = epochWriter[serviceId];
+            if (writer != msg.sender && writer != address(0)) revert EpochHeldByOther(serviceId, epoch, writer);
+        } else if (epoch - current > MAX_EPOCH_JUMP) {
+            revert EpochJumpTooLarge(serviceId, epoch, current, MAX_EPOCH_JUMP);
+        }
         h.epoch = epoch;
         h.location = location;
+        epochWriter[serviceId] = msg.sender;
         uint64 v = ++h.version;
         emit NewLocation(serviceId, location, epoch, v);
+    }
+
+    /// @notice Managers only: replaces the location and epoch, lower than the stored epoch if need
+    /// be (a pinned epoch, a hijacked location, a service moved to a fresh etcd cluster). The
+    /// epoch may exceed the stored one by at most MAX_EPOCH_JUMP. The caller becomes the epoch's
+    /// writer. A running leader with a higher epoch publishes its own location over it; to hand
+    /// the location back to it, repair with an epoch below the leader's (0 is always safe).
+    function repairLocation(bytes32 serviceId, string calldata location, uint64 epoch)
+        external
+        live(serviceId)
+        onlyManagers(serviceId)
+    {
+        if (bytes(location).length == 0) revert EmptyLocation();
+        Header storage h = headers[serviceId];
+        uint64 previous = h.epoch;
+        if (epoch > previous && epoch - previous > MAX_EPOCH_JUMP) {
+            revert EpochJumpTooLarge(serviceId, epoch, previous, MAX_EPOCH_JUMP);
+        }
+        h.epoch = epoch;
+        h.location = location;
+        epochWriter[serviceId] = msg.sender;
+        uint64 v = ++h.version;
+        emit LocationRepaired(serviceId, msg.sender, location, epoch, previous);
+        emit NewLocation(serviceId, location, epoch, v);
+    }
+
+    /// @notice The account that wrote the stored epoch (address(0) before the first location
+    /// update).
+    function getEpochWriter(bytes32 serviceId) external view live(serviceId) returns (address) {
+        return epochWriter[serviceId];
     }
 
     function updateState(bytes32 serviceId, State state) external live(serviceId) onlyManagers(serviceId) {

@@ -2,6 +2,7 @@
 // show, locate, claim, watch) against any JSON-RPC endpoint.
 #include <signal.h>
 
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -180,6 +181,12 @@ nlohmann::json EventJson(const RegistryEvent& e) {
       break;
     case RegistryEvent::Kind::kDeregistered:
       break;
+    case RegistryEvent::Kind::kLocationRepaired:
+      j["location"] = e.location;
+      j["epoch"] = e.epoch;
+      j["previous_epoch"] = e.previous_epoch;
+      j["manager"] = e.account.ToChecksum();
+      break;
     default:
       j["account"] = e.account.ToChecksum();
   }
@@ -303,6 +310,43 @@ void RegisterRegistryCommands(CLI::App& app) {
     });
   }
   {
+    // The managers' repair of a pinned epoch or a hijacked location (docs/security.md, "The
+    // fence on chain"). The epoch is read as text and refused unless it is a decimal in
+    // [0, 2^64-1]: a saturated typo here is what the repair exists to undo.
+    struct F : Common {
+      std::string name, location, epoch;
+    };
+    auto f = std::make_shared<F>();
+    auto* c = reg->add_subcommand(
+        "repair-location",
+        "Replace a service's location and epoch, lower if need be (managers; emits "
+        "LocationRepaired)");
+    c->add_option("name", f->name, "Service name (or 0x id)")->required();
+    c->add_option("location", f->location, "New location")->required();
+    c->add_option("--epoch", f->epoch,
+                  "New epoch (decimal, 0..2^64-1); a running leader with a higher epoch publishes "
+                  "its own location over it (0 hands the location back to it)")
+        ->required();
+    AddCommon(c, *f, true, true);
+    c->callback([f] {
+      uint64_t epoch = 0;
+      const std::string& e = f->epoch;
+      auto [end, ec] = std::from_chars(e.data(), e.data() + e.size(), epoch);
+      if (e.empty() || ec != std::errc() || end != e.data() + e.size()) {
+        std::exit(Fail(InvalidArgumentError(
+            "--epoch '" + e + "' is not a decimal integer in 0..18446744073709551615")));
+      }
+      Deadline d = CmdDeadline(120);
+      auto s = Open(*f, true, true, d);
+      if (!s.ok()) std::exit(Fail(s.status()));
+      auto r = s->registry->RepairLocation(*s->sender, ServiceIdFromName(f->name), f->location,
+                                           epoch, d);
+      if (!r.ok()) std::exit(Fail(r.status()));
+      PrintReceiptLine(*r, f->json);
+      std::exit(0);
+    });
+  }
+  {
     struct F : Common {
       std::string name;
     };
@@ -405,7 +449,7 @@ void RegisterRegistryCommands(CLI::App& app) {
       if (!f->name.empty()) id = ServiceIdFromName(f->name);
       std::vector<RegistryEvent::Kind> kinds;
       if (f->all) {
-        for (int k = 0; k <= static_cast<int>(RegistryEvent::Kind::kClaim); ++k) {
+        for (int k = 0; k <= static_cast<int>(RegistryEvent::Kind::kLocationRepaired); ++k) {
           kinds.push_back(static_cast<RegistryEvent::Kind>(k));
         }
       }

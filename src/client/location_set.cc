@@ -12,8 +12,9 @@ Status LocationSet::AddSeed(const std::string& location) {
   return Status::Ok();
 }
 
-bool LocationSet::SetRegistry(const std::string& location, uint64_t epoch, std::string* error) {
-  if (has_registry_ && epoch < registry_epoch_) return false;
+bool LocationSet::SetRegistry(const std::string& location, uint64_t epoch, std::string* error,
+                              bool repaired) {
+  if (has_registry_ && epoch < registry_epoch_ && !repaired) return false;
   bool changed = !has_registry_ || location != registry_raw_;
   has_registry_ = true;
   registry_epoch_ = epoch;

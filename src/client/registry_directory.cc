@@ -37,10 +37,15 @@ class RegistryDirectory final : public ServiceDirectory {
     eth::LogWatcher::Options o;
     o.poll_interval = poll_;
     return registry_->Watch(
-        service_, {RegistryEvent::Kind::kNewLocation}, from_block,
+        service_, {RegistryEvent::Kind::kNewLocation, RegistryEvent::Kind::kLocationRepaired},
+        from_block,
         [&](const RegistryEvent& e) -> Status {
-          if (e.kind != RegistryEvent::Kind::kNewLocation || e.removed) return Status::Ok();
-          on_event(LocationEvent{e.location, e.epoch, e.block_number, e.transaction_hash.ToHex()});
+          const bool repaired = e.kind == RegistryEvent::Kind::kLocationRepaired;
+          if ((e.kind != RegistryEvent::Kind::kNewLocation && !repaired) || e.removed) {
+            return Status::Ok();
+          }
+          on_event(LocationEvent{e.location, e.epoch, e.block_number, e.transaction_hash.ToHex(),
+                                 repaired});
           return Status::Ok();
         },
         stop, Deadline::Infinite(), o);

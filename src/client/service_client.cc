@@ -427,11 +427,11 @@ void ServiceClient::RefreshLocation(Deadline deadline) {
 
 void ServiceClient::SetRegistryLocation(const std::string& location, uint64_t epoch,
                                         const std::string& source, uint64_t block,
-                                        const std::string& tx) {
+                                        const std::string& tx, bool repaired) {
   std::lock_guard<std::mutex> l(mu_);
   std::string from = locations_.registry_raw();
   std::string error;
-  if (!locations_.SetRegistry(location, epoch, &error)) return;
+  if (!locations_.SetRegistry(location, epoch, &error, repaired)) return;
   ++location_version_;
   HistoryRecord r;
   r.type = RecordType::kLocation;
@@ -464,7 +464,8 @@ void ServiceClient::WatchLoop(std::stop_token stop, uint64_t from_block) {
         [&](const LocationEvent& e) {
           next = std::max(next, e.block);  // a restart re-reads this block; epochs dedupe
           backoff.Reset();
-          SetRegistryLocation(e.location, e.epoch, "event", e.block, e.tx);
+          SetRegistryLocation(e.location, e.epoch, e.repaired ? "repair" : "event", e.block, e.tx,
+                              e.repaired);
         },
         stop);
     if (stop.stop_requested()) break;

@@ -26,6 +26,7 @@ constexpr KindInfo kKinds[] = {
     {RegistryEvent::Kind::kOwnershipTransferred, "OwnershipTransferred"},
     {RegistryEvent::Kind::kDeregistered, "Deregistered"},
     {RegistryEvent::Kind::kClaim, "Claim"},
+    {RegistryEvent::Kind::kLocationRepaired, "LocationRepaired"},
 };
 
 const char* EventName(RegistryEvent::Kind k) {
@@ -129,6 +130,8 @@ Status RegistryRevertToStatus(const RevertReason& r) {
       {"NotManager", StatusCode::kPermissionDenied},
       {"NotOperator", StatusCode::kPermissionDenied},
       {"StaleEpoch", StatusCode::kAborted},
+      {"EpochHeldByOther", StatusCode::kAborted},
+      {"EpochJumpTooLarge", StatusCode::kOutOfRange},
   };
   auto it = kCodes.find(r.error_name);
   return Status(it == kCodes.end() ? StatusCode::kInvalidArgument : it->second, msg);
@@ -207,6 +210,13 @@ Result<Receipt> ServiceRegistry::UpdateLocation(TxSender& sender, const ServiceI
                                                 const std::string& location, uint64_t epoch,
                                                 Deadline deadline) {
   return Transact(sender, "updateLocation", {Id(id), Str(location), AbiValue::Uint(epoch)},
+                  deadline);
+}
+
+Result<Receipt> ServiceRegistry::RepairLocation(TxSender& sender, const ServiceId& id,
+                                                const std::string& location, uint64_t epoch,
+                                                Deadline deadline) {
+  return Transact(sender, "repairLocation", {Id(id), Str(location), AbiValue::Uint(epoch)},
                   deadline);
 }
 
@@ -305,6 +315,11 @@ Result<bool> ServiceRegistry::IsOperator(const ServiceId& id, const Address& a, 
   return v.at(0).AsBool();
 }
 
+Result<Address> ServiceRegistry::GetEpochWriter(const ServiceId& id, Deadline deadline) {
+  BR2K_ASSIGN_OR_RETURN(auto v, Read("getEpochWriter", {Id(id)}, deadline));
+  return v.at(0).AsAddress();
+}
+
 Result<std::optional<RegistryEvent>> ServiceRegistry::DecodeEvent(const Log& log) {
   if (log.topics.empty()) return std::optional<RegistryEvent>();
   const AbiEvent* ev = Abi().EventByTopic(log.topics[0]);
@@ -333,6 +348,8 @@ Result<std::optional<RegistryEvent>> ServiceRegistry::DecodeEvent(const Log& log
       e.reason = a.value.AsString();
     } else if (n == "epoch") {
       e.epoch = a.value.word.low64();
+    } else if (n == "previousEpoch") {
+      e.previous_epoch = a.value.word.low64();
     } else if (n == "version") {
       e.version = a.value.word.low64();
     } else if (n == "state") {

@@ -72,7 +72,12 @@ std::string StatusJson(const ReplicaStatus& s, const std::string& url) {
             {"log_start", s.log_start},
             {"snapshot_index", s.snapshot_index},
             {"trims", s.trims},
-            {"restores", s.restores}};
+            {"restores", s.restores},
+            {"registry_refusals", s.registry_refusals},
+            {"claim_backoff_ms", s.claim_backoff_ms},
+            {"location_check_resigns", s.location_check_resigns},
+            {"state_rebuilds", s.state_rebuilds},
+            {"last_data_loss", s.last_data_loss}};
   return j.dump();
 }
 

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -68,7 +69,7 @@ Result<std::optional<LocalState>> FileStore::LoadState() {
   BR2K_ASSIGN_OR_RETURN(auto text, ReadWhole(path));
   if (!text) return std::optional<LocalState>();
   auto s = DecodeLocalState(*text);
-  if (!s.ok()) return s.status().WithContext(path.string() + " is corrupt (left untouched)");
+  if (!s.ok()) return s.status().WithContext(path.string() + " is corrupt");
   return std::optional<LocalState>(std::move(*s));
 }
 
@@ -94,6 +95,23 @@ Result<std::optional<Journal>> FileStore::LoadJournal() {
 Status FileStore::SaveState(const LocalState& state) {
   std::lock_guard lock(state_mu_);
   return WriteFileAtomically(dir_ / "state.json", EncodeLocalState(state));
+}
+
+Status FileStore::QuarantineState() {
+  std::lock_guard lock(state_mu_);
+  const auto from = dir_ / "state.json";
+  std::error_code ec;
+  if (!std::filesystem::exists(from, ec)) return Status::Ok();
+  const auto stamp = std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+  auto to = dir_ / ("state.json.corrupt-" + stamp);
+  for (int n = 1; std::filesystem::exists(to, ec); ++n) {
+    to = dir_ / ("state.json.corrupt-" + stamp + "-" + std::to_string(n));
+  }
+  std::filesystem::rename(from, to, ec);
+  if (ec) return InternalError("cannot set " + from.string() + " aside: " + ec.message());
+  return Status::Ok();
 }
 
 Status FileStore::SaveJournal(const Journal& journal, bool durable) {
@@ -144,6 +162,18 @@ Status MemoryStore::SaveJournal(const Journal& journal, bool) {
   if (fail_writes_) return InternalError("injected write failure");
   journal_ = journal;
   return Status::Ok();
+}
+
+Status MemoryStore::QuarantineState() {
+  std::lock_guard lock(mu_);
+  state_.reset();
+  ++quarantined_;
+  return Status::Ok();
+}
+
+int MemoryStore::quarantined() {
+  std::lock_guard lock(mu_);
+  return quarantined_;
 }
 
 void MemoryStore::set_fail_writes(bool fail) {

@@ -239,8 +239,15 @@ Result<SignedTx> DecodeSignedTx(std::string_view bytes) {
   return tx;
 }
 
+uint32_t LocalStateChecksum(const LocalState& s) {
+  return Crc32("br2k-state-2\n" + std::to_string(s.lpi) + "\n" + s.snapshot);
+}
+
 std::string EncodeLocalState(const LocalState& s) {
-  return Dump(json{{"format", "br2k-state-1"}, {"lpi", s.lpi}, {"snapshot", s.snapshot}});
+  return Dump(json{{"format", "br2k-state-2"},
+                   {"lpi", s.lpi},
+                   {"snapshot", s.snapshot},
+                   {"crc32", LocalStateChecksum(s)}});
 }
 
 Result<LocalState> DecodeLocalState(std::string_view bytes) {
@@ -248,10 +255,20 @@ Result<LocalState> DecodeLocalState(std::string_view bytes) {
   BR2K_ASSIGN_OR_RETURN(json j, ParseObject(bytes, what, kLoss));
   std::string format;
   BR2K_RETURN_IF_ERROR(GetString(j, "format", format, what, kLoss));
-  if (format != "br2k-state-1") return DataLossError("state file: unknown format " + format);
+  if (format != "br2k-state-2") {
+    return DataLossError("state file: unknown format " + format +
+                         (format == "br2k-state-1" ? " (written without a checksum)" : ""));
+  }
   LocalState s;
+  uint64_t crc = 0;
   BR2K_RETURN_IF_ERROR(GetUint(j, "lpi", s.lpi, what, kLoss));
   BR2K_RETURN_IF_ERROR(GetString(j, "snapshot", s.snapshot, what, kLoss));
+  BR2K_RETURN_IF_ERROR(GetUint(j, "crc32", crc, what, kLoss));
+  if (crc != LocalStateChecksum(s)) {
+    return DataLossError("state file: checksum mismatch (stored " + std::to_string(crc) +
+                         ", computed " + std::to_string(LocalStateChecksum(s)) +
+                         "): the LPI or the snapshot was changed");
+  }
   return s;
 }
 

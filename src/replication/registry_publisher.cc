@@ -45,7 +45,8 @@ bool IsConfigurationError(StatusCode c) {
   // Service unknown or deregistered, key not an operator, no registry code at the address,
   // wrong chain, a refusal that is not about the epoch: retrying fast will not help.
   return c == StatusCode::kNotFound || c == StatusCode::kPermissionDenied ||
-         c == StatusCode::kFailedPrecondition || c == StatusCode::kInvalidArgument;
+         c == StatusCode::kFailedPrecondition || c == StatusCode::kInvalidArgument ||
+         c == StatusCode::kOutOfRange;  // EpochJumpTooLarge: a manager must repair the epoch
 }
 
 std::string Ms(Clock::duration d) {
@@ -79,7 +80,8 @@ std::string RegistryPublisherStateJson(const RegistryPublisherState& s) {
   j["counters"] = {{"publishes", s.publishes},       {"attempts", s.attempts},
                    {"transactions", s.transactions}, {"successes", s.successes},
                    {"failures", s.failures},         {"stale", s.stale},
-                   {"withdrawals", s.withdrawals}};
+                   {"withdrawals", s.withdrawals},   {"checks", s.checks},
+                   {"restores", s.restores},         {"overridden", s.overridden}};
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -177,6 +179,54 @@ void RegistryLocationPublisher::Withdraw(int64_t epoch) {
   }
   cv_.notify_all();
   spdlog::info("registry: stopped publishing {} epoch {} (withdrawn)", job->url, epoch);
+}
+
+Status RegistryLocationPublisher::Check(const std::string& url, int64_t epoch, Deadline deadline) {
+  if (url.empty() || epoch < 1) return InvalidArgumentError("registry publisher: bad check");
+  const auto ours = static_cast<uint64_t>(epoch);
+  {
+    std::lock_guard l(mu_);
+    if (stop_) return Status::Ok();
+    // Still being published (or retried): the retry restores it.
+    if ((job_ && job_->epoch == ours) || foreground_ > 0) return Status::Ok();
+  }
+  auto loc = registry_.GetServiceLocation(opt_.service, deadline.Cap(opt_.rpc_timeout));
+  {
+    std::lock_guard l(mu_);
+    ++state_.checks;
+  }
+  if (!loc.ok()) {
+    spdlog::debug("registry: location check: {}", loc.status().ToString());
+    return Status::Ok();
+  }
+  if (loc->location == url && loc->epoch >= ours) return Status::Ok();
+  if (loc->epoch > ours) {
+    {
+      std::lock_guard l(mu_);
+      ++state_.overridden;
+    }
+    spdlog::error(
+        "registry: the location was changed to {} at epoch {}, above ours ({}), while we lead "
+        "at {}: not a leader of this etcd cluster wrote it; resigning so that a new claim "
+        "publishes over it",
+        loc->location, loc->epoch, ours, url);
+    return AbortedError("registry shows " + loc->location + " at epoch " +
+                        std::to_string(loc->epoch) + ", above ours (" + std::to_string(ours) + ")");
+  }
+  spdlog::warn(
+      "registry: the location was changed to {} at epoch {} by someone else while we lead at "
+      "{} with epoch {}; restoring it",
+      loc->location, loc->epoch, url, ours);
+  {
+    std::lock_guard l(mu_);
+    ++state_.restores;
+  }
+  Status st = Publish(url, epoch, deadline);
+  if (st.code() == StatusCode::kAborted) {
+    std::lock_guard l(mu_);
+    ++state_.overridden;
+  }
+  return st;
 }
 
 RegistryPublisherState RegistryLocationPublisher::state() const {

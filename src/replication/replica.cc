@@ -21,9 +21,11 @@
 #include <condition_variable>
 #include <deque>
 #include <future>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -161,6 +163,19 @@ struct Replica::Impl {
   uint64_t restores = 0;
   std::map<std::string, uint64_t> session_floors;
   Clock::time_point last_trim = Clock::now();  // control thread only
+  // The fence on chain (guarded by mu): the claim backoff after publisher refusals, and the
+  // leader's location checks (last_location_check: control thread only).
+  uint64_t registry_refusals = 0;
+  uint64_t location_check_resigns = 0;
+  std::chrono::milliseconds claim_backoff{0};
+  Clock::time_point claim_not_before{};
+  Clock::time_point last_location_check{};
+  std::mt19937_64 jitter_rng{std::random_device{}()};
+  // Local state integrity (guarded by mu): see CheckInvariants.
+  uint64_t state_rebuilds = 0;
+  std::string last_data_loss;
+  bool local_verified = false;               // control thread only
+  Clock::time_point last_invariant_check{};  // control thread only
   // The last linearizable follow step (control thread only): see Follow.
   Clock::time_point last_quorum_follow{};
   // Follower persistence (control thread only).
@@ -475,6 +490,122 @@ struct Replica::Impl {
     return Status::Ok();
   }
 
+  // ---- local state integrity (in the manner of LogCabin's RaftConsensusInvariants) ----
+
+  // A corrupt or impossible local state: DATA_LOSS. It is never served: the saved state is set
+  // aside, the application restarts from its initial state with LPI 0, and following rebuilds
+  // it from etcd (from the snapshot in etcd when the log has been trimmed), as for a fresh
+  // replica. Control thread (or Create) only.
+  void Rebuild(const std::string& why) {
+    spdlog::error(
+        "replica {}: DATA_LOSS: {}; the saved state is set aside and the state is rebuilt from "
+        "etcd (as a fresh replica would)",
+        opt.replica_id, why);
+    StepDown("DATA_LOSS: " + why);
+    if (Status q = deps.store->QuarantineState(); !q.ok()) {
+      spdlog::error("replica {}: {}", opt.replica_id, q.ToString());
+    }
+    Status st;
+    {
+      std::lock_guard lock(state_mu);
+      st = deps.app->Restore(initial_snapshot);
+      lpi = 0;
+      uncommitted = false;
+      state_cv.notify_all();
+    }
+    if (!st.ok()) MarkUnhealthy("cannot reset the application state: " + st.ToString());
+    if (Status sv = deps.store->SaveState({.lpi = 0, .snapshot = initial_snapshot}); !sv.ok()) {
+      MarkUnhealthy("cannot save local state: " + sv.ToString());
+    }
+    std::lock_guard lock(mu);
+    ++state_rebuilds;
+    last_data_loss = why;
+    // Publish LPI 0 at the next flush, so that trimming stops counting on what we lost (entries
+    // trimmed meanwhile come back through the snapshot in etcd).
+    published_lpi = std::numeric_limits<uint64_t>::max();
+  }
+
+  // The invariants. At start (before following or claiming), against etcd: the saved LPI is not
+  // above SSI (a committed point is saved only once SSI covers it; an interrupted leader step in
+  // the journal may be above it) and not above LS. While running, at most every
+  // invariant_check_interval: SSI <= LS and, on a follower, LPI <= SSI as last read together;
+  // state.json intact and not ahead of memory. UNAVAILABLE when etcd cannot be read (retried).
+  Status CheckInvariants(bool at_start) {
+    if (at_start) {
+      BR2K_ASSIGN_OR_RETURN(Heads h, ReadHeads());
+      uint64_t mine;
+      {
+        std::lock_guard lock(state_mu);
+        mine = lpi;
+      }
+      const bool journal_covers = journal && journal->step != JournalStep::kIdle &&
+                                  mine >= journal->first && mine <= journal->last;
+      if (mine > h.ls) {
+        Rebuild("local LPI " + std::to_string(mine) + " is above Log_Size " + std::to_string(h.ls) +
+                " in etcd");
+      } else if (mine > h.ssi && !journal_covers) {
+        Rebuild("local LPI " + std::to_string(mine) + " is above SSI " + std::to_string(h.ssi) +
+                " in etcd (no interrupted leader step explains it)");
+      }
+      return Status::Ok();
+    }
+    uint64_t mine, seen_ssi, seen_ls;
+    Role r;
+    bool dirty;
+    {
+      std::lock_guard lock(state_mu);
+      mine = lpi;
+      dirty = uncommitted;
+    }
+    {
+      std::lock_guard lock(mu);
+      seen_ssi = ssi;
+      seen_ls = ls;
+      r = role;
+    }
+    if (seen_ssi > seen_ls) {
+      // etcd's own log is inconsistent: nothing local to rebuild; say it loudly.
+      spdlog::error("replica {}: DATA_LOSS in etcd: SSI {} is above Log_Size {}", opt.replica_id,
+                    seen_ssi, seen_ls);
+    }
+    if (r == Role::kFollower && !dirty && mine > seen_ssi && seen_ssi > 0) {
+      Rebuild("local LPI " + std::to_string(mine) + " is above SSI " + std::to_string(seen_ssi));
+      return Status::Ok();
+    }
+    auto saved = deps.store->LoadState();
+    if (!saved.ok() && saved.status().code() == StatusCode::kDataLoss) {
+      // The file changed under us; memory is intact: set the file aside and save memory.
+      spdlog::error("replica {}: DATA_LOSS: {}; setting it aside and saving the state in memory",
+                    opt.replica_id, saved.status().message());
+      {
+        std::lock_guard lock(mu);
+        last_data_loss = saved.status().message();
+      }
+      (void)deps.store->QuarantineState();
+      if (r == Role::kFollower) {
+        follower_dirty = true;
+        return FlushFollower(true);
+      }
+      RequestSave();
+      return Status::Ok();
+    }
+    if (saved.ok() && *saved && r == Role::kFollower) {
+      // A follower's saves (this thread) are of earlier points, so the saved LPI is at most the
+      // one in memory. (Not checked on a leader: its saver may land a committed point just
+      // after a rollback reloaded an older one, which is not a corruption.)
+      uint64_t now_lpi;
+      {
+        std::lock_guard lock(state_mu);
+        now_lpi = lpi;
+      }
+      if ((*saved)->lpi > now_lpi) {
+        Rebuild("saved LPI " + std::to_string((*saved)->lpi) + " is above the LPI in memory " +
+                std::to_string(now_lpi));
+      }
+    }
+    return Status::Ok();
+  }
+
   // ---- the bounded log: snapshots in etcd ----
 
   Result<std::optional<SnapshotHeader>> ReadSnapshotHeader() {
@@ -688,7 +819,15 @@ struct Replica::Impl {
       SetRole(Role::kRegister);
     }
     Status st = publisher().Publish(opt.advertise_url, ep, EtcdDeadline());
-    if (!st.ok()) return Resign(ep, "location publish failed: " + st.ToString());
+    if (!st.ok()) {
+      BackOffClaims(st);
+      return Resign(ep, "location publish failed: " + st.ToString());
+    }
+    {
+      std::lock_guard lock(mu);
+      claim_backoff = std::chrono::milliseconds(0);
+      last_location_check = Clock::now();
+    }
     st = PrepareService(ep);
     if (!st.ok()) return StepDown("prepare service failed: " + st.ToString());
     st = LoadSessions();
@@ -700,6 +839,46 @@ struct Replica::Impl {
       SetRole(Role::kLeader);
       queue_cv.notify_all();
     }
+  }
+
+  // The publisher refused our fresh claim: without a pause every replica would claim and
+  // resign in a tight loop (issue 10: 380 step-downs in 25 s, etcd revision +43/s). Logged once
+  // per backoff step (one claim per step).
+  void BackOffClaims(const Status& why) {
+    std::chrono::milliseconds wait;
+    uint64_t n;
+    {
+      std::lock_guard lock(mu);
+      claim_backoff = claim_backoff.count() == 0
+                          ? opt.claim_backoff_initial
+                          : std::min(claim_backoff * 2, opt.claim_backoff_max);
+      const auto half = claim_backoff.count() / 2;
+      std::uniform_int_distribution<int64_t> d(half,
+                                               std::max<int64_t>(half, claim_backoff.count()));
+      wait = std::chrono::milliseconds(d(jitter_rng));
+      claim_not_before = Clock::now() + wait;
+      n = ++registry_refusals;
+    }
+    spdlog::error(
+        "replica {}: the location registry refused our leadership ({}); refusal #{}: not claiming "
+        "again for {} ms (backoff up to {} ms). If the registry's epoch is pinned or its location "
+        "hijacked, a manager repairs it: br2k registry repair-location NAME URL --epoch 0",
+        opt.replica_id, why.ToString(), n, wait.count(), opt.claim_backoff_max.count());
+  }
+
+  // The leader, at most every location_check_interval: is our location still the registry's?
+  void CheckLocation(int64_t ep) {
+    if (opt.location_check_interval.count() <= 0) return;
+    const auto now = Clock::now();
+    if (now - last_location_check < opt.location_check_interval) return;
+    last_location_check = now;
+    Status st = publisher().Check(opt.advertise_url, ep, EtcdDeadline());
+    if (st.code() != StatusCode::kAborted) return;
+    {
+      std::lock_guard lock(mu);
+      ++location_check_resigns;
+    }
+    Resign(ep, "location check: " + st.ToString());
   }
 
   void Resign(int64_t ep, const std::string& reason) {
@@ -1001,6 +1180,10 @@ struct Replica::Impl {
       ok = healthy;
     }
     if (!vacant || !ok) return;
+    {
+      std::lock_guard lock(mu);
+      if (Clock::now() < claim_not_before) return;  // backing off after a registry refusal
+    }
     if (grace_over || LocalIsRaftLeader()) TryClaim();
   }
 
@@ -1041,6 +1224,11 @@ struct Replica::Impl {
         }
         return Resign(ep, "local etcd member unreachable");
       }
+    }
+    CheckLocation(ep);
+    {
+      std::lock_guard lock(mu);
+      if (role != Role::kLeader || epoch != ep) return;
     }
     if (Clock::now() - last_sweep >= opt.session_sweep_interval) {
       last_sweep = Clock::now();
@@ -1304,6 +1492,25 @@ struct Replica::Impl {
       {
         std::lock_guard lock(mu);
         if (stop) break;
+      }
+      if (!local_verified) {
+        Status st = CheckInvariants(/*at_start=*/true);
+        if (st.ok()) {
+          local_verified = true;
+          last_invariant_check = Clock::now();
+        } else {
+          spdlog::debug("replica {}: checking the local state: {}", opt.replica_id, st.ToString());
+          std::unique_lock lock(mu);
+          stop_cv.wait_for(lock, opt.check_interval, [&] { return stop; });
+          continue;
+        }
+      } else if (opt.invariant_check_interval.count() > 0 &&
+                 Clock::now() - last_invariant_check >= opt.invariant_check_interval) {
+        last_invariant_check = Clock::now();
+        Status st = CheckInvariants(/*at_start=*/false);
+        if (!st.ok()) {
+          spdlog::warn("replica {}: invariant check: {}", opt.replica_id, st.ToString());
+        }
       }
       if (!rolled_back) {
         Status st = RollbackInterrupted();
@@ -2020,13 +2227,28 @@ Result<std::unique_ptr<Replica>> Replica::Create(ReplicaOptions options, Deps de
     return InvalidArgumentError("snapshot chunk size must be 1.." +
                                 std::to_string(options.max_txn_bytes) + " bytes (max txn bytes)");
   }
+  if (options.claim_backoff_initial.count() <= 0 ||
+      options.claim_backoff_max < options.claim_backoff_initial) {
+    return InvalidArgumentError("claim backoff: need 0 < initial <= max");
+  }
   auto impl = std::make_unique<Impl>(std::move(options), deps);
   impl->initial_snapshot = deps.app->Snapshot();
-  BR2K_ASSIGN_OR_RETURN(auto saved, deps.store->LoadState());
-  if (saved) {
-    Status st = deps.app->Restore(saved->snapshot);
-    if (!st.ok()) return st.WithContext("restoring the saved state");
-    impl->lpi = saved->lpi;
+  auto saved = deps.store->LoadState();
+  std::string corrupt;
+  if (!saved.ok()) {
+    if (saved.status().code() != StatusCode::kDataLoss) return saved.status();
+    corrupt = saved.status().message();
+  } else if (*saved) {
+    Status st = deps.app->Restore((*saved)->snapshot);
+    if (st.ok()) {
+      impl->lpi = (*saved)->lpi;
+    } else {
+      corrupt = "the application cannot restore the saved state: " + st.ToString();
+    }
+  }
+  if (!corrupt.empty()) {
+    // Nothing is started yet: Rebuild only resets what Create set up.
+    impl->Rebuild(corrupt);
   }
   BR2K_ASSIGN_OR_RETURN(impl->journal, deps.store->LoadJournal());
   if (impl->journal) {
@@ -2116,6 +2338,13 @@ ReplicaStatus Replica::status() const {
   s.snapshot_index = impl_->snapshot_index;
   s.trims = impl_->trims;
   s.restores = impl_->restores;
+  s.state_rebuilds = impl_->state_rebuilds;
+  s.last_data_loss = impl_->last_data_loss;
+  s.registry_refusals = impl_->registry_refusals;
+  s.location_check_resigns = impl_->location_check_resigns;
+  if (Clock::now() < impl_->claim_not_before) {
+    s.claim_backoff_ms = static_cast<uint64_t>(impl_->claim_backoff.count());
+  }
   return s;
 }
 
@@ -2148,6 +2377,18 @@ std::string Replica::MetricsText() const {
   out << "# TYPE br2k_log_trims_total counter\nbr2k_log_trims_total " << st.trims << "\n";
   out << "# TYPE br2k_snapshot_restores_total counter\nbr2k_snapshot_restores_total " << st.restores
       << "\n";
+  out << "# HELP br2k_registry_refusals_total Claims whose location the registry refused.\n"
+      << "# TYPE br2k_registry_refusals_total counter\nbr2k_registry_refusals_total "
+      << st.registry_refusals << "\n";
+  out << "# HELP br2k_claim_backoff_seconds Current wait before claiming again (0: none).\n"
+      << "# TYPE br2k_claim_backoff_seconds gauge\nbr2k_claim_backoff_seconds "
+      << static_cast<double>(st.claim_backoff_ms) / 1000.0 << "\n";
+  out << "# HELP br2k_state_rebuilds_total Local states found corrupt or impossible (DATA_LOSS) "
+         "and rebuilt from etcd.\n"
+      << "# TYPE br2k_state_rebuilds_total counter\nbr2k_state_rebuilds_total " << st.state_rebuilds
+      << "\n";
+  out << "# TYPE br2k_location_check_resigns_total counter\nbr2k_location_check_resigns_total "
+      << st.location_check_resigns << "\n";
   return out.str();
 }
 

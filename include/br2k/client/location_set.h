@@ -36,8 +36,10 @@ class LocationSet {
   // the one held becomes the preferred location. Returns true when the location changed.
   // `location` is kept as the registry stores it (raw(), for claims) and tried normalized; a
   // location that does not parse is held for claims but not tried (its parse error is
-  // returned through `error` when given).
-  bool SetRegistry(const std::string& location, uint64_t epoch, std::string* error = nullptr);
+  // returned through `error` when given). `repaired` (a LocationRepaired event: a manager reset
+  // the epoch) accepts a lower epoch too.
+  bool SetRegistry(const std::string& location, uint64_t epoch, std::string* error = nullptr,
+                   bool repaired = false);
 
   // A redirect target (normalized base URL): it becomes preferred and is remembered.
   void LearnRedirect(const std::string& base_url);

@@ -126,7 +126,7 @@ class ServiceClient {
   void RefreshLocation(Deadline deadline);
   void MaybeClaim(Op& op, uint32_t round, Deadline deadline);
   void SetRegistryLocation(const std::string& location, uint64_t epoch, const std::string& source,
-                           uint64_t block, const std::string& tx);
+                           uint64_t block, const std::string& tx, bool repaired = false);
   void WaitBackoff(std::chrono::milliseconds delay, uint64_t seen_version, Deadline deadline);
   void WatchLoop(std::stop_token stop, uint64_t from_block);
   HistoryRecord OpRecord(RecordType t, const Op& op) const;

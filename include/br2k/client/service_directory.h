@@ -18,12 +18,14 @@
 
 namespace br2k::client {
 
-// A NewLocation event.
+// A NewLocation event, or a LocationRepaired event (`repaired`): a manager replaced the location
+// and epoch, possibly with a lower epoch, which the client then takes over the one it holds.
 struct LocationEvent {
   std::string location;  // as stored in the registry
   uint64_t epoch = 0;
   uint64_t block = 0;
   std::string tx;  // 0x hash of the transaction that emitted it
+  bool repaired = false;
 };
 
 // A mined Claim.
@@ -44,7 +46,8 @@ class ServiceDirectory {
   // The first block a Watch must start from to see every change made after a Lookup that
   // starts now (the current head + 1).
   virtual Result<uint64_t> NextBlock(Deadline deadline) = 0;
-  // Calls `on_event` (on the calling thread) for each NewLocation event of the service from
+  // Calls `on_event` (on the calling thread) for each NewLocation and LocationRepaired event of
+  // the service from
   // `from_block` on, in chain order, until `stop` is requested (then OK). Transient errors are
   // retried inside; a non-OK return means the watch ended and may be restarted.
   virtual Status Watch(uint64_t from_block,

@@ -4,7 +4,8 @@
 // The contract's ABI and bytecode are compiled from the .sol file during the build and embedded
 // (no selector or topic is written by hand). Refusals come back as Status codes:
 //   UnknownService -> NOT_FOUND, ServiceDeregistered -> FAILED_PRECONDITION,
-//   NotOwner/NotManager/NotOperator -> PERMISSION_DENIED, StaleEpoch -> ABORTED,
+//   NotOwner/NotManager/NotOperator -> PERMISSION_DENIED, StaleEpoch and EpochHeldByOther ->
+//   ABORTED, EpochJumpTooLarge -> OUT_OF_RANGE,
 //   ServiceExists/AlreadyManager/AlreadyOperator -> ALREADY_EXISTS, other refusals ->
 //   INVALID_ARGUMENT; the message is the decoded error, e.g. "StaleEpoch(0x12.., 3, 5)".
 // Transactions are checked with eth_call first (so a refusal costs no gas) and then sent and
@@ -85,17 +86,20 @@ struct RegistryEvent {
     kOperatorRemoved,
     kOwnershipTransferred,
     kDeregistered,
-    kClaim
+    kClaim,
+    kLocationRepaired  // last: `br2k registry watch --all` iterates up to it
   };
   Kind kind = Kind::kRegistered;
   ServiceId service;
   std::string location;                      // Registered, NewLocation; Claim: the failed location
   std::string reason;                        // Claim
-  uint64_t epoch = 0;                        // NewLocation
+  uint64_t epoch = 0;                        // NewLocation, LocationRepaired
+  uint64_t previous_epoch = 0;               // LocationRepaired: the epoch it replaced
   uint64_t version = 0;                      // NewLocation, StateChanged, RecoveryInfoUpdated
   ServiceState state = ServiceState::kNone;  // StateChanged
   Address account;                           // Registered: owner; Manager*/Operator*: the account;
-                                             // OwnershipTransferred: new owner; Claim: claimant
+                                             // OwnershipTransferred: new owner; Claim: claimant;
+                                             // LocationRepaired: the manager
   Address previous_owner;                    // OwnershipTransferred
   // Where it happened.
   uint64_t block_number = 0;
@@ -107,6 +111,8 @@ std::string RegistryEventKindName(RegistryEvent::Kind k);
 
 class ServiceRegistry {
  public:
+  // The contract's MAX_EPOCH_JUMP: the largest rise of the epoch one update may make.
+  static constexpr uint64_t kMaxEpochJump = uint64_t{1} << 48;
   // The compiled contract.
   static const ContractAbi& Abi();
   static const Bytes& Bytecode();
@@ -125,8 +131,15 @@ class ServiceRegistry {
   // ---- transactions (each returns the mined receipt) ----
   Result<Receipt> Register(TxSender& sender, const ServiceId& id, const std::string& location,
                            const RecoveryInfo& info, Deadline deadline);
-  // Managers and operators. ABORTED (StaleEpoch) when `epoch` is below the stored epoch.
+  // Managers and operators. ABORTED (StaleEpoch) when `epoch` is below the stored epoch;
+  // ABORTED (EpochHeldByOther) when it equals the stored epoch and another account wrote that
+  // one; OUT_OF_RANGE (EpochJumpTooLarge) when it is more than kMaxEpochJump above it.
   Result<Receipt> UpdateLocation(TxSender& sender, const ServiceId& id, const std::string& location,
+                                 uint64_t epoch, Deadline deadline);
+  // Managers only: sets location and epoch, lower than the stored epoch if need be (repairs a
+  // pinned epoch or a hijacked location); emits LocationRepaired and NewLocation.
+  // PERMISSION_DENIED (NotManager); OUT_OF_RANGE (EpochJumpTooLarge) as UpdateLocation.
+  Result<Receipt> RepairLocation(TxSender& sender, const ServiceId& id, const std::string& location,
                                  uint64_t epoch, Deadline deadline);
   Result<Receipt> UpdateState(TxSender& sender, const ServiceId& id, ServiceState state,
                               Deadline deadline);
@@ -153,6 +166,8 @@ class ServiceRegistry {
   Result<ServiceRecord> GetService(const ServiceId& id, Deadline deadline);
   Result<bool> IsManager(const ServiceId& id, const Address& a, Deadline deadline);
   Result<bool> IsOperator(const ServiceId& id, const Address& a, Deadline deadline);
+  // The account that wrote the stored epoch (the zero address before the first update).
+  Result<Address> GetEpochWriter(const ServiceId& id, Deadline deadline);
 
   // ---- events ----
   // Decodes a log of this contract; nullopt for a log that is not a registry event.

@@ -27,6 +27,10 @@ class LocalStore {
   // Same guarantee when `durable`; otherwise the record is written but not synced (a crash may
   // lose it, never corrupt it: the previous record stays readable).
   virtual Status SaveJournal(const Journal& journal, bool durable = true) = 0;
+  // Sets a corrupt or impossible saved state aside (kept for inspection, never read again):
+  // after it returns, LoadState returns std::nullopt until the next SaveState. INTERNAL when it
+  // cannot.
+  virtual Status QuarantineState() = 0;
 };
 
 // <dir>/state.json, written with WriteFileAtomically (temporary file, fsync, rename, fsync of
@@ -44,6 +48,8 @@ class FileStore final : public LocalStore {
   Result<std::optional<Journal>> LoadJournal() override;
   Status SaveState(const LocalState& state) override;
   Status SaveJournal(const Journal& journal, bool durable = true) override;
+  // Renames state.json to state.json.corrupt-<unix seconds>[-n].
+  Status QuarantineState() override;
 
  private:
   explicit FileStore(std::filesystem::path dir) : dir_(std::move(dir)) {}
@@ -61,10 +67,13 @@ class MemoryStore final : public LocalStore {
   Result<std::optional<Journal>> LoadJournal() override;
   Status SaveState(const LocalState& state) override;
   Status SaveJournal(const Journal& journal, bool durable = true) override;
+  Status QuarantineState() override;  // forgets the state; counts in quarantined()
   void set_fail_writes(bool fail);
+  int quarantined();
 
  private:
   std::mutex mu_;
+  int quarantined_ = 0;
   std::optional<LocalState> state_;
   std::optional<Journal> journal_;
   bool fail_writes_ = false;

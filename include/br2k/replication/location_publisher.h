@@ -25,6 +25,18 @@ class LocationPublisher {
   // The replica stopped leading with `epoch` (step-down, resignation, shutdown): stop any
   // background work for it. Must not block for long. Default: nothing to stop.
   virtual void Withdraw(int64_t /*epoch*/) {}
+  // Called by the leader at a bounded rate (ReplicaOptions::location_check_interval) while it
+  // leads with `epoch` and nothing is pending: checks that the backend still shows `url`, and
+  // restores it (publishes again) when someone else changed it at `epoch` or below.
+  //  OK: it shows `url`, it was restored (or is being restored in the background), or the
+  //      backend could not be read (the next check tries again).
+  //  ABORTED: the backend holds another location that cannot be overwritten at `epoch` (a
+  //      higher epoch, or `epoch` itself written by another account). The replica resigns; a
+  //      fresh claim has a newer epoch and publishes over it.
+  // Must honour the deadline. Default: nothing to check.
+  virtual Status Check(const std::string& /*url*/, int64_t /*epoch*/, Deadline /*deadline*/) {
+    return Status::Ok();
+  }
 };
 
 // The default: does nothing and succeeds.

@@ -74,8 +74,16 @@ struct LocalState {
   uint64_t lpi = 0;
   std::string snapshot;
 };
+// {"format":"br2k-state-2","lpi":N,"snapshot":"...","crc32":C}, C = Crc32 of
+// "br2k-state-2\n<lpi>\n<snapshot>": an edited LPI or snapshot no longer matches. (A checksum, not
+// a signature: it catches corruption and careless edits; the replica's invariant checks against
+// etcd catch a consistent but impossible state.)
 std::string EncodeLocalState(const LocalState& s);
-Result<LocalState> DecodeLocalState(std::string_view bytes);  // DATA_LOSS when corrupt
+// DATA_LOSS when corrupt: not JSON, a field missing or mistyped, an unknown format (including
+// br2k-state-1, which had no checksum), or a checksum mismatch.
+Result<LocalState> DecodeLocalState(std::string_view bytes);
+// The checksum EncodeLocalState stores.
+uint32_t LocalStateChecksum(const LocalState& s);
 
 // The journal: the step of the leader pipeline the replica was at, for [first, last].
 enum class JournalStep { kIdle, kAppend, kInProcess, kApply, kResult };

@@ -85,6 +85,9 @@ struct RegistryPublisherState {
   uint64_t failures = 0;      // failed attempts (each is retried, except stale ones)
   uint64_t stale = 0;         // refused as stale (ABORTED)
   uint64_t withdrawals = 0;   // Withdraw calls that stopped pending work
+  uint64_t checks = 0;        // Check calls that read the registry
+  uint64_t restores = 0;      // Checks that found another location and published ours again
+  uint64_t overridden = 0;    // Checks that found a location we cannot overwrite (ABORTED)
 };
 
 // The state as the JSON object shown under "registry" in GET /status:
@@ -120,6 +123,12 @@ class RegistryLocationPublisher final : public LocationPublisher {
   // transaction for `epoch` is broadcast; it waits for a broadcast already under way (at most
   // rpc_timeout).
   void Withdraw(int64_t epoch) override;
+  // See LocationPublisher::Check. Reads getServiceLocation once (rpc_timeout); when the
+  // registry shows another location at `epoch` or below, logs it (warning) and Publishes again
+  // (blocking at most min(deadline, first_attempt), then retrying in the background). OK while
+  // a Publish of `epoch` is still pending. ABORTED as Publish, and when a higher epoch at
+  // another location is shown (logged at error level).
+  Status Check(const std::string& url, int64_t epoch, Deadline deadline) override;
 
   RegistryPublisherState state() const;
   std::string StateJson() const { return RegistryPublisherStateJson(state()); }

@@ -81,6 +81,24 @@ struct ReplicaOptions {
   // After a trim, compact etcd's history up to it so that the deleted entries free space
   // (otherwise only an etcd --auto-compaction setting reclaims it).
   bool compact_after_trim = true;
+
+  // When the location publisher refuses a fresh claim (LocationPublisher::Publish not OK: the
+  // registry holds an epoch this replica cannot publish over), the replica resigns and does not
+  // claim again for a backoff: `claim_backoff_initial`, doubled per consecutive refusal up to
+  // `claim_backoff_max`, each wait drawn uniformly from [backoff/2, backoff] (jitter, so that
+  // replicas do not claim in step). Reset once a claim publishes. See docs/security.md.
+  std::chrono::milliseconds claim_backoff_initial{1000};
+  std::chrono::milliseconds claim_backoff_max{30000};
+  // The leader calls LocationPublisher::Check at most this often (0 = never): it restores the
+  // location when someone else changed it, and resigns (to claim again with a newer epoch)
+  // when the registry holds a location it cannot overwrite.
+  std::chrono::milliseconds location_check_interval{2000};
+  // The local state's invariants (docs/security.md, "Local state integrity") are checked against
+  // etcd before the replica follows or claims, and while it runs at most this often (0 =
+  // only at start): LPI <= SSI <= LS in memory, the saved state.json intact and not ahead of
+  // memory. A violation is DATA_LOSS: the saved state is set aside and the replica rebuilds
+  // from etcd as a fresh replica would.
+  std::chrono::milliseconds invariant_check_interval{5000};
 };
 
 // What /status shows.
@@ -100,6 +118,15 @@ struct ReplicaStatus {
   uint64_t snapshot_index = 0;  // index of the latest snapshot in etcd (0: none seen)
   uint64_t trims = 0;           // trims done by this replica as leader
   uint64_t restores = 0;        // times this replica restored its state from an etcd snapshot
+  // The fence on chain (docs/security.md): claims whose location the publisher refused, the
+  // current claim backoff (0 when none), and resignations after a failed location check.
+  uint64_t registry_refusals = 0;
+  uint64_t claim_backoff_ms = 0;
+  uint64_t location_check_resigns = 0;
+  // Local state integrity: rebuilds from etcd after a DATA_LOSS (corrupt or impossible local
+  // state) and the last such finding ("" if none).
+  uint64_t state_rebuilds = 0;
+  std::string last_data_loss;
 };
 
 // The outcome of one write request.
@@ -126,8 +153,10 @@ class Replica {
     ChainEffects* chain = nullptr;
   };
   // Validates options and recovers the local state (Check for pending process).
-  // INVALID_ARGUMENT for bad options; DATA_LOSS for a corrupt state or journal file (nothing is
-  // overwritten); the application's error when its Restore fails.
+  // INVALID_ARGUMENT for bad options; DATA_LOSS for a corrupt journal file (nothing is
+  // overwritten). A corrupt state file (checksum, format) or one the application cannot
+  // Restore is not an error: it is logged as DATA_LOSS, set aside (LocalStore::QuarantineState)
+  // and the replica starts empty, rebuilding from etcd; status().state_rebuilds counts it.
   static Result<std::unique_ptr<Replica>> Create(ReplicaOptions options, Deps deps);
   ~Replica();  // Stop()s
   Replica(const Replica&) = delete;

@@ -119,5 +119,46 @@ TEST(EthCli, RegistryVerbsOnAnvil) {
   EXPECT_EQ(Br2k({"registry", "locate", "nobody"}, env).status, 1);
 }
 
+// Issue 10 item 4: `br2k registry repair-location` lowers a pinned epoch (managers only) and the
+// event says so; an out-of-range --epoch is refused, not saturated.
+TEST(EthCli, RegistryRepairLocationVerbOnAnvil) {
+  auto anvil = testing::Anvil::Start("eth-cli-repair");
+  ASSERT_TRUE(anvil.ok()) << anvil.status();
+  std::string env =
+      "ETH_RPC_URL=" + (*anvil)->url() + " BR2K_ETH_KEY=" + std::string(testing::kAnvilKey0);
+  CliRun deploy = Br2k({"registry", "deploy"}, env);
+  ASSERT_EQ(deploy.status, 0) << deploy.err;
+  env += " BR2K_REGISTRY=" + deploy.out.substr(0, deploy.out.size() - 1);
+  ASSERT_EQ(Br2k({"registry", "register", "svc", "127.0.0.1:7000"}, env).status, 0);
+  const std::string pinned = std::to_string(uint64_t{1} << 48);
+  ASSERT_EQ(
+      Br2k({"registry", "update-location", "svc", "127.0.0.1:7066", "--epoch", pinned}, env).status,
+      0);
+  for (const char* bad : {"-1", "18446744073709551616", "99999999999999999999999", "1e3", ""}) {
+    CliRun r = Br2k({"registry", "repair-location", "svc", "127.0.0.1:7001", "--epoch", bad}, env);
+    EXPECT_EQ(r.status, 1) << bad;
+    EXPECT_NE(r.err.find("--epoch"), std::string::npos) << r.err;
+  }
+  std::string other = env;
+  other.replace(other.find(testing::kAnvilKey0), std::string(testing::kAnvilKey0).size(),
+                testing::kAnvilKey1);
+  CliRun denied =
+      Br2k({"registry", "repair-location", "svc", "127.0.0.1:7001", "--epoch", "0"}, other);
+  EXPECT_EQ(denied.status, 1);
+  EXPECT_NE(denied.err.find("NotManager("), std::string::npos) << denied.err;
+  CliRun ok = Br2k({"registry", "repair-location", "svc", "127.0.0.1:7001", "--epoch", "0"}, env);
+  ASSERT_EQ(ok.status, 0) << ok.err;
+  CliRun show = Br2k({"registry", "show", "svc", "--json"}, env);
+  ASSERT_EQ(show.status, 0) << show.err;
+  auto j = nlohmann::json::parse(show.out);
+  EXPECT_EQ(j["epoch"], 0);
+  EXPECT_EQ(j["location"], "127.0.0.1:7001");
+  CliRun w =
+      Br2k({"registry", "watch", "svc", "--from-block", "1", "--for", "1", "--all", "--json"}, env);
+  ASSERT_EQ(w.status, 0) << w.err;
+  EXPECT_NE(w.out.find("\"LocationRepaired\""), std::string::npos) << w.out;
+  EXPECT_NE(w.out.find("\"previous_epoch\":" + pinned), std::string::npos) << w.out;
+}
+
 }  // namespace
 }  // namespace br2k::eth

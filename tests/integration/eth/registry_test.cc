@@ -2,6 +2,7 @@
 // refusal, every event with its decoded fields.
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <mutex>
 #include <thread>
 
@@ -313,6 +314,125 @@ TEST_F(RegistryTest, Claim_fromAnyoneIsEmittedAndWatched) {
   EXPECT_EQ(seen[1].kind, Kind::kNewLocation);
   EXPECT_EQ(seen[1].location, "10.0.0.5:7000");
   EXPECT_EQ(seen[1].epoch, 3u);
+}
+
+// Issue 10 item 4: one operator key set the epoch to 2^64-1 and nobody could lower it.
+TEST_F(RegistryTest, UpdateLocation_pinToMaxEpoch_refused) {
+  ServiceId id = Register("pin");
+  auto replica = NewAccount();
+  ASSERT_TRUE(registry_->AddOperator(*owner_, id, replica->address(), Soon()).ok());
+  ASSERT_TRUE(registry_->UpdateLocation(*replica, id, "10.2.0.1:7000", 7, Soon()).ok());
+  auto pin = registry_->UpdateLocation(*replica, id, "10.2.0.66:7000",
+                                       std::numeric_limits<uint64_t>::max(), Soon());
+  EXPECT_EQ(pin.status().code(), StatusCode::kOutOfRange) << pin.status();
+  EXPECT_NE(pin.status().message().find("EpochJumpTooLarge"), std::string::npos) << pin.status();
+  // The owner cannot pin it either; the largest allowed jump is accepted.
+  EXPECT_EQ(registry_
+                ->UpdateLocation(*owner_, id, "10.2.0.66:7000",
+                                 7 + ServiceRegistry::kMaxEpochJump + 1, Soon())
+                .status()
+                .code(),
+            StatusCode::kOutOfRange);
+  auto loc = registry_->GetServiceLocation(id, Soon());
+  ASSERT_TRUE(loc.ok());
+  EXPECT_EQ(loc->location, "10.2.0.1:7000");
+  EXPECT_EQ(loc->epoch, 7u);
+  ASSERT_TRUE(registry_
+                  ->UpdateLocation(*replica, id, "10.2.0.2:7000",
+                                   7 + ServiceRegistry::kMaxEpochJump, Soon())
+                  .ok());
+  EXPECT_EQ(registry_->GetServiceLocation(id, Soon())->epoch, 7 + ServiceRegistry::kMaxEpochJump);
+}
+
+TEST_F(RegistryTest, MaxEpochJump_bindingMatchesContract) {
+  auto f = ServiceRegistry::Function("MAX_EPOCH_JUMP");
+  ASSERT_TRUE(f.ok()) << f.status();
+  auto data = (*f)->EncodeCall({});
+  ASSERT_TRUE(data.ok());
+  CallRequest req{std::nullopt, registry_->address(), *data, U256(), std::nullopt};
+  auto out = anvil_->client()->EthCall(req, Soon());
+  ASSERT_TRUE(out.ok()) << out.status();
+  auto v = (*f)->DecodeOutput(out->data);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->at(0).word, U256(ServiceRegistry::kMaxEpochJump));
+}
+
+// Issue 10 item 6: a follower's operator key rewrote the leader's location at its epoch.
+TEST_F(RegistryTest, UpdateLocation_equalEpochFromAnotherOperator_refused) {
+  ServiceId id = Register("hijack");
+  auto leader = NewAccount();
+  auto follower = NewAccount();
+  ASSERT_TRUE(registry_->AddOperator(*owner_, id, leader->address(), Soon()).ok());
+  ASSERT_TRUE(registry_->AddOperator(*owner_, id, follower->address(), Soon()).ok());
+  ASSERT_TRUE(registry_->UpdateLocation(*leader, id, "10.3.0.1:7000", 12, Soon()).ok());
+  EXPECT_EQ(*registry_->GetEpochWriter(id, Soon()), leader->address());
+  auto hijack = registry_->UpdateLocation(*follower, id, "10.3.0.66:7000", 12, Soon());
+  EXPECT_EQ(hijack.status().code(), StatusCode::kAborted) << hijack.status();
+  EXPECT_NE(hijack.status().message().find("EpochHeldByOther"), std::string::npos)
+      << hijack.status();
+  // A manager's updateLocation is refused too (repairLocation is the managers' way).
+  EXPECT_EQ(registry_->UpdateLocation(*owner_, id, "10.3.0.66:7000", 12, Soon()).status().code(),
+            StatusCode::kAborted);
+  // The writer itself may re-announce at its epoch.
+  ASSERT_TRUE(registry_->UpdateLocation(*leader, id, "10.3.0.2:7000", 12, Soon()).ok());
+  auto loc = registry_->GetServiceLocation(id, Soon());
+  EXPECT_EQ(loc->location, "10.3.0.2:7000");
+  EXPECT_EQ(loc->epoch, 12u);
+}
+
+TEST_F(RegistryTest, RepairLocation_byOwner_lowersPinnedEpochAndEmitsEvent) {
+  ServiceId id = Register("repair");
+  auto replica = NewAccount();
+  ASSERT_TRUE(registry_->AddOperator(*owner_, id, replica->address(), Soon()).ok());
+  const uint64_t pinned = ServiceRegistry::kMaxEpochJump;  // as high as one key can go at once
+  ASSERT_TRUE(registry_->UpdateLocation(*replica, id, "10.4.0.66:7000", pinned, Soon()).ok());
+  EXPECT_EQ(registry_->UpdateLocation(*replica, id, "10.4.0.1:7000", 40, Soon()).status().code(),
+            StatusCode::kAborted);
+
+  auto r = registry_->RepairLocation(*owner_, id, "10.4.0.1:7000", 0, Soon());
+  ASSERT_TRUE(r.ok()) << r.status();
+  auto loc = registry_->GetServiceLocation(id, Soon());
+  EXPECT_EQ(loc->location, "10.4.0.1:7000");
+  EXPECT_EQ(loc->epoch, 0u);
+  EXPECT_EQ(*registry_->GetEpochWriter(id, Soon()), owner_->address());
+  auto ev = Events(id, {Kind::kLocationRepaired});
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].account, owner_->address());
+  EXPECT_EQ(ev[0].location, "10.4.0.1:7000");
+  EXPECT_EQ(ev[0].epoch, 0u);
+  EXPECT_EQ(ev[0].previous_epoch, pinned);
+  auto moves = Events(id, {Kind::kNewLocation});
+  ASSERT_FALSE(moves.empty());
+  EXPECT_EQ(moves.back().location, "10.4.0.1:7000");  // clients following NewLocation move too
+  // A leader with a real epoch publishes again.
+  ASSERT_TRUE(registry_->UpdateLocation(*replica, id, "10.4.0.2:7000", 41, Soon()).ok());
+  EXPECT_EQ(registry_->GetServiceLocation(id, Soon())->epoch, 41u);
+  // A repair cannot pin either.
+  EXPECT_EQ(
+      registry_->RepairLocation(*owner_, id, "x:1", std::numeric_limits<uint64_t>::max(), Soon())
+          .status()
+          .code(),
+      StatusCode::kOutOfRange);
+}
+
+TEST_F(RegistryTest, RepairLocation_unauthorised_refused) {
+  ServiceId id = Register("repair-denied");
+  auto replica = NewAccount();
+  auto stranger = NewAccount();
+  ASSERT_TRUE(registry_->AddOperator(*owner_, id, replica->address(), Soon()).ok());
+  ASSERT_TRUE(registry_->UpdateLocation(*replica, id, "10.5.0.1:7000", 9, Soon()).ok());
+  for (TxSender* s : {replica.get(), stranger.get()}) {
+    auto r = registry_->RepairLocation(*s, id, "10.5.0.66:7000", 0, Soon());
+    EXPECT_EQ(r.status().code(), StatusCode::kPermissionDenied) << r.status();
+    EXPECT_NE(r.status().message().find("NotManager"), std::string::npos) << r.status();
+  }
+  EXPECT_EQ(registry_->GetServiceLocation(id, Soon())->location, "10.5.0.1:7000");
+  EXPECT_TRUE(Events(id, {Kind::kLocationRepaired}).empty());
+  // An added manager may repair.
+  auto manager = NewAccount();
+  ASSERT_TRUE(registry_->AddManager(*owner_, id, manager->address(), Soon()).ok());
+  ASSERT_TRUE(registry_->RepairLocation(*manager, id, "10.5.0.2:7000", 3, Soon()).ok());
+  EXPECT_EQ(registry_->GetServiceLocation(id, Soon())->epoch, 3u);
 }
 
 TEST_F(RegistryTest, Connect_refusesAddressWithoutCode) {

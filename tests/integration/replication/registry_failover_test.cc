@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "anvil.h"
+#include "br2k/etcd/grpc_client.h"
 #include "br2k/eth/rpc_transport.h"
 #include "br2k/eth/service_registry.h"
 #include "br2k/http/client.h"
@@ -256,6 +257,149 @@ TEST_F(RegistryFailoverIT, ChainDownAtElection_leaderServesAndPublishesWhenTheCh
   EXPECT_TRUE(st["registry"]["pending"].is_null()) << st.dump();
   EXPECT_EQ(st["registry"]["last_error"], "") << st.dump();
   EXPECT_EQ(st["registry"]["published"]["epoch"], epoch);
+}
+
+// Issue 10 item 6: a follower's operator key rewrote the leader's location at the current epoch
+// and the leader never noticed. Now the contract refuses that; a location changed by a manager's
+// repair (below the leader's epoch) is restored by the leader itself, and one written at a higher
+// epoch by another operator makes the leader resign and claim again, so a new epoch publishes over
+// it.
+TEST_F(RegistryFailoverIT, HijackedLocation_restoredByTheLeader) {
+  auto anvil = Anvil::Start("registry-hijack");
+  ASSERT_TRUE(anvil.ok()) << anvil.status();
+  auto client = (*anvil)->client();
+  auto addr = DeployAndRegister(client);
+  ASSERT_TRUE(addr.ok()) << addr.status();
+  eth::ServiceRegistry reg(client, *addr);
+  for (int i = 0; i < kNodes; ++i) StartNode(i, (*anvil)->url(), *addr);
+  int leader = WaitLeader({0, 1, 2});
+  ASSERT_GE(leader, 0);
+  uint64_t e1 = WaitRegistryShows(reg, Url(leader));
+  ASSERT_GT(e1, 0u);
+  const int follower = (leader + 1) % kNodes;
+  const std::string evil = "http://127.0.0.1:9/hijacked";
+  auto follower_key = eth::TxSender::Create(client, Key(kOperatorKeys[follower]),
+                                            eth::testing::kAnvilChainId, Soon());
+  ASSERT_TRUE(follower_key.ok());
+  auto owner = eth::TxSender::Create(client, Key(eth::testing::kAnvilKey0),
+                                     eth::testing::kAnvilChainId, Soon());
+  ASSERT_TRUE(owner.ok());
+
+  // (1) At the leader's epoch: refused by the contract.
+  auto same = reg.UpdateLocation(**follower_key, id(), evil, e1, Soon());
+  EXPECT_EQ(same.status().code(), StatusCode::kAborted) << same.status();
+  EXPECT_NE(same.status().message().find("EpochHeldByOther"), std::string::npos);
+  EXPECT_EQ(reg.GetServiceLocation(id(), Soon())->location, Url(leader));
+
+  // (2) A repair below the leader's epoch: the leader restores its location, at its epoch.
+  auto t0 = Clock::now();
+  ASSERT_TRUE(reg.RepairLocation(**owner, id(), evil, 0, Soon()).ok());
+  EXPECT_EQ(WaitRegistryShows(reg, Url(leader)), e1);
+  std::cout << "[registry] location repaired away to epoch 0: restored by the leader in "
+            << Ms(Clock::now() - t0) << " ms\n";
+  json st = StatusOf(leader);
+  EXPECT_EQ(st["role"], "Leader");
+  EXPECT_EQ(st["epoch"], e1);
+  EXPECT_GE(st["registry"]["counters"]["restores"].get<uint64_t>(), 1u) << st.dump();
+
+  // (3) Above the leader's epoch, by another operator: the leader resigns, a new claim (a newer
+  // etcd revision) publishes over it.
+  t0 = Clock::now();
+  ASSERT_TRUE(reg.UpdateLocation(**follower_key, id(), evil, e1 + 1, Soon()).ok());
+  auto until = Deadline::After(60s);
+  eth::ServiceLocation loc;
+  while (!until.expired()) {
+    auto l = reg.GetServiceLocation(id(), Deadline::After(5s));
+    if (l.ok() && l->location != evil && l->epoch > e1 + 1) {
+      loc = *l;
+      break;
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_GT(loc.epoch, e1 + 1) << "the hijacked location was never replaced";
+  std::cout << "[registry] location hijacked at a higher epoch: republished by a leader at epoch "
+            << loc.epoch << " in " << Ms(Clock::now() - t0) << " ms\n";
+  int now = WaitLeader({0, 1, 2});
+  ASSERT_GE(now, 0);
+  EXPECT_EQ(loc.location, Url(now));
+  EXPECT_EQ(PostVia(now, "after-hijack", 1), 200);
+}
+
+// Issue 10 item 4: with the registry refusing every claim, the replicas claimed and resigned in a
+// tight loop (380 step-downs in 25 s, etcd revision +43/s). Here another operator writes a
+// foreign location 2^40 epochs ahead (a legal jump the etcd revision never reaches): every claim
+// is refused, and the replicas back off. A manager's repair then lets a replica lead again.
+TEST_F(RegistryFailoverIT, RegistryRefusesEveryClaim_replicasBackOffInsteadOfLooping) {
+  auto anvil = Anvil::Start("registry-refuses");
+  ASSERT_TRUE(anvil.ok()) << anvil.status();
+  auto client = (*anvil)->client();
+  auto addr = DeployAndRegister(client);
+  ASSERT_TRUE(addr.ok()) << addr.status();
+  eth::ServiceRegistry reg(client, *addr);
+  for (int i = 0; i < kNodes; ++i) StartNode(i, (*anvil)->url(), *addr);
+  int leader = WaitLeader({0, 1, 2});
+  ASSERT_GE(leader, 0);
+  uint64_t e1 = WaitRegistryShows(reg, Url(leader));
+  ASSERT_GT(e1, 0u);
+  auto etcd = etcd::GrpcClient::Create({.endpoints = fleet_->cluster().client_urls()});
+  ASSERT_TRUE(etcd.ok()) << etcd.status();
+  auto revision = [&]() -> int64_t {
+    auto r = (*etcd)->Range({.key = "/"}, Deadline::After(5s));
+    return r.ok() ? r->header.revision : -1;
+  };
+
+  const int other = (leader + 1) % kNodes;
+  auto other_key =
+      eth::TxSender::Create(client, Key(kOperatorKeys[other]), eth::testing::kAnvilChainId, Soon());
+  ASSERT_TRUE(other_key.ok());
+  const std::string foreign = "http://127.0.0.1:9/foreign";
+  ASSERT_TRUE(
+      reg.UpdateLocation(**other_key, id(), foreign, e1 + (uint64_t{1} << 40), Soon()).ok());
+
+  // Bounded window: count the refusals and the etcd revision growth.
+  std::this_thread::sleep_for(3s);  // the leader's check notices and resigns
+  const int64_t rev0 = revision();
+  auto refusals = [&] {
+    uint64_t n = 0;
+    for (int i = 0; i < kNodes; ++i) {
+      json s = StatusOf(i);
+      if (s.is_object()) n += s.value("registry_refusals", uint64_t{0});
+    }
+    return n;
+  };
+  const uint64_t before = refusals();
+  std::this_thread::sleep_for(25s);
+  const uint64_t in_window = refusals() - before;
+  const int64_t rev1 = revision();
+  std::cout << "[registry] every claim refused: " << in_window
+            << " refused claims (step-downs) in 25 s across " << kNodes
+            << " replicas; etcd revision +" << (rev1 - rev0) << " ("
+            << static_cast<double>(rev1 - rev0) / 25.0 << "/s)\n";
+  EXPECT_GE(before + in_window, 1u) << "the registry did refuse";
+  EXPECT_LE(in_window, 30u) << "backing off, not looping (issue 10 saw 380)";
+  EXPECT_LE(rev1 - rev0, 25 * 10) << "etcd revision growth bounded";
+  for (int i = 0; i < kNodes; ++i) EXPECT_NE(StatusOf(i)["role"], "Leader");
+
+  // The manager repairs it; a replica leads and publishes again (within the claim backoff).
+  auto owner = eth::TxSender::Create(client, Key(eth::testing::kAnvilKey0),
+                                     eth::testing::kAnvilChainId, Soon());
+  ASSERT_TRUE(owner.ok());
+  auto t0 = Clock::now();
+  ASSERT_TRUE(reg.RepairLocation(**owner, id(), foreign, 0, Soon()).ok());
+  int next = WaitLeader({0, 1, 2});
+  ASSERT_GE(next, 0);
+  auto until = Deadline::After(60s);
+  while (!until.expired()) {
+    auto l = reg.GetServiceLocation(id(), Deadline::After(5s));
+    if (l.ok() && l->location != foreign && l->epoch > 0) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  next = WaitLeader({0, 1, 2});
+  ASSERT_GE(next, 0);
+  EXPECT_EQ(reg.GetServiceLocation(id(), Soon())->location, Url(next));
+  std::cout << "[registry] after repairLocation: a leader published again in "
+            << Ms(Clock::now() - t0) << " ms\n";
+  EXPECT_EQ(PostVia(next, "after-repair", 1), 200);
 }
 
 // No cluster needed: the flags are checked before the replica contacts etcd.

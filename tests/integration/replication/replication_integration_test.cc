@@ -6,6 +6,8 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
@@ -338,6 +340,71 @@ TEST_F(ReplicationIT, Frontend_redirectsAndAnswersBadInputWithJson) {
             std::string::npos)
       << metrics->body;
   EXPECT_EQ(CheckConverged(), std::vector<std::string>{"ok"});
+}
+
+// Issue 10 item 8: a replica restarted with a plausibly edited state.json ran "healthy", diverged
+// and, as leader, served 129 entries where the truth was 126. Now each edit is DATA_LOSS on load:
+// the replica rebuilds from etcd, converges with the others and, made leader, serves the truth.
+TEST_F(ReplicationIT, TamperedLocalState_rebuiltFromEtcdAndNeverServed) {
+  for (int i = 0; i < kNodes; ++i) StartNode(i);
+  int leader = WaitLeader({0, 1, 2});
+  ASSERT_GE(leader, 0);
+  uint64_t seq = 0;
+  for (int w = 0; w < 12; ++w, ++seq) {
+    ASSERT_EQ(ClientPost("t" + std::to_string(seq), "c1", seq + 1).status, 200);
+  }
+  CheckConverged();
+  const int victim = (leader + 1) % kNodes;
+  const auto file = fleet_->DataDir(victim) / "state.json";
+  struct Edit {
+    const char* name;
+    std::function<void(json&)> apply;
+  };
+  const Edit edits[] = {{"one element dropped and LPI -1 (checksum left as it was)",
+                         [](json& j) {
+                           auto snap = json::parse(j["snapshot"].get<std::string>());
+                           snap.erase(snap.begin() + 3);
+                           j["snapshot"] = snap.dump();
+                           j["lpi"] = j["lpi"].get<uint64_t>() - 1;
+                         }},
+                        {"LPI +1000 with the checksum recomputed", [](json& j) {
+                           LocalState s{.lpi = j["lpi"].get<uint64_t>() + 1000,
+                                        .snapshot = j["snapshot"].get<std::string>()};
+                           j["lpi"] = s.lpi;
+                           j["crc32"] = LocalStateChecksum(s);
+                         }}};
+  for (const auto& e : edits) {
+    SCOPED_TRACE(e.name);
+    fleet_->Stop(victim);  // SIGTERM: it saves its state
+    json j;
+    {
+      std::ifstream in(file);
+      j = json::parse(in);
+    }
+    e.apply(j);
+    { std::ofstream(file) << j.dump(); }
+    ASSERT_EQ(ClientPost("t" + std::to_string(seq), "c1", seq + 1).status, 200);
+    ++seq;
+    StartNode(victim);
+    CheckConverged();
+    auto st = http::Call(Url(victim), "GET", "/status", "", {}, Deadline::After(3s));
+    ASSERT_TRUE(st.ok());
+    json sj = json::parse(st->body);
+    EXPECT_EQ(sj["state_rebuilds"], 1) << sj.dump();
+    EXPECT_NE(sj["last_data_loss"].get<std::string>(), "") << sj.dump();
+  }
+  // The others stop serving; the rebuilt replica leads and serves exactly what etcd holds.
+  uint64_t ssi = 0;
+  auto truth = ExpectedFromEtcd(ssi);
+  ASSERT_EQ(truth.size(), seq);
+  for (int i = 0; i < kNodes; ++i) {
+    if (i != victim) fleet_->Stop(i);
+  }
+  ASSERT_EQ(WaitLeader({victim}), victim);
+  auto r = http::Call(Url(victim), "GET", "/logs", "", {}, Deadline::After(10s));
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(json::parse(r->body)["logs"], json(truth));
 }
 
 TEST_F(ReplicationIT, BoundedLog_wipedFollowerRestoresFromTheSnapshot) {

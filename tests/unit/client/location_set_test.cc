@@ -47,6 +47,20 @@ TEST(LocationSet, registryChangeBecomesPreferredAndStaleEpochsAreIgnored) {
   EXPECT_EQ(s.registry_url(), "http://127.0.0.1:8");
 }
 
+// Issue 10 item 4: after a pinned epoch is repaired (lowered) by a manager, a client that held
+// the pinned location must follow the repair and the leader's later, lower-than-pinned epoch.
+TEST(LocationSet, repairedLocationResetsTheEpochHeld) {
+  LocationSet s;
+  EXPECT_TRUE(s.SetRegistry("http://127.0.0.1:66", uint64_t{1} << 48));  // the pin
+  EXPECT_FALSE(s.SetRegistry("http://127.0.0.1:2", 0));                  // plain: ignored
+  EXPECT_TRUE(s.SetRegistry("http://127.0.0.1:2", 0, nullptr, /*repaired=*/true));
+  EXPECT_EQ(s.registry_epoch(), 0u);
+  EXPECT_EQ(s.registry_url(), "http://127.0.0.1:2");
+  EXPECT_TRUE(s.SetRegistry("http://127.0.0.1:3", 41));  // the leader publishes again
+  EXPECT_EQ(s.registry_url(), "http://127.0.0.1:3");
+  EXPECT_FALSE(s.SetRegistry("http://127.0.0.1:66", 40));  // still fenced otherwise
+}
+
 TEST(LocationSet, unparsableRegistryLocationIsHeldForClaimsButNotTried) {
   LocationSet s;
   ASSERT_TRUE(s.AddSeed("http://127.0.0.1:1").ok());
