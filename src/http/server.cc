@@ -99,7 +99,7 @@ struct Session : std::enable_shared_from_this<Session> {
   std::list<std::shared_ptr<Session>>::iterator self_it;
   Clock::time_point linger_until;
   size_t lingered = 0;
-  std::array<char, 16384> scratch{};
+  std::unique_ptr<std::array<char, 16384>> scratch;  // allocated by Linger only
 
   Session(Server::Impl* s, tcp::socket sock) : srv(s), stream(std::move(sock)) {}
 
@@ -254,6 +254,7 @@ struct Session : std::enable_shared_from_this<Session> {
     beast::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
     linger_until = Clock::now() + std::chrono::seconds(5);
+    scratch = std::make_unique<std::array<char, 16384>>();
     LingerRead();
   }
 
@@ -261,7 +262,7 @@ struct Session : std::enable_shared_from_this<Session> {
     auto left = linger_until - Clock::now();
     if (left <= Clock::duration::zero() || lingered > 64 * 1024 * 1024) return Close();
     stream.expires_after(std::min<Clock::duration>(left, std::chrono::milliseconds(500)));
-    stream.async_read_some(asio::buffer(scratch),
+    stream.async_read_some(asio::buffer(*scratch),
                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
                              if (self->phase != Phase::kLinger) return;
                              if (ec) return self->Close();
