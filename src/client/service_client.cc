@@ -291,8 +291,9 @@ ServiceClient::TryResult ServiceClient::TryLocation(Op& op, const std::string& u
     auto fail = [&](const std::string& outcome, const std::string& error) {
       ar.outcome = outcome;
       ar.error = error;
-      spdlog::debug("client {} op {} attempt {} {}{}: {} {}", client_id_, op.id, ar.attempt, cur,
-                    target, outcome, error);
+      // `cur` came from the chain and `error` may quote the server's answer: escaped.
+      spdlog::debug("client {} op {} attempt {} {}{}: {} {}", client_id_, op.id, ar.attempt,
+                    EscapeForLog(cur), EscapeForLog(target), outcome, EscapeForLog(error, 1024));
       history_.Append(std::move(ar));
       op.after_failure = true;
       op.last_error = cur + ": " + error;
