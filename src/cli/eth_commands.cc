@@ -15,6 +15,7 @@
 #include "br2k/eth/key.h"
 #include "br2k/eth/rpc_client.h"
 #include "br2k/eth/rpc_transport.h"
+#include "br2k/eth/service_registry.h"
 #include "br2k/eth/transaction.h"
 #include "br2k/eth/tx_sender.h"
 #include "commands.h"
@@ -104,6 +105,12 @@ Result<Bytes> Calldata(const std::string& sig, const std::vector<std::string>& a
   BR2K_ASSIGN_OR_RETURN(AbiFunction f, ParseFunctionSignature(sig));
   BR2K_ASSIGN_OR_RETURN(auto values, ParseArgs(f.inputs, args));
   return f.EncodeCall(values);
+}
+
+// Custom errors `eth call` and `eth send` decode by selector: the ServiceRegistry's (its ABI is
+// compiled in). Error(string) and Panic(uint256) are always decoded.
+const std::vector<AbiFunction>& KnownErrors() {
+  return ServiceRegistry::Abi().errors;
 }
 
 Result<std::shared_ptr<RpcClient>> Client(const std::string& url) {
@@ -236,6 +243,7 @@ Result<SendOptions> ToSendOptions(const TxFlags& f) {
   BR2K_ASSIGN_OR_RETURN(o.value, U256::FromString(f.value));
   o.gas_limit = f.gas_limit;
   o.legacy = f.legacy;
+  o.errors = KnownErrors();
   o.nonce = f.nonce;
   if (!f.gas_price.empty()) {
     BR2K_ASSIGN_OR_RETURN(U256 p, U256::FromString(f.gas_price));
@@ -325,7 +333,14 @@ int Send(const TxFlags& flags) {
   if (!r.ok()) return Fail(r.status());
   auto raw = RawReceipt(**client, *h, d);
   if (!raw.ok()) return Fail(raw.status());
-  return PrintReceipt(*raw, "", f.json);
+  if (int printed = PrintReceipt(*raw, "", f.json); printed != 0) return printed;
+  if (!r->success) {  // mined but reverted: say so, and why (the call replayed at its block)
+    CallRequest req{key->address(), *to, *data, opts->value, tx->tx.gas_limit};
+    auto replay = (*client)->EthCall(req, d, KnownErrors(), U256(r->block_number).ToQuantity());
+    std::string why = replay.ok() && replay->reverted ? ": " + replay->revert.ToString() : "";
+    return Fail(AbortedError("transaction " + h->ToHex() + " reverted (receipt status 0)" + why));
+  }
+  return 0;
 }
 
 }  // namespace
@@ -530,7 +545,7 @@ void RegisterEthCommands(CLI::App& app) {
         if (!n.ok()) std::exit(Fail(n.status()));
         block = n->ToQuantity();
       }
-      auto out = (*client)->EthCall(req, CmdDeadline(30), {}, block);
+      auto out = (*client)->EthCall(req, CmdDeadline(30), KnownErrors(), block);
       if (!out.ok()) std::exit(Fail(out.status()));
       if (out->reverted) std::exit(Fail(AbortedError(out->revert.ToString())));
       auto fn = f->sig.starts_with("0x") ? Result<AbiFunction>(InvalidArgumentError(""))

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "br2k/common/numbers.h"
 #include "br2k/eth/key.h"
 #include "br2k/eth/rpc_transport.h"
 #include "br2k/eth/service_registry.h"
@@ -31,6 +32,10 @@ int Fail(const Status& s) {
 
 Deadline CmdDeadline(int seconds) {
   return Deadline::After(std::chrono::seconds(seconds));
+}
+
+Result<uint64_t> ParseEpoch(const std::string& text) {
+  return ParseDecimalU64(text, "--epoch");
 }
 
 constexpr const char* kDefaultRpc = "http://127.0.0.1:8545";
@@ -288,7 +293,7 @@ void RegisterRegistryCommands(CLI::App& app) {
   {
     struct F : Common {
       std::string name, location;
-      uint64_t epoch = 0;
+      std::string epoch;  // parsed by ParseEpoch: CLI11 saturated 2^64, -1 and bigger to 2^64-1
     };
     auto f = std::make_shared<F>();
     auto* c = reg->add_subcommand(
@@ -299,11 +304,13 @@ void RegisterRegistryCommands(CLI::App& app) {
         ->required();
     AddCommon(c, *f, true, true);
     c->callback([f] {
+      auto epoch = ParseEpoch(f->epoch);
+      if (!epoch.ok()) std::exit(Fail(epoch.status()));
       Deadline d = CmdDeadline(120);
       auto s = Open(*f, true, true, d);
       if (!s.ok()) std::exit(Fail(s.status()));
       auto r = s->registry->UpdateLocation(*s->sender, ServiceIdFromName(f->name), f->location,
-                                           f->epoch, d);
+                                           *epoch, d);
       if (!r.ok()) std::exit(Fail(r.status()));
       PrintReceiptLine(*r, f->json);
       std::exit(0);

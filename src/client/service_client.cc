@@ -8,6 +8,7 @@
 #include <map>
 
 #include "br2k/client/location.h"
+#include "br2k/common/log_escape.h"
 
 namespace br2k::client {
 namespace {
@@ -290,8 +291,9 @@ ServiceClient::TryResult ServiceClient::TryLocation(Op& op, const std::string& u
     auto fail = [&](const std::string& outcome, const std::string& error) {
       ar.outcome = outcome;
       ar.error = error;
-      spdlog::debug("client {} op {} attempt {} {}{}: {} {}", client_id_, op.id, ar.attempt, cur,
-                    target, outcome, error);
+      // `cur` came from the chain and `error` may quote the server's answer: escaped.
+      spdlog::debug("client {} op {} attempt {} {}{}: {} {}", client_id_, op.id, ar.attempt,
+                    EscapeForLog(cur), EscapeForLog(target), outcome, EscapeForLog(error, 1024));
       history_.Append(std::move(ar));
       op.after_failure = true;
       op.last_error = cur + ": " + error;
@@ -404,10 +406,11 @@ void ServiceClient::MaybeClaim(Op& op, uint32_t round, Deadline deadline) {
     cr.tx = r->tx;
     cr.block = r->block;
     spdlog::info("client {}: every location failed {} rounds in a row; sent a Claim for '{}' ({})",
-                 client_id_, round, failed, r->tx);
+                 client_id_, round, EscapeForLog(failed), r->tx);
   } else {
     cr.error = r.status().ToString();
-    spdlog::warn("client {}: Claim for '{}' failed: {}", client_id_, failed, cr.error);
+    spdlog::warn("client {}: Claim for '{}' failed: {}", client_id_, EscapeForLog(failed),
+                 EscapeForLog(cr.error, 1024));
     std::lock_guard<std::mutex> l(mu_);
     claim_sent_ = false;
     op.next_claim_round = round + options_.claim_after;  // try again after as many rounds
@@ -444,7 +447,9 @@ void ServiceClient::SetRegistryLocation(const std::string& location, uint64_t ep
   r.tx = tx;
   r.error = error;  // a location that does not parse is held (for claims) but not tried
   history_.Append(std::move(r));
-  spdlog::debug("client {}: location '{}' (epoch {}) from {}", client_id_, location, epoch, source);
+  // The location is whatever was written on chain (or read from a peer): escaped and capped.
+  spdlog::debug("client {}: location '{}' (epoch {}) from {}", client_id_, EscapeForLog(location),
+                epoch, source);
   cv_.notify_all();
 }
 

@@ -1,9 +1,11 @@
 #include "br2k/http/message.h"
 
+#include <algorithm>
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <charconv>
 #include <nlohmann/json.hpp>
+#include <set>
 
 namespace br2k::http {
 namespace beast = boost::beast;
@@ -15,6 +17,56 @@ HttpResponse JsonError(int status, std::string_view code, std::string_view messa
   r.status = status;
   r.body = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return r;
+}
+
+namespace {
+char Lower(char c) {
+  return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+}
+std::string LowerCopy(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = Lower(c);
+  return out;
+}
+std::string_view TrimOws(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+}  // namespace
+
+Status CheckRequestHeaders(
+    const std::vector<std::pair<std::string_view, std::string_view>>& fields) {
+  std::vector<std::string> codings;  // every Transfer-Encoding's codings, in order, lower-case
+  std::set<std::string> br2k_names;
+  for (const auto& [name, value] : fields) {
+    std::string lname = LowerCopy(name);
+    if (lname == "transfer-encoding") {
+      std::string_view rest = value;
+      while (true) {
+        auto comma = rest.find(',');
+        std::string_view item = TrimOws(rest.substr(0, comma));
+        item = TrimOws(item.substr(0, item.find(';')));  // a coding's parameters
+        if (!item.empty()) codings.push_back(LowerCopy(item));
+        if (comma == std::string_view::npos) break;
+        rest.remove_prefix(comma + 1);
+      }
+    } else if (lname.rfind("x-br2k-", 0) == 0 && !br2k_names.insert(lname).second) {
+      return InvalidArgumentError("header " + std::string(name) + " is repeated");
+    }
+  }
+  bool has_te = std::any_of(fields.begin(), fields.end(), [](const auto& f) {
+    return LowerCopy(f.first) == "transfer-encoding";
+  });
+  if (!has_te) return Status::Ok();
+  if (codings.empty() || codings.back() != "chunked") {
+    return InvalidArgumentError(
+        "Transfer-Encoding must end with chunked (RFC 9112 6.1): the body's length is unknown");
+  }
+  if (codings.size() != 1) {
+    return UnimplementedError("only the chunked transfer coding is supported");
+  }
+  return Status::Ok();
 }
 
 Status SplitTarget(std::string_view target, std::string& path, std::string& query) {
@@ -53,6 +105,11 @@ Result<HttpRequest> ParseRequest(std::string_view bytes, const Limits& limits) {
   }
   if (!parser.is_done()) return OutOfRangeError("incomplete HTTP request");
   auto& msg = parser.get();
+  std::vector<std::pair<std::string_view, std::string_view>> fields;
+  for (const auto& f : msg)
+    fields.emplace_back(std::string_view(f.name_string().data(), f.name_string().size()),
+                        std::string_view(f.value().data(), f.value().size()));
+  BR2K_RETURN_IF_ERROR(CheckRequestHeaders(fields));
   HttpRequest out;
   out.method = std::string(msg.method_string());
   out.target = std::string(msg.target());

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "br2k/common/log_escape.h"
+
 namespace br2k::manager {
 
 using namespace std::chrono_literals;
@@ -138,8 +140,8 @@ void Manager::Record(ManagerAction a) {
                      : a.kind == Kind::kRateLimited ? spdlog::level::warn
                                                     : spdlog::level::info;
   spdlog::log(level, "manager: claim by {} against {} (block {}, tx {}): {}: {}",
-              a.claimant.ToChecksum(), a.service_name, a.claim_block, ShortHex(a.claim_tx),
-              ManagerActionKindName(a.kind), a.detail);
+              a.claimant.ToChecksum(), EscapeForLog(a.service_name), a.claim_block,
+              ShortHex(a.claim_tx), ManagerActionKindName(a.kind), EscapeForLog(a.detail, 1024));
   if (options_.on_action) options_.on_action(a);
 }
 
@@ -210,8 +212,10 @@ Result<std::string> Manager::WaitForLeader(const eth::ServiceId& id, Deadline de
 
 void Manager::Handle(ManagedService service, eth::RegistryEvent claim, Clock::time_point admitted,
                      std::stop_token stop) {
+  // The location and reason are whatever the claimant wrote on chain: escaped and capped.
   spdlog::info("manager: claim by {} against {} at \"{}\" (reason \"{}\"): checking it",
-               claim.account.ToChecksum(), NameOf(service), claim.location, claim.reason);
+               claim.account.ToChecksum(), EscapeForLog(NameOf(service)),
+               EscapeForLog(claim.location), EscapeForLog(claim.reason));
   ManagerAction a = Check(service, claim, stop);
   a.handling_time = Millis(Now() - admitted);
   Record(std::move(a));
@@ -287,8 +291,8 @@ ManagerAction Manager::Check(const ManagedService& service, const eth::RegistryE
     std::lock_guard lock(mu_);
     slots_[service.id].last_attempt = Now();
   }
-  spdlog::warn("manager: {} is down ({}); redeploying it with the {} backend", NameOf(service),
-               health, backend_->Name());
+  spdlog::warn("manager: {} is down ({}); redeploying it with the {} backend",
+               EscapeForLog(NameOf(service)), EscapeForLog(health, 1024), backend_->Name());
   if (Status st = registry_->UpdateState(service.id, eth::ServiceState::kRecovering, chain());
       !st.ok()) {
     return outcome(Kind::kFailed,
@@ -304,7 +308,9 @@ ManagerAction Manager::Check(const ManagedService& service, const eth::RegistryE
   auto report =
       backend_->Deploy(service.id, record->recovery, Deadline::After(options_.deploy_timeout));
   if (!report.ok()) return failed("redeploy failed: " + report.status().ToString());
-  for (const auto& w : report->warnings) spdlog::warn("manager: {}: {}", NameOf(service), w);
+  for (const auto& w : report->warnings) {
+    spdlog::warn("manager: {}: {}", EscapeForLog(NameOf(service)), EscapeForLog(w, 1024));
+  }
   auto leader = WaitForLeader(service.id, Deadline::After(options_.leader_timeout), stop);
   if (!leader.ok()) {
     if (leader.status().code() == StatusCode::kCancelled) {

@@ -1,7 +1,9 @@
 #include "br2k/replication/frontend.h"
 
 #include <nlohmann/json.hpp>
+#include <optional>
 
+#include "br2k/common/utf8.h"
 #include "br2k/http/message.h"
 #include "br2k/replication/log_entry.h"
 
@@ -13,18 +15,22 @@ using http::HttpResponse;
 using http::JsonError;
 using nlohmann::json;
 
-bool ValidUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    if (n == 0 || i + n > s.size()) return false;
-    for (size_t k = 1; k < n; ++k) {
-      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) return false;
+// The log stores requests as JSON text, which holds only well-formed UTF-8: bytes that are not
+// would be stored as U+FFFD while the leader applied the raw bytes, and followers and later
+// leaders would apply a different request. So what cannot be stored exactly is refused here, the
+// target (path and query) as well as the body.
+std::optional<HttpResponse> RefuseIfNotStorable(const HttpRequest& req) {
+  for (auto [what, text] : {std::pair<const char*, const std::string*>{"path", &req.path},
+                            {"query string", &req.query},
+                            {"body", &req.body}}) {
+    size_t at = FirstInvalidUtf8(*text);
+    if (at != std::string_view::npos) {
+      return JsonError(400, "BAD_REQUEST",
+                       std::string(what) + " is not valid UTF-8 (byte " + std::to_string(at) +
+                           "): it could not be logged exactly");
     }
-    i += n;
   }
-  return true;
+  return std::nullopt;
 }
 
 HttpResponse FromStatus(const Status& st, const ReplicaStatus& rs, const HttpRequest& req) {
@@ -126,7 +132,7 @@ http::Handler MakeHandler(Replica& replica, const Application& app, const RouteT
       if (routes.PathKnown(p)) return JsonError(405, "METHOD_NOT_ALLOWED", req.method + " " + p);
       return JsonError(404, "NOT_FOUND", "no route for " + req.method + " " + p);
     }
-    if (!ValidUtf8(req.body)) return JsonError(400, "BAD_REQUEST", "body is not valid UTF-8");
+    if (auto refusal = RefuseIfNotStorable(req)) return *refusal;
     auto session = http::ParseSession(req);
     if (!session.ok()) return JsonError(400, "BAD_REQUEST", session.status().message());
     Request r{.method = req.method,

@@ -1,5 +1,8 @@
 # Every external input parser has a target here.
 br2k_fuzz_target(run_state run_state_fuzz.cc br2k_common)
+br2k_fuzz_target(common_utf8 common_utf8_fuzz.cc br2k_common)
+br2k_fuzz_target(common_log_escape common_log_escape_fuzz.cc br2k_common)
+br2k_fuzz_target(common_numbers common_numbers_fuzz.cc br2k_common)
 br2k_fuzz_target(replication_http_request replication_http_request_fuzz.cc br2k_http)
 br2k_fuzz_target(replication_log_entry replication_log_entry_fuzz.cc br2k_replication_core)
 br2k_fuzz_target(eth_rlp eth_rlp_fuzz.cc br2k_eth)

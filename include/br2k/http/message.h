@@ -47,6 +47,14 @@ HttpResponse JsonError(int status, std::string_view code, std::string_view messa
 // OUT_OF_RANGE when the input ends before the request does. Never throws.
 Result<HttpRequest> ParseRequest(std::string_view bytes, const Limits& limits);
 
+// The header checks the server and ParseRequest apply to a request's fields (name and value, in
+// the order received). INVALID_ARGUMENT for a Transfer-Encoding whose final coding is not chunked
+// (RFC 9112 6.1: the body's length cannot be known; read as empty it would hide the body) and for
+// a repeated X-Br2k-* header (a second X-Br2k-Seq must not silently win); UNIMPLEMENTED for
+// transfer codings other than chunked (RFC 9112 6.1: 501).
+Status CheckRequestHeaders(
+    const std::vector<std::pair<std::string_view, std::string_view>>& fields);
+
 // Splits a request target into path and query. INVALID_ARGUMENT unless it starts with '/'.
 Status SplitTarget(std::string_view target, std::string& path, std::string& query);
 

@@ -6,7 +6,8 @@
 //   200/app status  the committed result (headers X-Br2k-Index, X-Br2k-State, and
 //                   X-Br2k-Duplicate: true when answered from an earlier attempt's record)
 //   307  not the leader, leader known        503  no leader / etcd unreachable / not committed
-//   400  bad session headers, body not UTF-8, or Application::Validate failed
+//   400  bad session headers, path, query or body not well-formed UTF-8 (they could not be
+//        logged exactly), or Application::Validate failed
 //   404  unknown route                        405  known path, other method
 //   413  body too large (by the server)       500  local data loss
 #pragma once

@@ -17,6 +17,9 @@ Result<std::string> UserOf(const std::string& body) {
   if (!j.is_object()) return InvalidArgumentError("body must be a JSON object");
   auto it = j.find("user");
   if (it == j.end()) return InvalidArgumentError("field 'user' is missing");
+  // Unsigned first: 18446744073709551615 read as int64_t was stored as "-1". Numbers beyond 64
+  // bits parse as floating point and are refused below.
+  if (it->is_number_unsigned()) return std::to_string(it->get<uint64_t>());
   if (it->is_number_integer()) return std::to_string(it->get<int64_t>());
   if (!it->is_string()) return InvalidArgumentError("field 'user' must be a string or integer");
   auto u = it->get<std::string>();

@@ -160,5 +160,58 @@ TEST(EthCli, RegistryRepairLocationVerbOnAnvil) {
   EXPECT_NE(w.out.find("\"previous_epoch\":" + pinned), std::string::npos) << w.out;
 }
 
+// Issue 10 item 5: --epoch of 2^64, -1 or 99999999999999999999999 was saturated to 2^64-1 (one
+// typo pinned the registry). Refused before anything is sent (no node is reachable here).
+TEST(EthCli, EpochOutOfRange_refusedNotSaturated) {
+  std::string env =
+      "ETH_RPC_URL=http://127.0.0.1:1 BR2K_ETH_KEY=" + std::string(testing::kAnvilKey0) +
+      " BR2K_REGISTRY=0x5FbDB2315678afecb367f032d93F642f64180aa3";
+  for (const char* epoch :
+       {"--epoch=18446744073709551616", "--epoch=-1", "--epoch=99999999999999999999999"}) {
+    CliRun r = Br2k({"registry", "update-location", "logserver", "127.0.0.1:7001", epoch}, env);
+    EXPECT_EQ(r.status, 1) << epoch;
+    EXPECT_EQ(
+        r.err.rfind("br2k: --epoch must be a decimal integer from 0 to 18446744073709551615", 0),
+        0u)
+        << epoch << ": " << r.err;
+  }
+}
+
+// Issue 10 item 12: `eth send` exited 0 when the mined transaction reverted, and `eth call`
+// printed the registry's custom errors as raw selectors.
+TEST(EthCli, RevertedTransactionAndCustomErrors_onAnvil) {
+  auto anvil = testing::Anvil::Start("eth-cli-revert-anvil");
+  ASSERT_TRUE(anvil.ok()) << anvil.status();
+  std::string env =
+      "ETH_RPC_URL=" + (*anvil)->url() + " BR2K_ETH_KEY=" + std::string(testing::kAnvilKey0);
+  CliRun deploy = Br2k({"registry", "deploy"}, env);
+  ASSERT_EQ(deploy.status, 0) << deploy.err;
+  std::string reg = deploy.out.substr(0, deploy.out.size() - 1);
+  const std::string unknown = "0x" + std::string(64, 'a');
+  // eth call: the custom error by name, with its argument.
+  CliRun call =
+      Br2k({"eth", "call", reg, "updateLocation(bytes32,string,uint64)", unknown, "x", "1"}, env);
+  EXPECT_EQ(call.status, 1);
+  EXPECT_EQ(call.err.rfind("br2k: UnknownService(" + unknown + ")", 0), 0u) << call.err;
+  // eth send with a gas limit (no estimate): mined, reverted -> exit 1 and says so.
+  CliRun send = Br2k({"eth", "send", reg, "updateLocation(bytes32,string,uint64)", unknown, "x",
+                      "1", "--gas-limit", "200000"},
+                     env);
+  EXPECT_EQ(send.status, 1) << send.out;
+  EXPECT_NE(send.out.find("0 (failed)"), std::string::npos) << send.out;
+  EXPECT_NE(send.err.find("reverted (receipt status 0): UnknownService(" + unknown + ")"),
+            std::string::npos)
+      << send.err;
+  // Without a gas limit the estimate refuses it before sending, also by name.
+  send =
+      Br2k({"eth", "send", reg, "updateLocation(bytes32,string,uint64)", unknown, "x", "1"}, env);
+  EXPECT_EQ(send.status, 1);
+  EXPECT_NE(send.err.find("UnknownService("), std::string::npos) << send.err;
+  // A successful send still exits 0.
+  CliRun ok =
+      Br2k({"eth", "send", "0x000000000000000000000000000000000000dEaD", "--value", "1"}, env);
+  EXPECT_EQ(ok.status, 0) << ok.err;
+}
+
 }  // namespace
 }  // namespace br2k::eth

@@ -331,15 +331,23 @@ TEST_F(ReplicationIT, Frontend_redirectsAndAnswersBadInputWithJson) {
   ASSERT_TRUE(f.ok());
   EXPECT_EQ(f->status, 503);
   EXPECT_EQ(call("POST", "/logs", "{\"user\":\"ok\"}"), 200);
+  // Issue 10 item 7: bytes the log cannot hold exactly (JSON text is UTF-8) are refused, the query
+  // string included; well-formed multi-byte text is logged byte for byte (CheckConverged below
+  // compares every replica with etcd).
+  EXPECT_EQ(call("POST", "/logs?tag=\xFF", "{\"user\":\"q\"}"), 400);
+  EXPECT_EQ(call("POST", "/logs", "{\"user\":\"\xED\xA0\x80\"}"), 400);  // a surrogate
+  EXPECT_EQ(call("POST", "/logs", "{\"user\":\"\xC0\xAF\"}"), 400);      // overlong '/'
+  EXPECT_EQ(call("POST", "/logs", "{\"user\":\"\xF5\x80\x80\x80\"}"), 400);
+  EXPECT_EQ(call("POST", "/logs?tag=\xC3\xA9", "{\"user\":\"h\xC3\xA9 \xF0\x9F\x98\x80\"}"), 200);
   auto read = http::Call(Url(leader), "GET", "/logs", "", {}, Deadline::After(10s));
   ASSERT_TRUE(read.ok());
-  EXPECT_EQ(json::parse(read->body)["logs"], json({"ok"}));
+  EXPECT_EQ(json::parse(read->body)["logs"], json({"ok", "h\xC3\xA9 \xF0\x9F\x98\x80"}));
   auto metrics = http::Call(Url(leader), "GET", "/metrics", "", {}, Deadline::After(5s));
   ASSERT_TRUE(metrics.ok());
-  EXPECT_NE(metrics->body.find("br2k_requests_total{type=\"Replication\",outcome=\"success\"} 1"),
+  EXPECT_NE(metrics->body.find("br2k_requests_total{type=\"Replication\",outcome=\"success\"} 2"),
             std::string::npos)
       << metrics->body;
-  EXPECT_EQ(CheckConverged(), std::vector<std::string>{"ok"});
+  EXPECT_EQ(CheckConverged(), (std::vector<std::string>{"ok", "h\xC3\xA9 \xF0\x9F\x98\x80"}));
 }
 
 // Issue 10 item 8: a replica restarted with a plausibly edited state.json ran "healthy", diverged

@@ -4,11 +4,14 @@
 #include "br2k/manager/manager.h"
 
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 namespace br2k::manager {
@@ -453,6 +456,43 @@ TEST_F(ManagerTest, RunOnce_handlesPastClaimsAndReturns) {
   EXPECT_EQ(c.ignored_healthy, 1u);
   EXPECT_EQ(c.rate_limited, 1u);
   EXPECT_EQ(m->next_block(), 101u);
+}
+
+// Regression (issue 10 item 9): a claim's location and reason went into the manager's log raw:
+// newlines forged lines, terminal escapes passed through, a 50 KB reason was a 50 KB line.
+TEST_F(ManagerTest, ClaimReasonWithNewlinesAndEscapes_oneEscapedCappedLogLine) {
+  std::ostringstream captured;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(captured);
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink));
+  auto m = Make();
+  RegistryEvent c = Claim(Addr(1));
+  c.reason =
+      "down\n[2026-11-29 00:00:00.000] [info] manager: forged\x1b[2J" + std::string(50 * 1024, 'x');
+  c.location = "http://evil\r\n[2026-11-29 00:00:00.000] [info] also forged";
+  EXPECT_EQ(m->Submit(c), Manager::Admission::kStarted);
+  ASSERT_TRUE(m->WaitIdle(Deadline::After(10s)).ok());
+  spdlog::set_default_logger(previous);
+
+  std::string log = captured.str();
+  EXPECT_EQ(log.find('\x1b'), std::string::npos) << "a terminal escape reached the log";
+  EXPECT_EQ(log.find('\r'), std::string::npos);
+  std::istringstream lines(log);
+  std::string line;
+  int checking = 0;
+  while (std::getline(lines, line)) {
+    EXPECT_NE(line.rfind("[2026-11-29 00:00:00.000]", 0), 0u) << "forged line: " << line;
+    EXPECT_LT(line.size(), 2048u) << "an uncapped line";
+    if (line.find("checking it") == std::string::npos) continue;
+    ++checking;
+    EXPECT_NE(line.find("down\\n[2026-11-29 00:00:00.000] [info] manager: forged\\x1b[2J"),
+              std::string::npos)
+        << line;
+    EXPECT_NE(line.find("http://evil\\r\\n[2026"), std::string::npos) << line;
+    EXPECT_NE(line.find("...(" + std::to_string(c.reason.size()) + " bytes)"), std::string::npos)
+        << line;
+  }
+  EXPECT_EQ(checking, 1) << log;
 }
 
 }  // namespace

@@ -17,8 +17,10 @@
 
 #include "br2k/etcd/fake_client.h"
 #include "br2k/replication/chain_effects.h"
+#include "br2k/replication/frontend.h"
 #include "br2k/replication/keys.h"
 #include "br2k/replication/log_entry.h"
+#include "br2k/replication/routes.h"
 #include "log_server_app.h"
 #include "test_env.h"
 
@@ -1283,6 +1285,76 @@ TEST(Replica_boundedLog, EntryWithAPendingTransactionIsNeverTrimmed) {
   ASSERT_TRUE(WaitFor([&] { return LogStart(etcd) > 4; }));
   EXPECT_EQ(Value(etcd, k.tx(4)), "");
   EXPECT_EQ(Value(etcd, k.rs(4)), "");
+}
+
+// Regression (issue 10 item 7): the front end's lax UTF-8 check let overlong forms, surrogates and
+// F5..F7 through and never looked at the query string; etcd then held U+FFFD where the leader had
+// applied the raw bytes, so followers applied another request. Now what cannot be logged exactly
+// is refused, and what is accepted is logged byte for byte and applied the same everywhere.
+TEST(Frontend_exactBytes, BytesTheLogCannotHoldAreRefusedTheRestAppliedIdentically) {
+  etcd::FakeClient etcd;
+  auto a = StartNode(etcd, Options("a", true));
+  auto b = StartNode(etcd, Options("b", false));
+  ASSERT_TRUE(WaitFor([&] { return IsLeader(*a); }));
+  auto routes = RouteTable::Create(a->app.Routes());
+  ASSERT_TRUE(routes.ok());
+  auto handler = MakeHandler(*a->replica, a->app, *routes, {});
+  auto post = [&](std::string query, std::string user_bytes) {
+    http::HttpRequest req;
+    req.method = "POST";
+    req.path = "/logs";
+    req.query = std::move(query);
+    req.target = req.path + (req.query.empty() ? "" : "?" + req.query);
+    req.body = "{\"user\":\"" + user_bytes + "\"}";
+    return handler(req);
+  };
+  const char* refused[] = {"\xC0\xAF",          // overlong '/'
+                           "\xE0\x80\xAF",      // overlong '/' in 3 bytes
+                           "\xED\xA0\x80",      // surrogate U+D800
+                           "\xF5\x80\x80\x80",  // above U+10FFFF
+                           "\xF7\xBF\xBF\xBF", "\xF4\x90\x80\x80", "\xFF", "\x80"};
+  for (const char* bytes : refused) {
+    auto r = post("", bytes);
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_NE(r.body.find("UTF-8"), std::string::npos) << r.body;
+    auto q = post(std::string("tag=") + bytes, "ok");
+    EXPECT_EQ(q.status, 400) << q.body;
+    EXPECT_NE(q.body.find("query string"), std::string::npos) << q.body;
+  }
+  KeyLayout k(kService);
+  EXPECT_EQ(Value(etcd, k.log_size()), "") << "nothing refused reached the log";
+  // Well-formed multi-byte text (2, 3 and 4 bytes, U+10FFFF, U+FFFD itself) is logged exactly.
+  std::string user = "h\xC3\xA9llo \xE2\x9C\x93 \xF0\x9F\x98\x80 \xF4\x8F\xBF\xBF \xEF\xBF\xBD";
+  auto ok = post("tag=\xC3\xA9", user);
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  auto e = DecodeLogEntry(Value(etcd, k.rle(1)));
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->request.body, "{\"user\":\"" + user + "\"}");
+  EXPECT_EQ(e->request.query, "tag=\xC3\xA9");
+  ASSERT_TRUE(WaitFor([&] { return b->replica->status().lpi == 1; }));
+  EXPECT_EQ(a->app.logs(), std::vector<std::string>{user});
+  EXPECT_EQ(b->app.logs(), a->app.logs());
+}
+
+// Regression (issue 10 item 12): {"user":18446744073709551615} was stored as "-1".
+TEST(LogServerApp_user, LargestUnsignedStoredExactlyBeyond64BitsRefused) {
+  apps::LogServerApp app;
+  auto apply = [&](const std::string& body) {
+    Request r{.method = "POST", .path = "/logs", .body = body};
+    Status v = app.Validate(r, RequestType::kReplication);
+    if (!v.ok()) return v;
+    auto out = app.Apply(r, {.index = 1, .type = RequestType::kReplication, .as_leader = true});
+    return out.outcome == Outcome::kSuccess ? Status::Ok()
+                                            : InvalidArgumentError(out.response.body);
+  };
+  EXPECT_TRUE(apply("{\"user\":18446744073709551615}").ok());
+  EXPECT_TRUE(apply("{\"user\":-9223372036854775808}").ok());
+  EXPECT_TRUE(apply("{\"user\":7}").ok());
+  EXPECT_FALSE(apply("{\"user\":18446744073709551616}").ok());
+  EXPECT_FALSE(apply("{\"user\":99999999999999999999999}").ok());
+  EXPECT_FALSE(apply("{\"user\":1.5}").ok());
+  EXPECT_EQ(app.logs(),
+            (std::vector<std::string>{"18446744073709551615", "-9223372036854775808", "7"}));
 }
 
 }  // namespace
