@@ -119,7 +119,7 @@ http::Handler MakeDashboardHandler(replication::Replica& replica, RegistryView* 
         std::vector<std::string> urls;
         std::set<std::string> seen;
         auto add = [&](const std::string& u) {
-          if (urls.size() < options.max_probes && Probeable(u) && seen.insert(u).second) {
+          if (!u.empty() && urls.size() < options.max_probes && seen.insert(u).second) {
             urls.push_back(u);
           }
         };
@@ -140,7 +140,14 @@ http::Handler MakeDashboardHandler(replication::Replica& replica, RegistryView* 
         }
         std::vector<std::future<json>> probes;
         for (const auto& u : urls) {
-          probes.push_back(std::async(std::launch::async, Probe, u, options.probe_timeout));
+          if (Probeable(u)) {
+            probes.push_back(std::async(std::launch::async, Probe, u, options.probe_timeout));
+          } else {  // shown, with why it is not asked
+            std::promise<json> shown;
+            shown.set_value(
+                {{"url", u}, {"reachable", false}, {"error", "not an http://host:port location"}});
+            probes.push_back(shown.get_future());
+          }
         }
         json replicas = json::array();
         for (auto& f : probes) replicas.push_back(f.get());

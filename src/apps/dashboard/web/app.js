@@ -116,7 +116,7 @@ function recoveryText(r) {
     (r.images && r.images.length ? `, images ${r.images.join(", ")}` : "");
 }
 
-function linePlot(points, label, yLabel) {
+function linePlot(points, label, yLabel, empty) {
   const W = 360, H = 120, P = 24;
   const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
   svg.setAttribute("class", "plot");
@@ -131,7 +131,7 @@ function linePlot(points, label, yLabel) {
   };
   add("title", {}, label);
   if (points.length < 2) {
-    add("text", { x: P, y: H / 2 }, "collecting…");
+    add("text", { x: P, y: H / 2 }, empty);
     return svg;
   }
   const xs = points.map((p) => p[0]), ys = points.map((p) => p[1]);
@@ -195,9 +195,11 @@ async function servicePage(id) {
           el("dt", {}, "operators"), el("dd", { class: "mono" }, (rec.operators || []).join(", ") || "–"),
           el("dt", {}, "recovery"), el("dd", {}, recoveryText(rec.recovery)))),
       el("section", { class: "card" }, el("h3", {}, "Leader's acknowledged requests/s"),
-        linePlot(rate, "requests per second of the leader over the last minutes", "req/s")),
+        linePlot(rate, "requests per second of the leader over the last minutes", "req/s",
+          leader ? "collecting samples…" : "no leader of this service answers")),
       el("section", { class: "card" }, el("h3", {}, "Failover gaps (blocks between leaders)"),
-        linePlot(gaps, "blocks between successive leader announcements", "blocks"))),
+        linePlot(gaps, "blocks between successive leader announcements", "blocks",
+          "fewer than two leader announcements recorded"))),
     el("h3", {}, "Replicas (live)"),
     table(["URL", "role", "LPI", "SSI", "LS", "health", "epoch"], replicaRows,
       "the service's current and earlier locations that answer /status"),
