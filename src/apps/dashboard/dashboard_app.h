@@ -18,8 +18,10 @@
 // Replication request through which the event follower (event_follower.h) records the registry
 // events it read on chain.
 //
-// Thread safety: none of its own; br2k serialises the Application calls. state() and the view
-// functions must be called under the same serialisation (or on a copy).
+// Thread safety: none of its own; br2k serialises Apply, Read, Snapshot and Restore. Validate
+// (called by the front end on server threads, outside that serialisation) reads no state, only
+// the options. state() must be called under the same serialisation (or use a copy: the view
+// functions take a DashboardState).
 #pragma once
 
 #include <functional>

@@ -33,6 +33,24 @@ TEST_F(DashboardIT, ClaimOnChain_recordedOnceOnEveryReplica_acrossALeaderKill) {
   std::string first = SendClaim("it: first");
   ASSERT_FALSE(first.empty());
   ASSERT_TRUE(WaitRecordedOnce({0, 1, 2}, first));
+  // What the manager does about a claim (here the owner, a manager, as br2k's manager would):
+  // Recovering, then Active. The claim's outcome follows on every replica.
+  for (auto st : {eth::ServiceState::kRecovering, eth::ServiceState::kActive}) {
+    auto r = reg_->UpdateState(*chain_->owner, svc_, st, Soon());
+    ASSERT_TRUE(r.ok()) << r.status();
+  }
+  for (int i = 0; i < kNodes; ++i) {
+    std::string outcome;
+    for (Deadline d = Deadline::After(30s); !d.expired(); std::this_thread::sleep_for(100ms)) {
+      json h = Get(i, "/api/services/" + svc_.ToHex());
+      if (!h.is_object() || !h["history"].is_object()) continue;
+      for (const auto& c : h["history"]["claims"]) {
+        if (c["key"] == first) outcome = c["outcome"];
+      }
+      if (outcome == "Active") break;
+    }
+    EXPECT_EQ(outcome, "Active") << "node " << i;
+  }
   // The dashboard is a registered service too: its leader published its location.
   auto until = Deadline::After(30s);
   while (!until.expired()) {
