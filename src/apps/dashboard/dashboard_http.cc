@@ -102,7 +102,17 @@ http::Handler MakeDashboardHandler(replication::Replica& replica, RegistryView* 
         if (!registry) return JsonError(503, "NO_CHAIN", "the dashboard runs without a registry");
         auto out = registry->ServicesJson(Deadline::After(options.chain_timeout));
         if (!out.ok()) return FromChain(out.status());
-        return Text(std::move(*out));
+        if (req.query != "live=1") return Text(std::move(*out));
+        // Each service's location asked for its /status, in parallel (at most max_probes).
+        json j = json::parse(*out);
+        std::vector<std::pair<size_t, std::future<json>>> probes;
+        for (size_t i = 0; i < j["services"].size() && probes.size() < options.max_probes; ++i) {
+          std::string loc = j["services"][i].value("location", "");
+          if (!Probeable(loc)) continue;
+          probes.emplace_back(i, std::async(std::launch::async, Probe, loc, options.probe_timeout));
+        }
+        for (auto& [i, f] : probes) j["services"][i]["live"] = f.get();
+        return Json(j);
       }
       if (p.starts_with("/api/services/") && p.find('/', 14) == std::string::npos) {
         auto id = ParseServiceId(std::string_view(p).substr(14));

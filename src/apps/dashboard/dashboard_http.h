@@ -5,7 +5,9 @@
 // Answered by any replica, leader or not:
 //   GET  /, /index.html, /app.js, /style.css  the pages (embedded, web_assets.h)
 //   GET  /api/config          {"replica", "role", "leader_url", "registry", "sender"}
-//   GET  /api/services        every registered service, read live from the chain (registry_view.h)
+//   GET  /api/services        every registered service, read live from the chain (registry_view.h);
+//                             with ?live=1 each record also has "live": the /status of its
+//                             location (role, id, epoch, LPI, ...; "reachable": false otherwise)
 //   GET  /api/services/{id}   {"record" (chain), "history" (this replica's copy of the replicated
 //                              record), "replicas" (live /status of the service's known
 //                              locations), "lpi"}

@@ -32,6 +32,8 @@ try {
   // The services page lists the service (live from the chain).
   await page.goto(url + "/#/", { waitUntil: "load" });
   await page.locator("#services").getByText(service, { exact: true }).waitFor();
+  // ... and the dashboard itself with its live leader.
+  await page.locator(".live-leader").filter({ hasText: "leads (epoch" }).first().waitFor();
   await page.screenshot({ path: shot("services"), fullPage: true });
 
   // A claim from the form, sent by the dashboard's key; the result shows its receipt.

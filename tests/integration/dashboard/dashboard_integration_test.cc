@@ -22,6 +22,18 @@ TEST_F(DashboardIT, ClaimOnChain_recordedOnceOnEveryReplica_acrossALeaderKill) {
   // The services API (any replica) lists what the registry holds, with its record.
   json services = Get(follower, "/api/services");
   ASSERT_TRUE(ServicesListed(follower)) << services.dump();
+  // With ?live=1 each location is asked: the dashboard's own shows its leader.
+  bool leads = false;
+  for (Deadline d = Deadline::After(30s); !d.expired() && !leads;
+       std::this_thread::sleep_for(100ms)) {
+    json live = Get(follower, "/api/services?live=1");
+    for (const auto& s : live.value("services", json::array())) {
+      leads = leads || (s["id"] == dash_.ToHex() && s.contains("live") &&
+                        s["live"].value("role", "") == "Leader" &&
+                        s["live"].value("id", "") == fleet_->Id(leader));
+    }
+  }
+  EXPECT_TRUE(leads) << "the services list never showed the dashboard's live leader";
   json one = Get(follower, "/api/services/" + svc_.ToHex());
   EXPECT_EQ(one["record"]["location"], "http://127.0.0.1:9/svc") << one.dump();
   EXPECT_EQ(one["record"]["recovery"]["replicas"], 3);

@@ -90,7 +90,7 @@ async function write(method, path, body) {
 
 // ---------- pages ----------
 async function servicesPage() {
-  const [svc, hist] = await Promise.all([getJson("/api/services"), getJson("/api/history").catch(() => null)]);
+  const [svc, hist] = await Promise.all([getJson("/api/services?live=1"), getJson("/api/history").catch(() => null)]);
   const labels = {};
   for (const h of (hist && hist.services) || []) labels[h.id] = h.label;
   const cards = svc.services.map((s) => el("article", { class: "card" },
@@ -99,6 +99,7 @@ async function servicesPage() {
       el("dt", {}, "id"), el("dd", { class: "mono" }, s.id),
       el("dt", {}, "location"), el("dd", { class: "mono" }, s.location || "–"),
       el("dt", {}, "state"), el("dd", {}, stateSpan(s.state)),
+      el("dt", {}, "leader"), el("dd", { class: "live-leader" }, liveText(s.live)),
       el("dt", {}, "epoch / version"), el("dd", {}, `${s.epoch ?? "–"} / ${s.version ?? "–"}`),
       el("dt", {}, "owner"), el("dd", { class: "mono" }, s.owner || "–"),
       el("dt", {}, "managers"), el("dd", { class: "mono" }, (s.managers || []).join(", ") || "–"),
@@ -108,6 +109,14 @@ async function servicesPage() {
     el("h2", {}, "Services"),
     el("p", { class: "muted" }, `registry ${svc.registry}, block ${svc.block}`),
     cards.length ? el("div", { class: "cards", id: "services" }, cards) : el("p", {}, "No service is registered."));
+}
+
+// What the service's location says of itself right now.
+function liveText(live) {
+  if (!live) return "–";
+  if (!live.reachable) return el("span", { class: "bad" }, "location does not answer");
+  if (live.role === "Leader") return el("span", { class: "ok" }, `${live.id} leads (epoch ${live.epoch}, LS ${live.ls})`);
+  return `${live.id} is ${live.role}; leader ${live.leader || "unknown"}`;
 }
 
 function recoveryText(r) {
