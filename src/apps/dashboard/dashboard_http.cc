@@ -182,7 +182,28 @@ http::Handler MakeDashboardHandler(replication::Replica& replica, RegistryView* 
                    {"function", tx->function},
                    {"service", tx->service}});
     }
-    return runtime(req);
+    HttpResponse out = runtime(req);
+    if (req.method == "POST" && p == "/api/send" && out.status == 422 && registry &&
+        !options.sender.empty()) {
+      // The leader could not sign the transaction because the node refused it (gas estimation
+      // reverted): say why in the registry's terms. Only the message is added; the recorded
+      // answer (what a retry of the same request gets) stays what it was.
+      json body = json::parse(out.body, nullptr, false);
+      auto tx = ParseTxRequest(req.body);
+      auto from = eth::Address::Parse(options.sender);
+      if (body.is_object() && tx.ok() && from.ok()) {
+        auto call = EncodeTx(registry->address(), *tx);
+        Status why = call.ok()
+                         ? registry->DryRun(*call, *from, Deadline::After(options.chain_timeout))
+                         : call.status();
+        if (!why.ok() && why.code() != StatusCode::kUnavailable &&
+            why.code() != StatusCode::kDeadlineExceeded) {
+          body["reason"] = tx->function + ": " + why.message();
+          out.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+        }
+      }
+    }
+    return out;
   };
   return [handle = std::move(handle)](const HttpRequest& req) {
     HttpResponse r = handle(req);

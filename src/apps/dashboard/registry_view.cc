@@ -145,6 +145,19 @@ Result<std::string> RegistryView::ServiceJson(const std::string& id, Deadline de
   return Dump(RecordJson(id, rec));
 }
 
+Status RegistryView::DryRun(const replication::ChainCall& call, const eth::Address& from,
+                            Deadline deadline) {
+  eth::CallRequest req;
+  req.from = from;
+  BR2K_ASSIGN_OR_RETURN(auto to, eth::Address::Parse(call.to));
+  req.to = to;
+  BR2K_ASSIGN_OR_RETURN(req.data, eth::FromHex(call.data));
+  BR2K_ASSIGN_OR_RETURN(auto out,
+                        client_->EthCall(req, deadline, eth::ServiceRegistry::Abi().errors));
+  if (out.reverted) return eth::RegistryRevertToStatus(out.revert);
+  return Status::Ok();
+}
+
 Result<std::string> RegistryView::ReceiptJson(const std::string& tx, Deadline deadline) {
   BR2K_ASSIGN_OR_RETURN(auto hash, eth::Hash::FromHex(tx));
   BR2K_ASSIGN_OR_RETURN(auto receipt, client_->GetTransactionReceipt(hash, deadline));

@@ -41,6 +41,10 @@ class RegistryView {
   Result<std::string> ServicesJson(Deadline deadline);
   // One record as above. NOT_FOUND for an unknown service.
   Result<std::string> ServiceJson(const std::string& id, Deadline deadline);
+  // Runs `call` with eth_call from `from`: OK when it would succeed, the decoded refusal of the
+  // registry otherwise (e.g. PERMISSION_DENIED "NotManager(0x.., 0x..)", see service_registry.h),
+  // UNAVAILABLE / DEADLINE_EXCEEDED when the node does not answer.
+  Status DryRun(const replication::ChainCall& call, const eth::Address& from, Deadline deadline);
   // {"tx", "pending": true} or {"tx", "block", "status": "success"|"reverted", "from", "to",
   // "gas_used", "logs": n, "events": [kind...]}.
   Result<std::string> ReceiptJson(const std::string& tx, Deadline deadline);

@@ -146,6 +146,22 @@ TEST_F(DashboardIT, ClaimByTheDashboardsKey_isANormalRequestSentOnce) {
     std::this_thread::sleep_for(100ms);
   }
   EXPECT_EQ(claims, 1);
+  // A manager-only function from a key that is not a manager: refused before anything is sent.
+  {
+    auto h = testing::SessionHeaders("it-browser", 2);
+    h["Content-Type"] = "application/json";
+    std::string b =
+        json{{"function", "updateState"}, {"service", svc_name_}, {"state", "Failed"}}.dump();
+    std::string u = fleet_->Url(leader);
+    auto r = http::Call(u, "POST", "/api/send", b, h, Deadline::After(30s));
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->status, 422) << r->body;
+    json j = json::parse(r->body, nullptr, false);
+    EXPECT_TRUE(j.value("reason", "").starts_with("updateState: NotManager(")) << r->body;
+    auto rec = reg_->GetService(svc_, Soon());
+    ASSERT_TRUE(rec.ok());
+    EXPECT_EQ(rec->state, eth::ServiceState::kActive);
+  }
   // The browser's calldata for its wallet encodes the same call.
   auto cd = http::Call(fleet_->Url(leader), "POST", "/api/calldata", body, {}, Deadline::After(5s));
   ASSERT_TRUE(cd.ok());

@@ -76,7 +76,7 @@ async function write(method, path, body) {
       });
       const out = await r.json().catch(() => ({}));
       if (r.ok) return out;
-      if (r.status !== 307 && r.status !== 503) throw new Error(out.message || out.error || "HTTP " + r.status);
+      if (r.status !== 307 && r.status !== 503) throw new Error(out.reason || out.message || out.error || "HTTP " + r.status);
       last = new Error(out.message || "HTTP " + r.status);
     } catch (e) {
       if (!(e instanceof TypeError)) throw e;  // TypeError: the leader did not answer
