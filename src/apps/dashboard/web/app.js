@@ -50,15 +50,17 @@ async function refreshConfig() {
   }
 }
 
-// The exactly-once session of this browser: one client id, one increasing sequence number.
+// The exactly-once session of this tab: one client id, one increasing sequence number. Kept in
+// sessionStorage (per tab): two tabs sharing one id could take the same number for two different
+// requests, and the second would be answered as a retry of the first.
 function session() {
-  let id = localStorage.getItem("br2k-client");
+  let id = sessionStorage.getItem("br2k-client");
   if (!id) {
     id = "web-" + Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, "0")).join("");
-    localStorage.setItem("br2k-client", id);
+    sessionStorage.setItem("br2k-client", id);
   }
-  const seq = Number(localStorage.getItem("br2k-seq") || "0") + 1;
-  localStorage.setItem("br2k-seq", String(seq));
+  const seq = Number(sessionStorage.getItem("br2k-seq") || "0") + 1;
+  sessionStorage.setItem("br2k-seq", String(seq));
   return { id, seq };
 }
 
