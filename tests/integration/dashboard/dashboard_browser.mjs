@@ -45,6 +45,22 @@ try {
   const tx = await page.locator("#tx-hash").textContent();
   await page.screenshot({ path: shot("claim-sent"), fullPage: true });
 
+  // A service registered through the form (the dashboard's key becomes its owner) appears in the
+  // list under its name.
+  const newService = process.env.NEW_SERVICE;
+  if (newService) {
+    await page.goto(url + "/#/send?function=register");
+    await page.getByLabel("Service (name or 0x id)").fill(newService);
+    await page.getByLabel("Location (URL)").fill("http://127.0.0.1:9/" + newService);
+    await page.getByLabel("Replicas").fill("1");
+    await page.getByLabel(/the dashboard's key/).check();
+    await page.getByRole("button", { name: "Send" }).click();
+    await page.locator("#tx-status").filter({ hasText: "success" }).waitFor({ timeout: 60000 });
+    await page.screenshot({ path: shot("registered"), fullPage: true });
+    await page.goto(url + "/#/");
+    await page.locator("#services").getByRole("link", { name: newService, exact: true }).waitFor({ timeout: 30000 });
+  }
+
   // The claim appears in the service's claims (recorded by the leader's event follower).
   await page.goto(url + `/#/service/${service}`);
   await page.getByRole("cell", { name: reason, exact: true }).waitFor({ timeout: 60000 });

@@ -312,6 +312,11 @@ function sendPage(params) {
       const tx = f.get("signer") === "wallet" ? await sendWithWallet(body) : (await write("POST", "/api/send", body)).tx;
       result.replaceChildren(el("p", {}, "transaction ", el("code", { id: "tx-hash" }, tx), " sent; waiting for its receipt…"));
       const receipt = await waitReceipt(tx);
+      if (receipt.status === "success" && body.function === "register" && !/^0x[0-9a-fA-F]{64}$/.test(body.service)) {
+        // Name the new service in the dashboard by the name it was registered under.
+        const id = (await postJson("/api/calldata", body)).service;
+        await write("PUT", `/api/services/${id}/label`, { label: body.service }).catch(() => {});
+      }
       result.className = "result " + (receipt.status === "success" ? "ok" : "bad");
       result.replaceChildren(el("p", {}, "transaction ", el("code", { id: "tx-hash" }, tx), ": ",
         el("strong", { id: "tx-status" }, receipt.status), ` in block ${receipt.block}`,
@@ -325,13 +330,16 @@ function sendPage(params) {
   view().replaceChildren(el("h2", {}, "Send a registry transaction"), form, result);
 }
 
+// A POST answered by this replica itself (not logged).
+async function postJson(path, body) {
+  const r = await fetch(path, { method: "POST", body: JSON.stringify(body), headers: { "Content-Type": "application/json" } });
+  const j = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error(j.message || j.error || "HTTP " + r.status);
+  return j;
+}
+
 async function sendWithWallet(body) {
-  const call = await fetch("/api/calldata", { method: "POST", body: JSON.stringify(body),
-    headers: { "Content-Type": "application/json" } }).then(async (r) => {
-    const j = await r.json();
-    if (!r.ok) throw new Error(j.message || j.error);
-    return j;
-  });
+  const call = await postJson("/api/calldata", body);
   const [from] = await window.ethereum.request({ method: "eth_requestAccounts" });
   const tx = await window.ethereum.request({ method: "eth_sendTransaction", params: [{ from, to: call.to, data: call.data }] });
   // The record of a transaction the user signed: an External_TXN entry (logged, never applied).
