@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything br2k needs on a Debian 12 machine. Idempotent: safe to run again.
 #   - Debian packages (compiler, gRPC/protobuf, Boost, etcd, crypto, test libraries)
-#   - npm packages pinned by the committed package-lock.json (anvil, solc)
+#   - npm packages pinned by the committed package-lock.json (anvil, solc, playwright-core)
+#   - Debian's chromium, driven headless by the dashboard's browser test (no browser download)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -19,6 +20,7 @@ APT_PACKAGES=(
   iptables iproute2 procps psmisc
   libyaml-cpp-dev
   podman buildah docker-registry runc skopeo catatonit conmon containernetworking-plugins
+  chromium
 )
 
 need=()

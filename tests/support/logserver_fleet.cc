@@ -77,7 +77,7 @@ std::vector<std::string> LogserverFleet::Argv(int i, const std::vector<std::stri
                                .data_dir = DataDir(i)};
   n.extra_args = options_.args;
   n.extra_args.insert(n.extra_args.end(), extra.begin(), extra.end());
-  return replication::LogserverArgv(BinDir() / "br2k-logserver", n);
+  return replication::LogserverArgv(BinDir() / options_.binary, n);
 }
 
 Status LogserverFleet::Spawn(int i, const std::vector<std::string>& extra) {

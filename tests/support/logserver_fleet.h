@@ -41,6 +41,9 @@ struct LogserverFleetOptions {
   std::filesystem::path dir;  // required, existing: the cluster's and the nodes' files go below it
   int nodes = 3;              // also the number of etcd members
   std::string service = "logs";
+  // The executable every node runs (below BinDir()): any binary taking br2k-logserver's node
+  // flags (replication::LogserverArgv), e.g. "br2k-dashboard".
+  std::string binary = "br2k-logserver";
   std::vector<std::string> args;  // given to every start, before the start's own extra args
   // Where node i keeps its data and its log, relative to `dir`; "{i}" stands for the index.
   std::string data_dir = "data-{i}";
