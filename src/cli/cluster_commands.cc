@@ -896,11 +896,30 @@ int Down(const std::string& run_dir_flag, bool purge) {
   const auto run_dir = ResolveRunDir(run_dir_flag);
   const auto state_file = StateFile(run_dir);
   auto s = LoadState(state_file);
-  if (!s.ok() && s.status().code() != StatusCode::kNotFound) return Fail(s.status().message());
+  // A corrupt state file names nothing to trust: what runs is found by the stray sweep (where
+  // `up` puts its processes), and the file is set aside, not deleted, for a look at what broke.
+  std::string set_aside;
+  if (!s.ok() && s.status().code() != StatusCode::kNotFound) {
+    const auto aside =
+        run_dir / ("state.json.corrupt-" +
+                   std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                      std::chrono::system_clock::now().time_since_epoch())
+                                      .count()));
+    std::error_code ec;
+    std::filesystem::rename(state_file, aside, ec);
+    if (ec) return Fail(s.status().message() + "; and it cannot be set aside: " + ec.message());
+    set_aside = s.status().message() + "; set aside as " + aside.string();
+    s = Status(StatusCode::kNotFound, "set aside");
+  }
   Status first;
   int stopped = StopDeployment(run_dir, s.ok() ? *s : RunState{}, &first, purge);
   if (!first.ok()) return Fail(first.message());
-  if (!s.ok()) {
+  if (!set_aside.empty()) {
+    std::printf(
+        "br2k: the state file was corrupt (%s); stopped %d process(es) of the run found "
+        "by their run directory\n",
+        set_aside.c_str(), stopped);
+  } else if (!s.ok()) {
     if (stopped > 0) {
       std::printf("br2k: no state in %s; stopped %d stray process(es)\n", run_dir.c_str(), stopped);
     } else {

@@ -108,6 +108,37 @@ TEST(Cli, Status_corruptStateFileGivesAClearError) {
   EXPECT_NE(up.out.find("br2k down"), std::string::npos) << up.out;
 }
 
+// What broke (issue 10, item 12): `br2k up` said to fix a corrupt state file with `br2k down`,
+// and `br2k down` refused it. Now it stops what runs there (found by the run directory) and sets
+// the file aside, and a fresh `up` can start.
+TEST(Cli, Down_corruptStateFile_stopsWhatRunsAndSetsTheFileAside) {
+  testing::ScratchDir dir("cli");
+  auto run_dir = dir.path() / "run";
+  CliRun up = Br2k(run_dir, "up --detach --no-manager --heartbeat-ms 50 --election-ms 500");
+  ASSERT_EQ(up.status, 0) << up.out;
+  auto state = RunState::Load(run_dir / "state.json");
+  ASSERT_TRUE(state.ok()) << state.status();
+  std::vector<int> pids;
+  for (const auto& m : state->etcd) pids.push_back(m.pid);
+  for (const auto& r : state->replicas) pids.push_back(r.pid);
+  pids.push_back(state->chain->anvil_pid);
+  for (int pid : pids) ASSERT_GT(pid, 0);
+  std::ofstream(run_dir / "state.json", std::ios::trunc) << "{ \"version\": 1, truncated";
+  CliRun down = Br2k(run_dir, "down");
+  EXPECT_EQ(down.status, 0) << down.out;
+  EXPECT_NE(down.out.find("state file was corrupt"), std::string::npos) << down.out;
+  EXPECT_NE(down.out.find("stopped 7 process(es)"), std::string::npos) << down.out;
+  for (int pid : pids) EXPECT_FALSE(proc::PosixLauncher()->Alive(pid)) << "left behind: " << pid;
+  EXPECT_FALSE(std::filesystem::exists(run_dir / "state.json"));
+  bool kept = false;
+  for (const auto& e : std::filesystem::directory_iterator(run_dir))
+    kept |= e.path().filename().string().starts_with("state.json.corrupt-");
+  EXPECT_TRUE(kept) << "the corrupt file is kept for a look";
+  CliRun again = Br2k(run_dir, "up --detach --no-manager --heartbeat-ms 50 --election-ms 500");
+  EXPECT_EQ(again.status, 0) << again.out;
+  EXPECT_EQ(Br2k(run_dir, "down").status, 0);
+}
+
 TEST(Cli, UnknownVerbAndBadFlagAreUsageErrors) {
   testing::ScratchDir dir("cli");
   CliRun verb = Br2k(dir.path(), "frobnicate");
