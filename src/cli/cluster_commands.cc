@@ -38,6 +38,7 @@
 #include "br2k/common/run_state.h"
 #include "br2k/eth/rpc_transport.h"
 #include "br2k/eth/service_registry.h"
+#include "br2k/http/client.h"
 #include "br2k/manager/state_lock.h"
 #include "commands.h"
 #include "local_chain.h"
@@ -1000,6 +1001,23 @@ int Up(const UpFlags& f) {
     const std::string leader_id = leader->state.id, leader_url = leader->state.url;
     Status published = WaitForPublishedLocation(dchain, leader_url, leader->state.log_file, d);
     if (!published.ok()) return abort("dashboard: " + published.message());
+    // The registry knows services by id only: the dashboard shows these two by their names
+    // (a label, a Replication request of the dashboard; best effort).
+    int seq = 0;
+    for (const std::string& name : {f.service_name, dsvc.service_name}) {
+      auto r = http::Call(leader_url, "PUT",
+                          "/api/services/" + eth::ServiceIdFromName(name).ToHex() + "/label",
+                          nlohmann::json{{"label", name}}.dump(),
+                          {{"Content-Type", "application/json"},
+                           {"X-Br2k-Client", "br2k-up-" + std::to_string(::getpid())},
+                           {"X-Br2k-Seq", std::to_string(++seq)}},
+                          Deadline::After(10s));
+      if (!r.ok() || r->status != 200) {
+        std::printf("      warning: the dashboard did not take the label '%s': %s\n", name.c_str(),
+                    r.ok() ? ("HTTP " + std::to_string(r->status) + " " + r->body).c_str()
+                           : r.status().ToString().c_str());
+      }
+    }
     auto loc = ReadPublishedLocation(dchain, Deadline::After(5s));
     done("      " + std::to_string(s.dashboard->replicas.size()) + " pods; leader " + leader_id +
              " at " + leader_url + ", published on chain" +

@@ -259,6 +259,24 @@ TEST(Up, Detached_runsChainRegistryServiceAndManager) {
   auto [dash_loc, dash_role] = DashboardListing(dashboard_url, "dashboard");
   EXPECT_EQ(dash_loc, dashboard_url) << dash_role;
   EXPECT_EQ(dash_role, "Leader");
+  // ... by their names: `up` labelled both (the dashboard's replicated record).
+  {
+    CliRun history = Shell("curl -s --max-time 20 '" + dashboard_url + "/api/history'");
+    auto h = nlohmann::json::parse(history.out, nullptr, false);
+    std::map<std::string, std::string> labels;
+    if (h.is_object() && h["services"].is_array()) {
+      for (const auto& svc : h["services"]) {
+        std::string id = svc.value("id", "");
+        std::transform(id.begin(), id.end(), id.begin(), ::tolower);
+        labels[id] = svc.value("label", "");
+      }
+    }
+    for (const std::string name : {"logserver", "dashboard"}) {
+      std::string id = eth::ServiceIdFromName(name).ToHex();
+      std::transform(id.begin(), id.end(), id.begin(), ::tolower);
+      EXPECT_EQ(labels[id], name) << history.out;
+    }
+  }
 
   // A request sent to a follower is redirected to the leader and committed.
   CliRun post = Shell("curl -sL -XPOST '" + follower_url +
