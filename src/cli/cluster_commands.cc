@@ -1,15 +1,18 @@
 // br2k up | status | down: the whole local deployment. `up` runs, in order:
-//   [1/5] the chain: an embedded anvil (or the node of --rpc-url) and the deployment's accounts;
-//   [2/5] the ServiceRegistry: deployed (or reused with --registry), the service registered, its
+//   [1/6] the chain: an embedded anvil (or the node of --rpc-url) and the deployment's accounts;
+//   [2/6] the ServiceRegistry: deployed (or reused with --registry), the service registered, its
 //         manager and operators added;
-//   [3/5] images: br2k-logserver and etcd pinned by digest (or, with --containers, container
+//   [3/6] images: br2k-logserver and etcd pinned by digest (or, with --containers, container
 //         images built and pushed to a container registry);
-//   [4/5] pods: one pod (an etcd member + a br2k-logserver replica) per node, rendered by the
+//   [4/6] pods: one pod (an etcd member + a br2k-logserver replica) per node, rendered by the
 //         deployment library and run on its process runtime (or podman), the recovery
 //         information written on chain; `up` waits until a leader serves and the registry points
 //         at it;
-//   [5/5] the manager daemon (`br2k manager --run-dir <dir>`), which redeploys the service from
-//         the chain's recovery information when a claim shows it down;
+//   [5/6] the Service Registry Dashboard (br2k-dashboard, docs/dashboard.md): a second
+//         deployment of the same library (its own pods, accounts, registry entry "dashboard" and
+//         recovery information), the same way (process kind only; skipped by --no-dashboard);
+//   [6/6] the manager daemon (`br2k manager --run-dir <dir>`), which redeploys either service
+//         from its own recovery information on chain when a claim shows it down;
 // then prints the status table and how to call the service. Everything it starts is recorded in
 // <run dir>/state.json as soon as it runs, so `br2k down` stops it even after a failed `up`.
 #include <fcntl.h>
@@ -35,6 +38,7 @@
 #include "br2k/common/run_state.h"
 #include "br2k/eth/rpc_transport.h"
 #include "br2k/eth/service_registry.h"
+#include "br2k/http/client.h"
 #include "br2k/manager/state_lock.h"
 #include "commands.h"
 #include "local_chain.h"
@@ -95,6 +99,10 @@ Census TakeCensus(const RunState& s) {
   } else {
     for (const auto& m : s.etcd) note(m.name, m.pid, EtcdAlive(m));
     for (const auto& r : s.replicas) note(r.id, r.pid, ReplicaAlive(r));
+  }
+  if (s.dashboard) {
+    for (const auto& m : s.dashboard->etcd) note(m.name, m.pid, EtcdAlive(m));
+    for (const auto& r : s.dashboard->replicas) note("dashboard " + r.id, r.pid, ReplicaAlive(r));
   }
   if (s.chain && s.chain->anvil_pid > 0) {
     note("anvil", s.chain->anvil_pid, AnvilAlive(*s.chain));
@@ -158,6 +166,16 @@ int StopDeployment(const std::filesystem::path& run_dir, const RunState& recorde
   }
   for (const auto& m : s.etcd) {
     if (EtcdAlive(m)) stop(m.pid, m.name);
+  }
+  if (s.dashboard) {
+    for (const auto& r : s.dashboard->replicas) {
+      if (ReplicaAlive(r)) stop(r.pid, "dashboard " + r.id);
+    }
+    for (const auto& m : s.dashboard->etcd) {
+      if (EtcdAlive(m)) stop(m.pid, m.name);
+    }
+    if (Status st = StopService(s.dashboard->deployment, purge); !st.ok() && error && error->ok())
+      *error = st.WithContext("dashboard");
   }
   if (s.containers) {
     // A process deployment's pods were stopped above, one process at a time (and counted).
@@ -311,10 +329,48 @@ std::string SelfForUser() {
   return !ec && !rel.empty() && !rel.string().starts_with("..") ? rel.string() : self.string();
 }
 
+// The dashboard's URL: its leader's, else a live replica's ("" when none answers).
+std::string DashboardUrl(const std::vector<ReplicaRow>& rows) {
+  if (const ReplicaRow* leader = LeaderRow(rows)) return leader->state.url;
+  for (const auto& r : rows)
+    if (r.error.empty()) return r.state.url;
+  return "";
+}
+
+// The dashboard's replicas, probed (none without a dashboard).
+std::vector<ReplicaRow> ProbeDashboard(const RunState& s) {
+  if (!s.dashboard) return {};
+  return ProbeReplicas(s.dashboard->replicas, Deadline::After(5s));
+}
+
+void PrintDashboard(const RunState& s, const std::vector<ReplicaRow>& rows) {
+  if (!s.dashboard) return;
+  std::printf("\nDASHBOARD (service '%s', %zu pods)", s.dashboard->name.c_str(),
+              s.dashboard->replicas.size());
+  PrintReplicas(rows);
+  const std::string url = DashboardUrl(rows);
+  std::printf("dashboard %s\n", url.empty() ? "NOT ANSWERING" : url.c_str());
+  if (s.chain) {
+    auto l = ReadPublishedLocation(ChainForService(*s.chain, *s.dashboard), Deadline::After(3s));
+    if (l.ok()) {
+      std::printf("on chain  %s, epoch %llu, %s\n", l->location.c_str(),
+                  static_cast<unsigned long long>(l->epoch),
+                  eth::ServiceStateName(l->state).c_str());
+    }
+  }
+}
+
 void PrintHowToCall(const std::filesystem::path& run_dir, const RunState& s,
                     const std::vector<ReplicaRow>& rows) {
   const ReplicaRow* leader = LeaderRow(rows);
   if (!leader || !s.chain) return;
+  if (s.dashboard) {
+    const std::string url = DashboardUrl(ProbeDashboard(s));
+    if (!url.empty()) {
+      std::printf("\nthe Service Registry Dashboard (every service, its leader, the claims):\n");
+      std::printf("  open %s/\n", url.c_str());
+    }
+  }
   const std::string b = SelfForUser();
   std::printf("\ncall the service (the client finds the leader through the registry):\n");
   if (ResolveRunDir("") != run_dir) {
@@ -339,19 +395,8 @@ void PrintHowToCall(const std::filesystem::path& run_dir, const RunState& s,
 
 // ---- status ----
 
-nlohmann::json StatusJson(const RunState& s, const std::vector<cluster::MemberHealth>& health,
-                          const std::vector<ReplicaRow>& replicas,
-                          const std::optional<ChainView>& chain) {
-  nlohmann::json etcd = nlohmann::json::array();
-  for (const auto& h : health) {
-    nlohmann::json m = {
-        {"name", h.name},       {"client_url", h.client_url}, {"pid", h.pid},
-        {"healthy", h.healthy}, {"is_leader", h.is_leader},   {"raft_term", h.raft_term}};
-    if (!h.error.empty()) m["error"] = h.error;
-    etcd.push_back(std::move(m));
-  }
+nlohmann::json ReplicasJson(const std::vector<ReplicaRow>& replicas, int& healthy) {
   nlohmann::json reps = nlohmann::json::array();
-  int healthy = 0;
   for (const auto& r : replicas) {
     nlohmann::json j = {{"id", r.state.id},
                         {"role", r.probe.role},
@@ -367,6 +412,64 @@ nlohmann::json StatusJson(const RunState& s, const std::vector<cluster::MemberHe
     healthy += r.error.empty();
     reps.push_back(std::move(j));
   }
+  return reps;
+}
+
+// The dashboard section of `status --json` (null without a dashboard).
+nlohmann::json DashboardJson(const RunState& s, const std::vector<ReplicaRow>& rows) {
+  if (!s.dashboard) return nullptr;
+  const ServiceState& d = *s.dashboard;
+  int healthy = 0;
+  const ReplicaRow* leader = LeaderRow(rows);
+  const std::string url = DashboardUrl(rows);
+  nlohmann::json j = {
+      {"name", d.name},
+      {"registry_id", eth::ServiceIdFromName(d.name).ToHex()},
+      {"url", url.empty() ? nlohmann::json(nullptr) : nlohmann::json(url)},
+      {"leader", leader ? nlohmann::json(leader->state.id) : nlohmann::json(nullptr)},
+      {"replicas", ReplicasJson(rows, healthy)},
+      {"location", nullptr},
+      {"deployment",
+       {{"kind", d.deployment.kind},
+        {"name", d.deployment.name},
+        {"nodes", d.deployment.nodes},
+        {"images", d.deployment.images}}},
+      {"tx_key_file", d.tx_key_file},
+      {"operator_key_files", d.operator_key_files}};
+  j["healthy_replicas"] = healthy;
+  if (s.chain) {
+    auto l = ReadPublishedLocation(ChainForService(*s.chain, d), Deadline::After(3s));
+    if (l.ok()) {
+      j["location"] = l->location;
+      j["epoch"] = l->epoch;
+      j["state"] = eth::ServiceStateName(l->state);
+    }
+  }
+  return j;
+}
+
+// Whether the dashboard (when there is one) has every replica answering and a leader.
+bool DashboardHealthy(const RunState& s, const std::vector<ReplicaRow>& rows) {
+  if (!s.dashboard) return true;
+  bool ok = LeaderRow(rows) != nullptr;
+  for (const auto& r : rows) ok &= r.error.empty();
+  return ok;
+}
+
+nlohmann::json StatusJson(const RunState& s, const std::vector<cluster::MemberHealth>& health,
+                          const std::vector<ReplicaRow>& replicas,
+                          const std::optional<ChainView>& chain,
+                          const std::vector<ReplicaRow>& dashboard) {
+  nlohmann::json etcd = nlohmann::json::array();
+  for (const auto& h : health) {
+    nlohmann::json m = {
+        {"name", h.name},       {"client_url", h.client_url}, {"pid", h.pid},
+        {"healthy", h.healthy}, {"is_leader", h.is_leader},   {"raft_term", h.raft_term}};
+    if (!h.error.empty()) m["error"] = h.error;
+    etcd.push_back(std::move(m));
+  }
+  int healthy = 0;
+  nlohmann::json reps = ReplicasJson(replicas, healthy);
   nlohmann::json service = nullptr;
   if (!s.service.empty()) {
     const ReplicaRow* leader = LeaderRow(replicas);
@@ -425,7 +528,7 @@ nlohmann::json StatusJson(const RunState& s, const std::vector<cluster::MemberHe
           {"detached", s.detached},      {"started_at_unix", s.started_at_unix},
           {"etcd", std::move(etcd)},     {"service", service},
           {"replicas", std::move(reps)}, {"chain", chain_json},
-          {"manager", manager}};
+          {"manager", manager},          {"dashboard", DashboardJson(s, dashboard)}};
 }
 
 // Probes everything and prints the human status; returns whether all of it is healthy.
@@ -440,11 +543,14 @@ bool PrintStatus(const std::filesystem::path& run_dir, const RunState& s) {
   if (!s.replicas.empty()) healthy &= LeaderRow(rows) != nullptr;
   if (chain) healthy &= chain->reachable && chain->published.has_value();
   if (s.manager) healthy &= ManagerAlive(*s.manager);
+  auto dashboard = ProbeDashboard(s);
+  healthy &= DashboardHealthy(s, dashboard);
   std::printf("run dir %s (%s, started %s)\n\n", s.run_dir.c_str(),
               s.detached ? "detached" : "foreground", Ago(s.started_at_unix).c_str());
   PrintEtcd(health);
   PrintReplicas(rows);
   if (chain) PrintChain(s, *chain, rows);
+  PrintDashboard(s, dashboard);
   PrintManager(s);
   (void)run_dir;
   return healthy;
@@ -478,7 +584,9 @@ int StatusCmd(const std::string& run_dir_flag, bool json) {
   if (!s->replicas.empty()) healthy &= LeaderRow(rows) != nullptr;
   if (chain) healthy &= chain->reachable && chain->published.has_value();
   if (s->manager) healthy &= ManagerAlive(*s->manager);
-  auto doc = StatusJson(*s, health, rows, chain);
+  auto dashboard = ProbeDashboard(*s);
+  healthy &= DashboardHealthy(*s, dashboard);
+  auto doc = StatusJson(*s, health, rows, chain, dashboard);
   doc["running"] = true;
   doc["healthy"] = healthy;
   std::cout << doc.dump(2) << "\n";
@@ -496,6 +604,7 @@ struct UpFlags {
   std::string etcd_binary = "etcd";
   bool no_service = false;
   bool no_manager = false;
+  bool no_dashboard = false;
   std::string rpc_url;
   std::optional<uint64_t> chain_id;
   std::string key_file;
@@ -552,6 +661,8 @@ std::string ReuseConflict(const UpFlags& f, const RunState& s) {
            std::to_string(f.members);
   }
   if (!f.no_service && s.replicas.empty()) return "it runs etcd only (started with --no-service)";
+  if (!f.no_service && !f.no_dashboard && !f.containers && s.chain && !s.dashboard)
+    return "it runs without the dashboard (started with --no-dashboard)";
   const bool in_containers = s.containers && s.containers->kind != "process";
   if (!f.no_service && f.containers != in_containers)
     return in_containers ? "it runs in containers (started with --containers)"
@@ -675,7 +786,14 @@ int Up(const UpFlags& f) {
   const bool with_chain = !f.no_service;
   if (f.containers && f.no_service)
     return Fail("--containers deploys the service: drop --no-service");
-  const int steps = f.no_service ? 1 : (f.no_manager ? 4 : 5);
+  // The dashboard runs beside the service on the process runtime (see docs/dashboard.md).
+  const bool with_dashboard = !f.no_service && !f.no_dashboard && !f.containers;
+  if (!f.no_service && !f.no_dashboard && f.containers) {
+    std::printf(
+        "br2k: note: the dashboard is not started with --containers (no br2k-dashboard image "
+        "is built yet); run it without --containers to have it\n");
+  }
+  const int steps = f.no_service ? 1 : 4 + (with_dashboard ? 1 : 0) + (f.no_manager ? 0 : 1);
   int step = 0;
   std::unique_ptr<LocalChain> chain;
   std::unique_ptr<cluster::LocalCluster> etcd_cluster;
@@ -828,8 +946,87 @@ int Up(const UpFlags& f) {
              " ms)",
          t);
   }  // processes
+  if (with_dashboard) {
+    // [5/6] the dashboard: its own accounts, registry entry, executables and pods, planned now
+    // that the service's pods hold their ports.
+    auto t = begin("dashboard");
+    std::printf("\n");
+    ServiceUpOptions dsvc = svc;
+    dsvc.service_name = "dashboard";
+    dsvc.app_binary = "br2k-dashboard";
+    dsvc.extra_args = {EtcdMaxTxnOpsFlag()};
+    dsvc.progress = [&](const std::string& line) {
+      std::printf("      %s\n", line.c_str());
+      std::fflush(stdout);
+    };
+    Deadline d = Deadline::After(std::chrono::seconds(f.timeout_s) + 120s);
+    const size_t funded_before = chain->funded().size();
+    auto keys = chain->MakeServiceKeys("dashboard-", static_cast<size_t>(f.members), d);
+    if (!keys.ok()) return abort("dashboard: " + keys.status().message());
+    if (chain->funded().size() > funded_before) {
+      std::vector<std::string> funded(chain->funded().begin() + funded_before,
+                                      chain->funded().end());
+      std::printf("      funded %s\n", Join(funded).c_str());
+    }
+    auto dplanned = PlanService(dsvc);
+    if (!dplanned.ok()) return abort("dashboard: " + dplanned.status().message());
+    auto dreg = chain->SetUpService(dsvc.service_name, keys->operator_key_files,
+                                    SpecOf(*dplanned, std::nullopt).AppUrl(0), d);
+    if (!dreg.ok()) return abort("dashboard: " + dreg.status().message());
+    dsvc.revision_floor = dreg->stored_epoch;
+    s.dashboard = ServiceState{.name = dsvc.service_name,
+                               .tx_key_file = keys->tx_key_file,
+                               .operator_key_files = keys->operator_key_files,
+                               .deployment = *dplanned};
+    if (Status st = SaveState(run_dir, s); !st.ok()) return abort(st.message());
+    std::printf("      service '%s' %s (id %s)%s\n", dsvc.service_name.c_str(),
+                dreg->registered ? "registered" : "already registered",
+                ShortHex(dreg->service_id.ToHex()).c_str(),
+                dreg->changes.empty() ? "" : ("; added " + Join(dreg->changes)).c_str());
+    if (Status st = PublishImages(dsvc, s.dashboard->deployment, d); !st.ok())
+      return abort("dashboard: " + st.message());
+    if (Status st = SaveState(run_dir, s); !st.ok()) return abort(st.message());
+    const ChainState dchain = ChainForService(*s.chain, *s.dashboard);
+    Status deployed = DeployPods(dsvc, dchain, s.dashboard->deployment, d);
+    s.dashboard->replicas = ReplicasOf(s.dashboard->deployment);
+    s.dashboard->etcd = EtcdMembersOf(s.dashboard->deployment);
+    RefreshProcesses(s);
+    if (Status st = SaveState(run_dir, s); !st.ok()) return abort(st.message());
+    if (!deployed.ok()) return abort("dashboard: " + deployed.message());
+    if (Status st = WaitForServiceLeader(s.dashboard->replicas, d); !st.ok())
+      return abort("dashboard: " + st.message());
+    auto rows = ProbeReplicas(s.dashboard->replicas, d);
+    const ReplicaRow* leader = LeaderRow(rows);
+    if (!leader) return abort("the dashboard lost its leader while starting; see its pods' logs");
+    const std::string leader_id = leader->state.id, leader_url = leader->state.url;
+    Status published = WaitForPublishedLocation(dchain, leader_url, leader->state.log_file, d);
+    if (!published.ok()) return abort("dashboard: " + published.message());
+    // The registry knows services by id only: the dashboard shows these two by their names
+    // (a label, a Replication request of the dashboard; best effort).
+    int seq = 0;
+    for (const std::string& name : {f.service_name, dsvc.service_name}) {
+      auto r = http::Call(leader_url, "PUT",
+                          "/api/services/" + eth::ServiceIdFromName(name).ToHex() + "/label",
+                          nlohmann::json{{"label", name}}.dump(),
+                          {{"Content-Type", "application/json"},
+                           {"X-Br2k-Client", "br2k-up-" + std::to_string(::getpid())},
+                           {"X-Br2k-Seq", std::to_string(++seq)}},
+                          Deadline::After(10s));
+      if (!r.ok() || r->status != 200) {
+        std::printf("      warning: the dashboard did not take the label '%s': %s\n", name.c_str(),
+                    r.ok() ? ("HTTP " + std::to_string(r->status) + " " + r->body).c_str()
+                           : r.status().ToString().c_str());
+      }
+    }
+    auto loc = ReadPublishedLocation(dchain, Deadline::After(5s));
+    done("      " + std::to_string(s.dashboard->replicas.size()) + " pods; leader " + leader_id +
+             " at " + leader_url + ", published on chain" +
+             (loc.ok() ? " (epoch " + std::to_string(loc->epoch) + ")" : "") +
+             "; recovery information on chain",
+         t);
+  }
   if (!f.no_service) {
-    // [5/5] the manager.
+    // [6/6] the manager.
     if (!f.no_manager) {
       auto t = begin("manager");
       auto m = StartManager(run_dir, f.detach, Deadline::After(30s));
@@ -942,7 +1139,8 @@ void RegisterClusterCommands(CLI::App& app) {
   auto* up = app.add_subcommand(
       "up",
       "Start the local deployment: a chain with the service registry, an etcd cluster, the "
-      "replicated sample service (br2k-logserver) and the manager daemon");
+      "replicated sample service (br2k-logserver), the Service Registry Dashboard "
+      "(br2k-dashboard) and the manager daemon");
   up->add_option("--run-dir", flags->run_dir, "State directory (default $BR2K_RUN_DIR or ./.br2k)");
   auto* members =
       up->add_option("--members", flags->members, "Number of etcd members (and replicas)")
@@ -959,6 +1157,8 @@ void RegisterClusterCommands(CLI::App& app) {
   up->add_flag("--no-service", flags->no_service,
                "Start only the etcd cluster (no chain, service or manager)");
   up->add_flag("--no-manager", flags->no_manager, "Do not start the manager daemon");
+  up->add_flag("--no-dashboard", flags->no_dashboard,
+               "Do not start the Service Registry Dashboard (br2k-dashboard) beside the service");
   up->add_option("--rpc-url", flags->rpc_url,
                  "Use this Ethereum node (http:// or ws://) instead of starting anvil");
   up->add_option("--chain-id", flags->chain_id, "Expected chain id (default: the node's)");

@@ -172,14 +172,19 @@ Status LocalChain::WriteRoleKeys(const LocalChainOptions& o) {
 }
 
 Status LocalChain::FundRoles(Deadline deadline) {
-  BR2K_ASSIGN_OR_RETURN(auto owner_key, eth::LoadKeyFile(state_.owner_key_file));
-  BR2K_ASSIGN_OR_RETURN(auto owner,
-                        eth::TxSender::Create(client_, owner_key, state_.chain_id, deadline));
   std::vector<std::pair<std::string, std::string>> roles = {{"manager", state_.manager_key_file},
                                                             {"tx", state_.tx_key_file}};
   for (size_t i = 0; i < state_.operator_key_files.size(); ++i) {
     roles.push_back({"operator-" + std::to_string(i), state_.operator_key_files[i]});
   }
+  return FundAccounts(roles, deadline);
+}
+
+Status LocalChain::FundAccounts(const std::vector<std::pair<std::string, std::string>>& roles,
+                                Deadline deadline) {
+  BR2K_ASSIGN_OR_RETURN(auto owner_key, eth::LoadKeyFile(state_.owner_key_file));
+  BR2K_ASSIGN_OR_RETURN(auto owner,
+                        eth::TxSender::Create(client_, owner_key, state_.chain_id, deadline));
   for (const auto& [role, file] : roles) {
     BR2K_ASSIGN_OR_RETURN(auto key, eth::LoadKeyFile(file));
     BR2K_ASSIGN_OR_RETURN(auto balance, client_->GetBalance(key.address(), deadline));
@@ -195,6 +200,26 @@ Status LocalChain::FundRoles(Deadline deadline) {
     funded_.push_back(role + " " + Short(key.address()));
   }
   return Status::Ok();
+}
+
+Result<ServiceKeys> LocalChain::MakeServiceKeys(const std::string& prefix, size_t replicas,
+                                                Deadline deadline) {
+  const auto dir = options_.run_dir / "keys";
+  ServiceKeys out;
+  std::vector<std::pair<std::string, std::string>> roles;
+  auto make = [&](const std::string& role) -> Result<std::string> {
+    std::string file = (dir / (prefix + role + ".key")).string();
+    BR2K_RETURN_IF_ERROR(LoadOrCreateKey(file).status());
+    roles.push_back({prefix + role, file});
+    return file;
+  };
+  BR2K_ASSIGN_OR_RETURN(out.tx_key_file, make("tx"));
+  for (size_t i = 0; i < replicas; ++i) {
+    BR2K_ASSIGN_OR_RETURN(auto f, make("operator-" + std::to_string(i)));
+    out.operator_key_files.push_back(f);
+  }
+  BR2K_RETURN_IF_ERROR(FundAccounts(roles, deadline));
+  return out;
 }
 
 Result<RegistrySetup> LocalChain::SetUpRegistry(const std::string& placeholder_location,
@@ -213,13 +238,29 @@ Result<RegistrySetup> LocalChain::SetUpRegistry(const std::string& placeholder_l
     if (!a.ok()) return InvalidArgumentError("--registry: " + a.status().message());
     out.registry = *a;
   }
+  state_.registry = out.registry.ToChecksum();
+  BR2K_ASSIGN_OR_RETURN(RegistrySetup svc,
+                        SetUpService(options_.service_name, state_.operator_key_files,
+                                     placeholder_location, deadline));
+  svc.registry = out.registry;
+  svc.deployed = out.deployed;
+  return svc;
+}
+
+Result<RegistrySetup> LocalChain::SetUpService(const std::string& name,
+                                               const std::vector<std::string>& operator_key_files,
+                                               const std::string& placeholder_location,
+                                               Deadline deadline) {
+  if (state_.registry.empty()) return FailedPreconditionError("no registry set up yet");
+  RegistrySetup out;
+  BR2K_ASSIGN_OR_RETURN(out.registry, eth::Address::Parse(state_.registry));
+  BR2K_ASSIGN_OR_RETURN(auto owner_key, eth::LoadKeyFile(state_.owner_key_file));
+  BR2K_ASSIGN_OR_RETURN(auto owner,
+                        eth::TxSender::Create(client_, owner_key, state_.chain_id, deadline));
   auto reg = eth::ServiceRegistry::Connect(client_, out.registry, deadline);
   if (!reg.ok()) return reg.status().WithContext("registry " + out.registry.ToChecksum());
-  state_.registry = out.registry.ToChecksum();
-
-  const std::string& name = options_.service_name;
   out.service_id = eth::ServiceIdFromName(name);
-  const eth::RecoveryInfo info = PendingRecoveryInfo(options_.replicas);
+  const eth::RecoveryInfo info = PendingRecoveryInfo(operator_key_files.size());
   auto record = (*reg)->GetService(out.service_id, deadline);
   if (!record.ok() && record.status().code() == StatusCode::kNotFound) {
     auto r = (*reg)->Register(*owner, out.service_id, placeholder_location, info, deadline);
@@ -256,7 +297,7 @@ Result<RegistrySetup> LocalChain::SetUpRegistry(const std::string& placeholder_l
     out.changes.push_back("manager " + Short(manager_key.address()));
   }
   int operators_added = 0;
-  for (const auto& file : state_.operator_key_files) {
+  for (const auto& file : operator_key_files) {
     BR2K_ASSIGN_OR_RETURN(auto key, eth::LoadKeyFile(file));
     BR2K_ASSIGN_OR_RETURN(bool is_op, (*reg)->IsOperator(out.service_id, key.address(), deadline));
     if (is_op) continue;

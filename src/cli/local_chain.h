@@ -52,6 +52,15 @@ struct RegistrySetup {
   std::vector<std::string> changes;  // e.g. "added operator 0x..", for the progress line
 };
 
+// The accounts of a further service `br2k up` runs beside the first (the dashboard): fresh
+// random keys in <run dir>/keys/<prefix>operator-<i>.key and <prefix>tx.key (0600, reused by
+// later runs), on the embedded anvil and an external chain alike, never an account of the first
+// service (two senders on one account collide on nonces).
+struct ServiceKeys {
+  std::string tx_key_file;
+  std::vector<std::string> operator_key_files;  // one per replica
+};
+
 // One `br2k up`'s chain. Not thread-safe: `br2k up` drives it from one thread.
 class LocalChain {
  public:
@@ -86,6 +95,21 @@ class LocalChain {
   // was deregistered.
   Result<RegistrySetup> SetUpRegistry(const std::string& placeholder_location, Deadline deadline);
 
+  // Writes (or reuses) the keys of a further service under `prefix` (e.g. "dashboard-") with one
+  // operator account per replica, and tops each up from the owner to kRoleFunding when below
+  // kRoleMinBalance (on anvil too: the keys are not development keys). The accounts topped up
+  // are appended to funded(). FAILED_PRECONDITION when the owner cannot fund them.
+  Result<ServiceKeys> MakeServiceKeys(const std::string& prefix, size_t replicas,
+                                      Deadline deadline);
+
+  // In the registry SetUpRegistry set up: registers `name` when it is not (as SetUpRegistry does
+  // for the first service: `placeholder_location`, recovery information pending), and adds the
+  // manager account and the operators of `operator_key_files` that are missing. Idempotent.
+  // Errors as SetUpRegistry's; FAILED_PRECONDITION before SetUpRegistry ran.
+  Result<RegistrySetup> SetUpService(const std::string& name,
+                                     const std::vector<std::string>& operator_key_files,
+                                     const std::string& placeholder_location, Deadline deadline);
+
   // Stops the embedded anvil (OK when there is none).
   Status Stop();
   // Leaves the embedded anvil running (its pid is in state()), e.g. for `br2k up --detach`.
@@ -95,6 +119,9 @@ class LocalChain {
   LocalChain() = default;
   Status WriteRoleKeys(const LocalChainOptions& o);
   Status FundRoles(Deadline deadline);
+  // Tops up each (role, key file) below kRoleMinBalance to kRoleFunding from the owner.
+  Status FundAccounts(const std::vector<std::pair<std::string, std::string>>& roles,
+                      Deadline deadline);
 
   LocalChainOptions options_;
   std::unique_ptr<cluster::LocalAnvil> anvil_;

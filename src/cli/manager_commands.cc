@@ -109,7 +109,12 @@ int RunManager(ManagerFlags f) {
     if (f.registry.empty()) f.registry = chain->registry;
     if (f.key_file.empty()) f.key_file = chain->manager_key_file;
     if (!f.chain_id && chain->chain_id != 0) f.chain_id = chain->chain_id;
-    if (f.services.empty() && !chain->service_name.empty()) f.services = {chain->service_name};
+    if (f.services.empty() && !chain->service_name.empty()) {
+      f.services = {chain->service_name};
+      // `br2k up`'s dashboard is a second service of the run, recovered like the first.
+      if (auto st = LoadRunStateIfAny(run_dir); st.ok() && *st && (*st)->dashboard)
+        f.services.push_back((*st)->dashboard->name);
+    }
   }
   if (f.registry.empty()) return Fail("no registry address: pass --registry");
   if (f.services.empty()) return Fail("no service to manage: pass --service NAME");
@@ -252,6 +257,8 @@ int RunManager(ManagerFlags f) {
       if (state->election_ms > 0) co.base.etcd_election_ms = state->election_ms;
     }
     co.base.app_args = {EtcdMaxTxnOpsFlag()};
+    // Each service's replicas publish under its own name (the dashboard's as "dashboard").
+    for (const auto& s : services) co.service_names[s.id.ToHex()] = s.name;
     co.registry = gateway;
     auto b = manager::ContainerBackend::Create(co);
     if (!b.ok()) return finish(Fail(b.status().message()));

@@ -414,13 +414,20 @@ void RegisterRegistryCommands(CLI::App& app) {
     auto f = std::make_shared<F>();
     auto* c = reg->add_subcommand("claim", "Report that a service is failing (anyone may)");
     c->add_option("name", f->name, "Service name (or 0x id)")->required();
-    c->add_option("failed-location", f->failed_location, "Where it failed")->required();
+    c->add_option("failed-location", f->failed_location,
+                  "Where it failed (default: the location the registry holds)");
     c->add_option("--reason", f->reason, "Why (free text)");
     AddCommon(c, *f, true, true);
     c->callback([f] {
       Deadline d = CmdDeadline(120);
       auto s = Open(*f, true, true, d);
       if (!s.ok()) std::exit(Fail(s.status()));
+      if (f->failed_location.empty()) {
+        // What a user claims against is where the registry sends clients: its location.
+        auto l = s->registry->GetServiceLocation(ServiceIdFromName(f->name), d);
+        if (!l.ok()) std::exit(Fail(l.status()));
+        f->failed_location = l->location;
+      }
       auto r = s->registry->SendClaim(*s->sender, ServiceIdFromName(f->name), f->failed_location,
                                       f->reason, d);
       if (!r.ok()) std::exit(Fail(r.status()));

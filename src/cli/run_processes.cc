@@ -59,7 +59,9 @@ std::vector<int> ProcessesOfRunDir(const std::filesystem::path& run_dir) {
       // etcd-only cluster in <run_dir>/etcd-*.
       if (bin == "etcd")
         return value.starts_with(dir + "/volumes/") || value.starts_with(dir + "/etcd-");
-      if (bin == "br2k-logserver") return value.starts_with(dir + "/volumes/");
+      // The log server's and the dashboard's replicas (their pods' data volumes).
+      if (bin == "br2k-logserver" || bin == "br2k-dashboard")
+        return value.starts_with(dir + "/volumes/");
       if (bin == "anvil") return value == dir + "/anvil.json";
       if (bin == "br2k") return args.size() > 1 && args[1] == "manager" && value == dir;
       return false;

@@ -43,12 +43,13 @@ proc::ProcessIdentity IdentityOf(const ManagerState& m);
 bool StillOurs(const proc::ProcessIdentity& recorded);
 
 // Processes of this user that belong to the deployment in `run_dir` although no state file
-// may name them, recognised by where `up` puts them: etcd and br2k-logserver with a data dir
-// under <run_dir>/volumes/ (the process runtime's volumes; etcd also <run_dir>/etcd-*), anvil with
-// --config-out <run_dir>/anvil.json, `br2k manager --run-dir <run_dir>`, where both the
-// executable's basename (/proc/<pid>/exe) and argv[0]'s are exactly etcd, br2k-logserver, anvil or
-// br2k (never a substring of the command line). Never this process. For `br2k down`, so that it
-// leaves nothing behind (e.g. a replica the manager restarted while being stopped).
+// may name them, recognised by where `up` puts them: etcd, br2k-logserver and br2k-dashboard
+// with a data dir under <run_dir>/volumes/ (the process runtime's volumes; etcd also
+// <run_dir>/etcd-*), anvil with --config-out <run_dir>/anvil.json, `br2k manager --run-dir
+// <run_dir>`, where both the executable's basename (/proc/<pid>/exe) and argv[0]'s are exactly
+// etcd, br2k-logserver, br2k-dashboard, anvil or br2k (never a substring of the command line).
+// Never this process. For `br2k down`, so that it leaves nothing behind (e.g. a replica the manager
+// restarted while being stopped).
 std::vector<int> ProcessesOfRunDir(const std::filesystem::path& run_dir);
 
 }  // namespace br2k::cli

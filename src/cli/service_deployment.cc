@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -30,11 +31,16 @@ Result<std::string> ReadKey(const std::string& file) {
   return k;
 }
 
-std::filesystem::path LogserverBinary() {
-  if (const char* env = std::getenv("BR2K_LOGSERVER_BIN"); env && *env) return env;
+// The application's executable: $BR2K_<NAME>_BIN (BR2K_LOGSERVER_BIN for br2k-logserver), else
+// next to this br2k.
+std::filesystem::path AppBinary(const std::string& name) {
+  std::string var = name.starts_with("br2k-") ? name.substr(5) : name;
+  for (auto& c : var) c = c == '-' ? '_' : static_cast<char>(std::toupper(c));
+  var = "BR2K_" + var + "_BIN";
+  if (const char* env = std::getenv(var.c_str()); env && *env) return env;
   std::error_code ec;
   auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return self.parent_path() / "br2k-logserver";
+  return self.parent_path() / name;
 }
 
 // `name` as the shell finds it: a path when it has a '/', else the first match in PATH.
@@ -150,29 +156,47 @@ std::vector<EtcdMemberState> EtcdMembersOf(const ContainerState& c) {
   return out;
 }
 
-void RefreshProcesses(RunState& s) {
-  if (!s.containers || s.containers->kind != "process") return;
-  auto rt = ProcessRuntimeOf(*s.containers, false);
+namespace {
+
+void RefreshPods(const ContainerState& c, std::vector<ReplicaState>& replicas,
+                 std::vector<EtcdMemberState>& etcd) {
+  if (c.kind != "process") return;
+  auto rt = ProcessRuntimeOf(c, false);
   if (!rt.ok()) return;
-  const auto spec = SpecOf(*s.containers, std::nullopt);
+  const auto spec = SpecOf(c, std::nullopt);
   for (size_t i = 0; i < spec.nodes; ++i) {
     for (const auto& p : (*rt)->Processes(spec.PodName(i))) {
-      if (p.container == "app" && i < s.replicas.size()) {
-        s.replicas[i].pid = p.identity.pid;
-        s.replicas[i].argv = p.identity.argv;
-        s.replicas[i].start_time = p.identity.start_time;
-      } else if (p.container == "etcd" && i < s.etcd.size()) {
-        s.etcd[i].pid = p.identity.pid;
-        s.etcd[i].argv = p.identity.argv;
-        s.etcd[i].start_time = p.identity.start_time;
+      if (p.container == "app" && i < replicas.size()) {
+        replicas[i].pid = p.identity.pid;
+        replicas[i].argv = p.identity.argv;
+        replicas[i].start_time = p.identity.start_time;
+      } else if (p.container == "etcd" && i < etcd.size()) {
+        etcd[i].pid = p.identity.pid;
+        etcd[i].argv = p.identity.argv;
+        etcd[i].start_time = p.identity.start_time;
       }
     }
   }
 }
 
+}  // namespace
+
+void RefreshProcesses(RunState& s) {
+  if (s.containers) RefreshPods(*s.containers, s.replicas, s.etcd);
+  if (s.dashboard) RefreshPods(s.dashboard->deployment, s.dashboard->replicas, s.dashboard->etcd);
+}
+
+ChainState ChainForService(const ChainState& chain, const ServiceState& service) {
+  ChainState c = chain;
+  c.service_name = service.name;
+  c.tx_key_file = service.tx_key_file;
+  c.operator_key_files = service.operator_key_files;
+  return c;
+}
+
 Status PublishImages(const ServiceUpOptions& o, ContainerState& out, Deadline deadline) {
   if (o.kind == "process") {
-    auto app = deploy::PinExecutable(LogserverBinary());
+    auto app = deploy::PinExecutable(AppBinary(o.app_binary));
     if (!app.ok()) return app.status();
     auto etcd = deploy::PinExecutable(EtcdBinary(o.etcd_binary));
     if (!etcd.ok()) return etcd.status();
@@ -186,7 +210,7 @@ Status PublishImages(const ServiceUpOptions& o, ContainerState& out, Deadline de
   }
   deploy::PublishOptions po;
   po.work_dir = o.run_dir;
-  po.app_binary = LogserverBinary();
+  po.app_binary = AppBinary(o.app_binary);
   po.etcd_binary = EtcdBinary("/usr/bin/etcd");
   po.registry = o.registry;
   po.detach_registry = o.detach;

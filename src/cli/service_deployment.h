@@ -25,7 +25,10 @@ struct ServiceUpOptions {
   std::string kind = "process";   // "process" or "podman"
   std::filesystem::path run_dir;  // the runtime's files (process) or images.json, registry.json,
                                   // containers/, registry/ (podman) go here
-  std::string service_name = "logserver";
+  std::string service_name = "logserver";  // the registry name and the deployment's name
+  // The replicated application's executable, next to br2k (br2k-logserver or br2k-dashboard; an
+  // environment variable BR2K_LOGSERVER_BIN / BR2K_DASHBOARD_BIN overrides the path).
+  std::string app_binary = "br2k-logserver";
   size_t nodes = 3;
   int heartbeat_ms = 100;
   int election_ms = 1000;
@@ -43,14 +46,19 @@ struct ServiceUpOptions {
 // the existing Secret's file names (no key material is read).
 deploy::DeploymentSpec SpecOf(const ContainerState& c, const std::optional<ChainState>& chain);
 
+// `chain` as a further service of the run uses it: its name and its own operator and tx keys
+// (the chain, registry, owner and manager are the run's).
+ChainState ChainForService(const ChainState& chain, const ServiceState& service);
+
 // The replicas and etcd members of a deployment as the run state lists them. For kind process
 // with their log files, data directories and (RefreshProcesses) pids; for podman pid 0 (not our
 // children) and `podman logs` hints.
 std::vector<ReplicaState> ReplicasOf(const ContainerState& c);
 std::vector<EtcdMemberState> EtcdMembersOf(const ContainerState& c);
 
-// Kind process: the pids, argv and start times of the replicas and etcd members of `s` as the
-// runtime records them now (the manager may have restarted pods since `up`). Nothing otherwise.
+// Kind process: the pids, argv and start times of the replicas and etcd members of `s` (the
+// first service and the dashboard) as the runtime records them now (the manager may have
+// restarted pods since `up`). Nothing otherwise.
 void RefreshProcesses(RunState& s);
 
 // The runtime a recorded deployment runs on. FAILED_PRECONDITION when its environment cannot be
@@ -61,9 +69,9 @@ Result<std::shared_ptr<deploy::PodRuntime>> RuntimeOf(const ContainerState& c, b
 // runtime's root and free loopback port ranges. UNAVAILABLE when no free ports are found.
 Result<ContainerState> PlanService(const ServiceUpOptions& o);
 
-// Step "images": process: pins br2k-logserver and etcd by digest; podman: builds and pushes both
-// images (cached, starting the embedded registry when needed). Fills the images and registry
-// fields of `out`.
+// Step "images": process: pins o.app_binary and etcd by digest; podman: builds and pushes both
+// images (of br2k-logserver only) (cached, starting the embedded registry when needed). Fills the
+// images and registry fields of `out`.
 Status PublishImages(const ServiceUpOptions& o, ContainerState& out, Deadline deadline);
 
 // Reads the chain's operator keys (one per node of `spec`) and tx key into spec.secrets.files

@@ -82,6 +82,145 @@ Status GetIdentity(const json& obj, const char* argv_field, const char* start_fi
   return GetOptionalUnsigned(obj, start_field, start_time, where);
 }
 
+Result<EtcdMemberState> ParseEtcdMember(const json& m, const std::string& where) {
+  if (!m.is_object()) return InvalidArgumentError(where + " must be an object");
+  Status err;
+  Reader r(err);
+  EtcdMemberState e;
+  r.Get(m, "name", e.name, where);
+  r.Get(m, "client_url", e.client_url, where);
+  r.Get(m, "peer_url", e.peer_url, where);
+  r.Get(m, "pid", e.pid, where);
+  r.Get(m, "data_dir", e.data_dir, where);
+  r.Get(m, "log_file", e.log_file, where);
+  if (!err.ok()) return err;
+  if (e.pid < 0) return InvalidArgumentError(where + ".pid must not be negative");
+  if (e.name.empty()) return InvalidArgumentError(where + ".name must not be empty");
+  BR2K_RETURN_IF_ERROR(GetIdentity(m, "argv", "start_time", e.argv, e.start_time, where));
+  return e;
+}
+
+Result<ReplicaState> ParseReplica(const json& m, const std::string& where) {
+  if (!m.is_object()) return InvalidArgumentError(where + " must be an object");
+  Status err;
+  Reader r(err);
+  ReplicaState rep;
+  r.Get(m, "id", rep.id, where);
+  r.Get(m, "url", rep.url, where);
+  r.Get(m, "pid", rep.pid, where);
+  r.Get(m, "etcd_member", rep.etcd_member, where);
+  r.Get(m, "data_dir", rep.data_dir, where);
+  r.Get(m, "log_file", rep.log_file, where);
+  if (!err.ok()) return err;
+  if (rep.pid < 0) return InvalidArgumentError(where + ".pid must not be negative");
+  if (rep.id.empty()) return InvalidArgumentError(where + ".id must not be empty");
+  BR2K_RETURN_IF_ERROR(GetIdentity(m, "argv", "start_time", rep.argv, rep.start_time, where));
+  return rep;
+}
+
+Result<ContainerState> ParseContainers(const json& ct, const std::string& where) {
+  if (!ct.is_object()) return InvalidArgumentError(where + " must be an object");
+  Status err;
+  Reader r(err);
+  ContainerState c;
+  r.Get(ct, "kind", c.kind, where);
+  r.Get(ct, "context", c.context, where);
+  r.Get(ct, "root", c.root, where);
+  r.Get(ct, "name", c.name, where);
+  r.Get(ct, "namespace", c.namespace_name, where);
+  r.Get(ct, "nodes", c.nodes, where);
+  r.Get(ct, "app_port_base", c.app_port_base, where);
+  r.Get(ct, "etcd_client_port_base", c.etcd_client_port_base, where);
+  r.Get(ct, "etcd_peer_port_base", c.etcd_peer_port_base, where);
+  r.Get(ct, "container_registry", c.container_registry, where);
+  r.Get(ct, "registry_pid", c.registry_pid, where);
+  r.Get(ct, "registry_port", c.registry_port, where);
+  r.Get(ct, "registry_root", c.registry_root, where);
+  if (!err.ok()) return err;
+  auto images = ct.find("images");
+  if (images == ct.end() || !images->is_array())
+    return InvalidArgumentError(where + ".images must be an array");
+  for (const auto& i : *images) {
+    if (!i.is_string()) return InvalidArgumentError(where + ".images must hold strings");
+    c.images.push_back(i.get<std::string>());
+  }
+  if (c.nodes < 1 || c.nodes > 16) return InvalidArgumentError(where + ".nodes must be 1..16");
+  for (int port : {c.app_port_base, c.etcd_client_port_base, c.etcd_peer_port_base})
+    if (port < 1 || port + c.nodes > 65536)
+      return InvalidArgumentError(where + " ports must be 1..65535");
+  if (c.registry_pid < 0 || c.registry_port < 0 || c.registry_port > 65535)
+    return InvalidArgumentError(where + ".registry_pid/registry_port out of range");
+  return c;
+}
+
+Result<ServiceState> ParseService(const json& obj, const std::string& where) {
+  if (!obj.is_object()) return InvalidArgumentError(where + " must be an object");
+  Status err;
+  Reader r(err);
+  ServiceState s;
+  r.Get(obj, "name", s.name, where);
+  r.Get(obj, "tx_key_file", s.tx_key_file, where);
+  if (!err.ok()) return err;
+  if (s.name.empty()) return InvalidArgumentError(where + ".name must not be empty");
+  BR2K_RETURN_IF_ERROR(GetOptionalStrings(obj, "operator_key_files", s.operator_key_files, where));
+  auto dep = obj.find("deployment");
+  if (dep == obj.end()) return InvalidArgumentError(where + ".deployment is missing");
+  BR2K_ASSIGN_OR_RETURN(s.deployment, ParseContainers(*dep, where + ".deployment"));
+  for (const char* field : {"replicas", "etcd"}) {
+    auto it = obj.find(field);
+    if (it == obj.end()) continue;
+    if (!it->is_array()) return InvalidArgumentError(where + "." + field + " must be an array");
+    for (size_t i = 0; i < it->size(); ++i) {
+      const std::string w = where + "." + field + "[" + std::to_string(i) + "]";
+      if (std::string_view(field) == "replicas") {
+        BR2K_ASSIGN_OR_RETURN(auto rep, ParseReplica((*it)[i], w));
+        s.replicas.push_back(std::move(rep));
+      } else {
+        BR2K_ASSIGN_OR_RETURN(auto m, ParseEtcdMember((*it)[i], w));
+        s.etcd.push_back(std::move(m));
+      }
+    }
+  }
+  return s;
+}
+
+json EtcdMemberJson(const EtcdMemberState& e) {
+  json j = {{"name", e.name}, {"client_url", e.client_url}, {"peer_url", e.peer_url},
+            {"pid", e.pid},   {"data_dir", e.data_dir},     {"log_file", e.log_file}};
+  if (!e.argv.empty()) j["argv"] = e.argv;
+  if (e.start_time != 0) j["start_time"] = e.start_time;
+  return j;
+}
+
+json ReplicaJson(const ReplicaState& r) {
+  json j = {{"id", r.id},
+            {"url", r.url},
+            {"pid", r.pid},
+            {"etcd_member", r.etcd_member},
+            {"data_dir", r.data_dir},
+            {"log_file", r.log_file}};
+  if (!r.argv.empty()) j["argv"] = r.argv;
+  if (r.start_time != 0) j["start_time"] = r.start_time;
+  return j;
+}
+
+json ContainersJson(const ContainerState& c) {
+  return {{"kind", c.kind},
+          {"context", c.context},
+          {"root", c.root},
+          {"name", c.name},
+          {"namespace", c.namespace_name},
+          {"nodes", c.nodes},
+          {"app_port_base", c.app_port_base},
+          {"etcd_client_port_base", c.etcd_client_port_base},
+          {"etcd_peer_port_base", c.etcd_peer_port_base},
+          {"container_registry", c.container_registry},
+          {"images", c.images},
+          {"registry_pid", c.registry_pid},
+          {"registry_port", c.registry_port},
+          {"registry_root", c.registry_root}};
+}
+
 }  // namespace
 
 Result<RunState> RunState::Parse(std::string_view text) {
@@ -108,20 +247,8 @@ Result<RunState> RunState::Parse(std::string_view text) {
     return InvalidArgumentError("run state.etcd must be an array");
   }
   for (size_t i = 0; i < it->size(); ++i) {
-    const json& m = (*it)[i];
-    std::string where = "run state.etcd[" + std::to_string(i) + "]";
-    if (!m.is_object()) return InvalidArgumentError(where + " must be an object");
-    EtcdMemberState e;
-    r.Get(m, "name", e.name, where);
-    r.Get(m, "client_url", e.client_url, where);
-    r.Get(m, "peer_url", e.peer_url, where);
-    r.Get(m, "pid", e.pid, where);
-    r.Get(m, "data_dir", e.data_dir, where);
-    r.Get(m, "log_file", e.log_file, where);
-    if (!err.ok()) return err;
-    if (e.pid < 0) return InvalidArgumentError(where + ".pid must not be negative");
-    if (e.name.empty()) return InvalidArgumentError(where + ".name must not be empty");
-    BR2K_RETURN_IF_ERROR(GetIdentity(m, "argv", "start_time", e.argv, e.start_time, where));
+    BR2K_ASSIGN_OR_RETURN(auto e,
+                          ParseEtcdMember((*it)[i], "run state.etcd[" + std::to_string(i) + "]"));
     s.etcd.push_back(std::move(e));
   }
   if (auto svc = doc.find("service"); svc != doc.end()) {
@@ -131,20 +258,8 @@ Result<RunState> RunState::Parse(std::string_view text) {
   if (auto reps = doc.find("replicas"); reps != doc.end()) {
     if (!reps->is_array()) return InvalidArgumentError("run state.replicas must be an array");
     for (size_t i = 0; i < reps->size(); ++i) {
-      const json& m = (*reps)[i];
-      std::string where = "run state.replicas[" + std::to_string(i) + "]";
-      if (!m.is_object()) return InvalidArgumentError(where + " must be an object");
-      ReplicaState rep;
-      r.Get(m, "id", rep.id, where);
-      r.Get(m, "url", rep.url, where);
-      r.Get(m, "pid", rep.pid, where);
-      r.Get(m, "etcd_member", rep.etcd_member, where);
-      r.Get(m, "data_dir", rep.data_dir, where);
-      r.Get(m, "log_file", rep.log_file, where);
-      if (!err.ok()) return err;
-      if (rep.pid < 0) return InvalidArgumentError(where + ".pid must not be negative");
-      if (rep.id.empty()) return InvalidArgumentError(where + ".id must not be empty");
-      BR2K_RETURN_IF_ERROR(GetIdentity(m, "argv", "start_time", rep.argv, rep.start_time, where));
+      BR2K_ASSIGN_OR_RETURN(
+          auto rep, ParseReplica((*reps)[i], "run state.replicas[" + std::to_string(i) + "]"));
       s.replicas.push_back(std::move(rep));
     }
   }
@@ -193,37 +308,12 @@ Result<RunState> RunState::Parse(std::string_view text) {
     s.manager = std::move(m);
   }
   if (auto ct = doc.find("containers"); ct != doc.end()) {
-    const std::string where = "run state.containers";
-    if (!ct->is_object()) return InvalidArgumentError(where + " must be an object");
-    ContainerState c;
-    r.Get(*ct, "kind", c.kind, where);
-    r.Get(*ct, "context", c.context, where);
-    r.Get(*ct, "root", c.root, where);
-    r.Get(*ct, "name", c.name, where);
-    r.Get(*ct, "namespace", c.namespace_name, where);
-    r.Get(*ct, "nodes", c.nodes, where);
-    r.Get(*ct, "app_port_base", c.app_port_base, where);
-    r.Get(*ct, "etcd_client_port_base", c.etcd_client_port_base, where);
-    r.Get(*ct, "etcd_peer_port_base", c.etcd_peer_port_base, where);
-    r.Get(*ct, "container_registry", c.container_registry, where);
-    r.Get(*ct, "registry_pid", c.registry_pid, where);
-    r.Get(*ct, "registry_port", c.registry_port, where);
-    r.Get(*ct, "registry_root", c.registry_root, where);
-    if (!err.ok()) return err;
-    auto images = ct->find("images");
-    if (images == ct->end() || !images->is_array())
-      return InvalidArgumentError(where + ".images must be an array");
-    for (const auto& i : *images) {
-      if (!i.is_string()) return InvalidArgumentError(where + ".images must hold strings");
-      c.images.push_back(i.get<std::string>());
-    }
-    if (c.nodes < 1 || c.nodes > 16) return InvalidArgumentError(where + ".nodes must be 1..16");
-    for (int port : {c.app_port_base, c.etcd_client_port_base, c.etcd_peer_port_base})
-      if (port < 1 || port + c.nodes > 65536)
-        return InvalidArgumentError(where + " ports must be 1..65535");
-    if (c.registry_pid < 0 || c.registry_port < 0 || c.registry_port > 65535)
-      return InvalidArgumentError(where + ".registry_pid/registry_port out of range");
+    BR2K_ASSIGN_OR_RETURN(auto c, ParseContainers(*ct, "run state.containers"));
     s.containers = std::move(c);
+  }
+  if (auto db = doc.find("dashboard"); db != doc.end()) {
+    BR2K_ASSIGN_OR_RETURN(auto d, ParseService(*db, "run state.dashboard"));
+    s.dashboard = std::move(d);
   }
   return s;
 }
@@ -237,29 +327,11 @@ std::string RunState::Serialize() const {
               {"detached", detached},
               {"owner_pid", owner_pid},
               {"etcd", json::array()}};
-  for (const auto& e : etcd) {
-    doc["etcd"].push_back({{"name", e.name},
-                           {"client_url", e.client_url},
-                           {"peer_url", e.peer_url},
-                           {"pid", e.pid},
-                           {"data_dir", e.data_dir},
-                           {"log_file", e.log_file}});
-    if (!e.argv.empty()) doc["etcd"].back()["argv"] = e.argv;
-    if (e.start_time != 0) doc["etcd"].back()["start_time"] = e.start_time;
-  }
+  for (const auto& e : etcd) doc["etcd"].push_back(EtcdMemberJson(e));
   if (!service.empty()) doc["service"] = service;
   if (!replicas.empty()) {
     doc["replicas"] = json::array();
-    for (const auto& r : replicas) {
-      doc["replicas"].push_back({{"id", r.id},
-                                 {"url", r.url},
-                                 {"pid", r.pid},
-                                 {"etcd_member", r.etcd_member},
-                                 {"data_dir", r.data_dir},
-                                 {"log_file", r.log_file}});
-      if (!r.argv.empty()) doc["replicas"].back()["argv"] = r.argv;
-      if (r.start_time != 0) doc["replicas"].back()["start_time"] = r.start_time;
-    }
+    for (const auto& r : replicas) doc["replicas"].push_back(ReplicaJson(r));
   }
   if (chain) {
     doc["chain"] = {{"rpc_url", chain->rpc_url},
@@ -280,22 +352,17 @@ std::string RunState::Serialize() const {
     if (!manager->argv.empty()) doc["manager"]["argv"] = manager->argv;
     if (manager->start_time != 0) doc["manager"]["start_time"] = manager->start_time;
   }
-  if (containers) {
-    const auto& c = *containers;
-    doc["containers"] = {{"kind", c.kind},
-                         {"context", c.context},
-                         {"root", c.root},
-                         {"name", c.name},
-                         {"namespace", c.namespace_name},
-                         {"nodes", c.nodes},
-                         {"app_port_base", c.app_port_base},
-                         {"etcd_client_port_base", c.etcd_client_port_base},
-                         {"etcd_peer_port_base", c.etcd_peer_port_base},
-                         {"container_registry", c.container_registry},
-                         {"images", c.images},
-                         {"registry_pid", c.registry_pid},
-                         {"registry_port", c.registry_port},
-                         {"registry_root", c.registry_root}};
+  if (containers) doc["containers"] = ContainersJson(*containers);
+  if (dashboard) {
+    const auto& d = *dashboard;
+    doc["dashboard"] = {{"name", d.name},
+                        {"tx_key_file", d.tx_key_file},
+                        {"operator_key_files", d.operator_key_files},
+                        {"deployment", ContainersJson(d.deployment)},
+                        {"replicas", json::array()},
+                        {"etcd", json::array()}};
+    for (const auto& r : d.replicas) doc["dashboard"]["replicas"].push_back(ReplicaJson(r));
+    for (const auto& e : d.etcd) doc["dashboard"]["etcd"].push_back(EtcdMemberJson(e));
   }
   return doc.dump(2) + "\n";
 }

@@ -26,6 +26,14 @@ Result<std::shared_ptr<ContainerBackend>> ContainerBackend::Create(ContainerBack
   return std::shared_ptr<ContainerBackend>(new ContainerBackend(std::move(o)));
 }
 
+deploy::DeploymentSpec ContainerBackend::SpecFor(const eth::ServiceId& service,
+                                                 const deploy::ContainerRecovery& r) const {
+  auto spec = deploy::SpecForRecovery(r, options_.base);
+  if (auto it = options_.service_names.find(service.ToHex()); it != options_.service_names.end())
+    spec.chain.service_name = it->second;
+  return spec;
+}
+
 Result<std::vector<std::string>> ContainerBackend::Endpoints(const eth::ServiceId& service,
                                                              Deadline deadline) {
   auto record = options_.registry->GetService(service, deadline);
@@ -35,7 +43,7 @@ Result<std::vector<std::string>> ContainerBackend::Endpoints(const eth::ServiceI
     if (r.status().code() == StatusCode::kNotFound) return r.status();
     return Status(StatusCode::kFailedPrecondition, r.status().message());
   }
-  auto spec = deploy::SpecForRecovery(*r, options_.base);
+  auto spec = SpecFor(service, *r);
   std::vector<std::string> urls;
   for (size_t i = 0; i < spec.nodes; ++i) urls.push_back(spec.AppUrl(i));
   return urls;
@@ -73,7 +81,7 @@ Result<DeployReport> ContainerBackend::Deploy(const eth::ServiceId& service,
                                               const eth::RecoveryInfo& info, Deadline deadline) {
   if (Status st = Check(service, info, deadline); !st.ok()) return st;
   auto r = deploy::DecodeRecovery(info);
-  auto spec = deploy::SpecForRecovery(*r, options_.base);
+  auto spec = SpecFor(service, *r);
   DeployReport report;
   auto before = options_.runtime->Pods(spec, deadline);
   if (!before.ok()) return before.status();

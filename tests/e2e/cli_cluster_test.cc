@@ -80,16 +80,20 @@ TEST(Cli, UpStatusDown_fullCycle) {
   auto after = nlohmann::json::parse(Br2k(run_dir, "status --json").out);
   EXPECT_EQ(after["etcd"][0]["pid"].get<int>(), pids[0]);
 
-  // Three etcd members, three replicas, anvil and the manager.
+  // Three etcd members, three replicas, anvil, the manager, and the dashboard's three etcd
+  // members and three replicas.
   auto state = RunState::Load(run_dir / "state.json");
   ASSERT_TRUE(state.ok()) << state.status();
   ASSERT_TRUE(state->chain.has_value());
   ASSERT_TRUE(state->manager.has_value());
+  ASSERT_TRUE(state->dashboard.has_value());
   pids.push_back(state->chain->anvil_pid);
   pids.push_back(state->manager->pid);
+  for (const auto& r : state->dashboard->replicas) pids.push_back(r.pid);
+  for (const auto& m : state->dashboard->etcd) pids.push_back(m.pid);
   CliRun down = Br2k(run_dir, "down");
   ASSERT_EQ(down.status, 0) << down.out;
-  EXPECT_NE(down.out.find("stopped 8"), std::string::npos) << down.out;
+  EXPECT_NE(down.out.find("stopped 14"), std::string::npos) << down.out;
   for (int pid : pids) EXPECT_FALSE(proc::PosixLauncher()->Alive(pid)) << "left behind: " << pid;
   EXPECT_EQ(Br2k(run_dir, "status").status, 1);
   // Down twice is harmless.

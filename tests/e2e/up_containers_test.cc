@@ -66,6 +66,10 @@ TEST(UpContainers, ServesSurvivesTheLeaderPodAndIsRecoveredFromTheChainAfterTota
   ASSERT_TRUE(s->containers.has_value());
   ASSERT_TRUE(s->chain.has_value());
   ASSERT_EQ(s->replicas.size(), 3u);
+  // The dashboard is not started in containers (no br2k-dashboard image yet), and `up` says so.
+  EXPECT_NE(up.out.find("the dashboard is not started with --containers"), std::string::npos)
+      << up.out;
+  EXPECT_FALSE(s->dashboard.has_value());
 
   // The chain holds the recovery information: registry and images by digest, no secret.
   auto record = ReadRegistry(*s->chain);

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -58,7 +59,31 @@ std::vector<int> RecordedPids(const std::filesystem::path& run_dir) {
   for (const auto& r : s->replicas) pids.push_back(r.pid);
   if (s->chain && s->chain->anvil_pid > 0) pids.push_back(s->chain->anvil_pid);
   if (s->manager) pids.push_back(s->manager->pid);
+  if (s->dashboard) {
+    for (const auto& m : s->dashboard->etcd) pids.push_back(m.pid);
+    for (const auto& r : s->dashboard->replicas) pids.push_back(r.pid);
+  }
   return pids;
+}
+
+// The dashboard's GET /api/services?live=1: the service named `name` with its location and the
+// role its location answers with ("" when missing).
+std::pair<std::string, std::string> DashboardListing(const std::string& dashboard_url,
+                                                     const std::string& name) {
+  CliRun r = Shell("curl -s --max-time 20 '" + dashboard_url + "/api/services?live=1'");
+  auto doc = nlohmann::json::parse(r.out, nullptr, false);
+  if (!doc.is_object() || !doc.contains("services")) return {"", "no answer: " + r.out};
+  std::string want = eth::ServiceIdFromName(name).ToHex();
+  std::transform(want.begin(), want.end(), want.begin(), ::tolower);
+  for (const auto& svc : doc["services"]) {
+    std::string id = svc.value("id", "");
+    std::transform(id.begin(), id.end(), id.begin(), ::tolower);
+    if (id != want) continue;
+    std::string role;
+    if (svc.contains("live") && svc["live"].is_object()) role = svc["live"].value("role", "");
+    return {svc.value("location", ""), role};
+  }
+  return {"", "not listed: " + r.out};
 }
 
 // Processes whose command line mentions `run_dir` (none may survive `br2k down`).
@@ -117,10 +142,12 @@ TEST(Up, Detached_runsChainRegistryServiceAndManager) {
   double took = std::chrono::duration<double>(Clock::now() - t0).count();
   std::cout << "[ up ] br2k up --detach took " << took << " s\n" << up.out;
   ASSERT_EQ(up.status, 0) << up.out;
-  for (const char* line : {"[1/5] chain: anvil on http://127.0.0.1:", "[2/5] registry: deployed",
-                           "[3/5] images:", "br2k-logserver@sha256:", "etcd@sha256:", "[4/5] pods:",
-                           "3 pods as local processes", "published on chain", "[5/5] manager: pid",
-                           "call POST /logs", "call GET /logs", "call POST /anchor", "curl -sL"}) {
+  for (const char* line :
+       {"[1/6] chain: anvil on http://127.0.0.1:", "[2/6] registry: deployed", "[3/6] images:",
+        "br2k-logserver@sha256:", "etcd@sha256:", "[4/6] pods:", "3 pods as local processes",
+        "published on chain", "[5/6] dashboard:", "service 'dashboard' registered",
+        "br2k-dashboard@sha256:", "[6/6] manager: pid", "call POST /logs", "call GET /logs",
+        "call POST /anchor", "curl -sL", "Service Registry Dashboard", "DASHBOARD"}) {
     EXPECT_NE(up.out.find(line), std::string::npos) << "missing '" << line << "' in\n" << up.out;
   }
 
@@ -164,6 +191,16 @@ TEST(Up, Detached_runsChainRegistryServiceAndManager) {
   EXPECT_TRUE(doc["deployment"]["images"][1].get<std::string>().starts_with("file:///"));
   ASSERT_TRUE(doc["manager"].is_object()) << doc.dump();
   EXPECT_TRUE(doc["manager"]["alive"].get<bool>());
+  // The dashboard: its own three pods, its leader's URL published on chain as "dashboard".
+  const auto& dash = doc["dashboard"];
+  ASSERT_TRUE(dash.is_object()) << doc.dump();
+  ASSERT_TRUE(dash["url"].is_string()) << dash.dump();
+  const std::string dashboard_url = dash["url"];
+  EXPECT_EQ(dash["name"], "dashboard");
+  EXPECT_EQ(dash["location"], dashboard_url) << dash.dump();
+  ASSERT_EQ(dash["replicas"].size(), 3u) << dash.dump();
+  for (const auto& r : dash["replicas"]) EXPECT_TRUE(r["healthy"].get<bool>()) << r.dump();
+  EXPECT_NE(up.out.find("open " + dashboard_url + "/"), std::string::npos) << up.out;
 
   // The registry, read with the eth binding: the leader's URL, the deployment's accounts, the
   // recovery information the manager's local backend accepts.
@@ -197,6 +234,48 @@ TEST(Up, Detached_runsChainRegistryServiceAndManager) {
     in >> key;
     EXPECT_EQ(record->recovery.deploy_context.find(key.substr(key.size() - 16)), std::string::npos)
         << "no key material on chain";
+  }
+
+  // The dashboard's own accounts (never the log server's), registered as its operators.
+  ASSERT_TRUE(s->dashboard.has_value());
+  ASSERT_EQ(s->dashboard->operator_key_files.size(), 3u);
+  auto dash_record = ReadRegistry(chain["rpc_url"], chain["registry"], "dashboard");
+  ASSERT_TRUE(dash_record.ok()) << dash_record.status();
+  EXPECT_EQ(dash_record->location, dashboard_url);
+  EXPECT_TRUE(Contains(dash_record->managers, AddressOfKeyFile(s->chain->manager_key_file)));
+  for (const auto& f : s->dashboard->operator_key_files) {
+    EXPECT_TRUE(Contains(dash_record->operators, AddressOfKeyFile(f))) << f;
+    EXPECT_FALSE(Contains(record->operators, AddressOfKeyFile(f))) << f;
+  }
+  EXPECT_NE(AddressOfKeyFile(s->dashboard->tx_key_file), AddressOfKeyFile(s->chain->tx_key_file));
+  auto dash_recovery = deploy::DecodeRecovery(dash_record->recovery);
+  ASSERT_TRUE(dash_recovery.ok()) << dash_recovery.status();
+  EXPECT_EQ(dash_recovery->name, "dashboard");
+  EXPECT_NE(dash_recovery->app_image.find("br2k-dashboard@sha256:"), std::string::npos);
+  // The dashboard lists both services with their live leaders.
+  auto [log_loc, log_role] = DashboardListing(dashboard_url, "logserver");
+  EXPECT_EQ(log_loc, leader_url) << log_role;
+  EXPECT_EQ(log_role, "Leader");
+  auto [dash_loc, dash_role] = DashboardListing(dashboard_url, "dashboard");
+  EXPECT_EQ(dash_loc, dashboard_url) << dash_role;
+  EXPECT_EQ(dash_role, "Leader");
+  // ... by their names: `up` labelled both (the dashboard's replicated record).
+  {
+    CliRun history = Shell("curl -s --max-time 20 '" + dashboard_url + "/api/history'");
+    auto h = nlohmann::json::parse(history.out, nullptr, false);
+    std::map<std::string, std::string> labels;
+    if (h.is_object() && h["services"].is_array()) {
+      for (const auto& svc : h["services"]) {
+        std::string id = svc.value("id", "");
+        std::transform(id.begin(), id.end(), id.begin(), ::tolower);
+        labels[id] = svc.value("label", "");
+      }
+    }
+    for (const std::string name : {"logserver", "dashboard"}) {
+      std::string id = eth::ServiceIdFromName(name).ToHex();
+      std::transform(id.begin(), id.end(), id.begin(), ::tolower);
+      EXPECT_EQ(labels[id], name) << history.out;
+    }
   }
 
   // A request sent to a follower is redirected to the leader and committed.
@@ -255,6 +334,57 @@ TEST(Up, Detached_runsChainRegistryServiceAndManager) {
   }
   CliRun healthy = Br2k(run_dir, "status");
   EXPECT_EQ(healthy.status, 0) << healthy.out;
+
+  // The dashboard is recovered the same way, from its own recovery information: every process
+  // of its pods dies; a claim against it (from another claimant: the manager acts on one claim
+  // per claimant per minute; the failed location defaults to the registered one) makes the
+  // manager redeploy its pods, which publish as "dashboard" again.
+  s = RunState::Load(run_dir / "state.json");
+  ASSERT_TRUE(s.ok() && s->dashboard.has_value());
+  for (const auto& r : s->dashboard->replicas) ASSERT_TRUE(launcher->Signal(r.pid, SIGKILL).ok());
+  for (const auto& m : s->dashboard->etcd) ASSERT_TRUE(launcher->Signal(m.pid, SIGKILL).ok());
+  for (const auto& r : s->dashboard->replicas) (void)launcher->Wait(r.pid, Deadline::After(10s));
+  for (const auto& m : s->dashboard->etcd) (void)launcher->Wait(m.pid, Deadline::After(10s));
+  const auto claimant = dir.path() / "claimant.key";
+  {
+    auto k = cluster::AnvilDevKey(9);
+    ASSERT_TRUE(k.ok()) << k.status();
+    std::ofstream(claimant) << eth::ToHex(k->secret()) << "\n";
+  }
+  auto dash_killed = Clock::now();
+  CliRun claim =
+      Br2k(run_dir, "registry claim dashboard --reason e2e --key-file " + claimant.string());
+  ASSERT_EQ(claim.status, 0) << claim.out;
+  auto count = [](const std::string& text, const std::string& what) {
+    size_t n = 0;
+    for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+  };
+  for (Deadline d = Deadline::After(120s); !d.expired();) {
+    if (count(read_log(), "redeployed:") >= 2) break;
+    std::this_thread::sleep_for(200ms);
+  }
+  ASSERT_GE(count(read_log(), "redeployed:"), 2u) << read_log();
+  std::string new_dashboard_url;
+  for (Deadline d = Deadline::After(60s); !d.expired();) {
+    auto now = nlohmann::json::parse(Br2k(run_dir, "status --json").out, nullptr, false);
+    if (now.is_object() && now["dashboard"].is_object() && now["dashboard"]["url"].is_string() &&
+        now["dashboard"]["leader"].is_string() &&
+        now["dashboard"]["location"] == now["dashboard"]["url"]) {
+      new_dashboard_url = now["dashboard"]["url"];
+      break;
+    }
+    std::this_thread::sleep_for(200ms);
+  }
+  std::cout << "[ up ] dashboard killed -> redeployed and published after the claim: "
+            << std::chrono::duration<double>(Clock::now() - dash_killed).count() << " s\n";
+  ASSERT_FALSE(new_dashboard_url.empty()) << Br2k(run_dir, "status --json").out;
+  auto [dash_loc2, dash_role2] = DashboardListing(new_dashboard_url, "dashboard");
+  EXPECT_EQ(dash_loc2, new_dashboard_url) << dash_role2;
+  EXPECT_EQ(dash_role2, "Leader");
+  auto [log_loc2, log_role2] = DashboardListing(new_dashboard_url, "logserver");
+  EXPECT_EQ(log_role2, "Leader") << log_loc2;
+  EXPECT_EQ(Br2k(run_dir, "status").status, 0);
 
   // A second `up` reuses what runs; one asking for something else says why it cannot.
   std::vector<int> pids = RecordedPids(run_dir);
@@ -485,18 +615,48 @@ TEST(Up, StateOfADeadRun_isCleanedAndAFreshRunStarts) {
   ExpectDownLeavesNothing(run_dir);
 }
 
+// `up` fails cleanly when the dashboard cannot come up: everything it started (anvil, the log
+// server's pods) is stopped and no state is left; `--no-dashboard` runs without it.
+TEST(Up, DashboardThatCannotStart_failsUpAndLeavesNothing_noDashboardSkipsIt) {
+  testing::ScratchDir dir("up-nodash");
+  const auto run_dir = dir.path() / "run";
+  CliRun up = Shell("BR2K_DASHBOARD_BIN=" + (dir.path() / "missing-dashboard").string() + " " +
+                    "BR2K_RUN_DIR=" + run_dir.string() + " " +
+                    (testing::BinDir() / "br2k").string() + " up --detach" + kFast);
+  EXPECT_EQ(up.status, 1) << up.out;
+  EXPECT_NE(up.out.find("[5/6] dashboard:"), std::string::npos) << up.out;
+  EXPECT_NE(up.out.find("missing-dashboard"), std::string::npos) << up.out;
+  EXPECT_FALSE(std::filesystem::exists(run_dir / "state.json"));
+  EXPECT_EQ(ProcessesNaming(run_dir), std::vector<std::string>{});
+
+  CliRun without = Br2k(run_dir, "up --detach --no-dashboard" + kFast);
+  ASSERT_EQ(without.status, 0) << without.out;
+  EXPECT_NE(without.out.find("[5/5] manager: pid"), std::string::npos) << without.out;
+  auto doc = nlohmann::json::parse(Br2k(run_dir, "status --json").out);
+  EXPECT_TRUE(doc["dashboard"].is_null()) << doc.dump();
+  EXPECT_TRUE(doc["healthy"].get<bool>()) << doc.dump();
+  // A second `up` asking for the dashboard says why it cannot reuse this one.
+  CliRun again = Br2k(run_dir, "up --detach");
+  EXPECT_EQ(again.status, 1) << again.out;
+  EXPECT_NE(again.out.find("--no-dashboard"), std::string::npos) << again.out;
+  EXPECT_EQ(Br2k(run_dir, "up --detach --no-dashboard").status, 0);
+  ExpectDownLeavesNothing(run_dir);
+}
+
 TEST(Up, DownWithoutState_stopsTheProcessesOfItsRunDir) {
   testing::ScratchDir dir("up-stray");
   const auto run_dir = dir.path() / "run";
   CliRun up = Br2k(run_dir, "up --detach" + kFast);
   ASSERT_EQ(up.status, 0) << up.out;
   // As if `up` had died before recording what it started.
+  // anvil, the manager, and 3 etcd members + 3 replicas for each of the log server and the
+  // dashboard: the sweep of the run directory finds the dashboard's pods too.
   std::vector<int> pids = RecordedPids(run_dir);
-  ASSERT_EQ(pids.size(), 8u);
+  ASSERT_EQ(pids.size(), 14u);
   std::filesystem::remove(run_dir / "state.json");
   CliRun down = Br2k(run_dir, "down");
   EXPECT_EQ(down.status, 0) << down.out;
-  EXPECT_NE(down.out.find("stopped 8 stray process(es)"), std::string::npos) << down.out;
+  EXPECT_NE(down.out.find("stopped 14 stray process(es)"), std::string::npos) << down.out;
   for (int pid : pids) EXPECT_FALSE(proc::PosixLauncher()->Alive(pid)) << "left behind: " << pid;
   EXPECT_EQ(ProcessesNaming(run_dir), std::vector<std::string>{});
 }

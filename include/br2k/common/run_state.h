@@ -93,6 +93,21 @@ struct ContainerState {
   std::string registry_root;
 };
 
+// A second replicated service `br2k up` runs beside the first (the Service Registry Dashboard,
+// br2k-dashboard): its own deployment of the deployment library (its own pods, etcd members and
+// on-chain recovery information, so that a manager recovers it alone), registered in the same
+// registry as `name` by the same owner, with its own accounts: one operator key per replica and
+// its own tx key (never shared with the first service's, whose leader sends from those).
+// The replicas' pids are the process runtime's records at the time of saving (0 for podman).
+struct ServiceState {
+  std::string name;  // registry name (id keccak256(name)) and deployment name
+  std::string tx_key_file;
+  std::vector<std::string> operator_key_files;  // one per replica, same order as `replicas`
+  ContainerState deployment;
+  std::vector<ReplicaState> replicas;  // optional in the document (absent = none)
+  std::vector<EtcdMemberState> etcd;   // optional in the document (absent = none)
+};
+
 struct RunState {
   static constexpr int kVersion = 1;
   std::string run_dir;
@@ -107,6 +122,8 @@ struct RunState {
   std::optional<ChainState> chain;           // optional (absent = no chain)
   std::optional<ManagerState> manager;       // optional (absent = no manager)
   std::optional<ContainerState> containers;  // optional (absent = local processes)
+  // Optional (absent = no dashboard: `up --no-dashboard`, or a state of an older `br2k up`).
+  std::optional<ServiceState> dashboard;
 
   // Parses and validates a document. INVALID_ARGUMENT (with the offending field named) for
   // malformed JSON, a wrong version, missing or mistyped fields, or out-of-range values.

@@ -14,12 +14,14 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "br2k/deploy/container_env.h"
 #include "br2k/deploy/pod_runtime.h"
+#include "br2k/deploy/recovery.h"
 #include "br2k/deploy/spec.h"
 #include "br2k/manager/deployment_backend.h"
 #include "br2k/manager/registry_gateway.h"
@@ -35,6 +37,10 @@ struct ContainerBackendOptions {
   std::string context_server;  // kubernetes: "https://..."; podman: ""
   // What the chain does not carry (chain flags as pods reach the node, resources, timings).
   deploy::DeploymentSpec base;
+  // The name each managed service's replicas publish their location under (--service-name),
+  // by registry id (ServiceId::ToHex()): a manager of several services redeploys each under its
+  // own name. A service not in the map publishes under base.chain.service_name.
+  std::map<std::string, std::string> service_names;
   // Reads a service's record (for Endpoints, which is given no recovery information).
   std::shared_ptr<RegistryGateway> registry;  // required
   // Checks that an image is in its registry; default: deploy::CheckImageInRegistry (skopeo)
@@ -57,12 +63,16 @@ class ContainerBackend final : public DeploymentBackend {
                Deadline deadline) override;
   // Check, then applies the manifests for the recovery information (pods that run are left
   // alone; claims keep their data; the keys' Secret must still exist) and waits until a
-  // majority of pods answer /health.
+  // majority of pods answer /health. The replicas publish under the service's name from
+  // service_names.
   Result<DeployReport> Deploy(const eth::ServiceId& service, const eth::RecoveryInfo& info,
                               Deadline deadline) override;
 
  private:
   explicit ContainerBackend(ContainerBackendOptions options) : options_(std::move(options)) {}
+  // The spec that recovers `service` from `r`: SpecForRecovery on base, with the service's name.
+  deploy::DeploymentSpec SpecFor(const eth::ServiceId& service,
+                                 const deploy::ContainerRecovery& r) const;
   ContainerBackendOptions options_;
 };
 

@@ -2,8 +2,9 @@
 // browser is downloaded). Run by dashboard_browser_test.cc against its fixture:
 //   node dashboard_browser.mjs
 // with DASHBOARD_URL (a replica to open), DASHBOARD_SERVICE_ID (the dashboard's own id), SERVICE_ID, SERVICE_LOCATION, REASON (the claim to
-// send from the form), SHOTS (a folder for the screenshots), STAGE (a label for their names)
-// and CHROMIUM (default /usr/bin/chromium). Exits 0 when every check passes; prints what failed.
+// send from the form), SHOTS (a folder for the screenshots), STAGE (a label for their names),
+// LIVE_LEADERS (services that must show a live leader, default 1) and CHROMIUM (default
+// /usr/bin/chromium). Also run by tests/e2e/up_browser_test.cc against a real `br2k up`. Exits 0 when every check passes; prints what failed.
 // Every wait has a timeout.
 import { chromium } from "playwright-core";
 import path from "node:path";
@@ -32,8 +33,14 @@ try {
   // The services page lists the service (live from the chain).
   await page.goto(url + "/#/", { waitUntil: "load" });
   await page.locator("#services").getByText(service, { exact: true }).waitFor();
-  // ... and the dashboard itself with its live leader.
+  // ... and the dashboard itself with its live leader (LIVE_LEADERS: at least that many services
+  // shown with a live leader, e.g. 2 against `br2k up`: the log server and the dashboard).
   await page.locator(".live-leader").filter({ hasText: "leads (epoch" }).first().waitFor();
+  const wantLeaders = Number(process.env.LIVE_LEADERS || "1");
+  await page.waitForFunction(
+    (n) => [...document.querySelectorAll(".live-leader")]
+      .filter((e) => e.textContent.includes("leads (epoch")).length >= n,
+    wantLeaders, { timeout: 30000 });
   await page.screenshot({ path: shot("services"), fullPage: true });
 
   // A claim from the form, sent by the dashboard's key; the result shows its receipt.

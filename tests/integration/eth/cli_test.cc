@@ -101,16 +101,22 @@ TEST(EthCli, RegistryVerbsOnAnvil) {
   ASSERT_EQ(
       Br2k({"registry", "claim", "logserver", "127.0.0.1:7001", "--reason", "down"}, env).status,
       0);
+  // Without a failed location the claim names the one the registry holds.
+  ASSERT_EQ(Br2k({"registry", "claim", "logserver", "--reason", "again"}, env).status, 0);
   r = Br2k({"registry", "watch", "logserver", "--from-block", "1", "--for", "1", "--json"}, env);
   ASSERT_EQ(r.status, 0) << r.err;
   std::istringstream lines(r.out);
   std::string line;
   std::vector<nlohmann::json> events;
   while (std::getline(lines, line)) events.push_back(nlohmann::json::parse(line));
-  ASSERT_EQ(events.size(), 3u);  // NewLocation (register), NewLocation (epoch 5), Claim
+  // NewLocation (register), NewLocation (epoch 5), Claim, Claim
+  ASSERT_EQ(events.size(), 4u);
   EXPECT_EQ(events[1]["epoch"], 5);
   EXPECT_EQ(events[2]["event"], "Claim");
   EXPECT_EQ(events[2]["reason"], "down");
+  EXPECT_EQ(events[3]["event"], "Claim");
+  EXPECT_EQ(events[3]["reason"], "again");
+  EXPECT_EQ(events[3]["failed_location"], "127.0.0.1:7001") << events[3].dump();
   // eth call decodes with cast's formatting.
   r = Br2k({"eth", "call", reg, "getServiceLocation(bytes32)(string,uint64,uint8)",
             j["id"].get<std::string>()},

@@ -176,6 +176,57 @@ TEST(RunState, ContainersSectionRoundTripsAndIsChecked) {
   EXPECT_FALSE(RunState::Parse(s.Serialize()).ok());
 }
 
+TEST(RunState, DashboardSectionRoundTripsIsOptionalAndIsChecked) {
+  RunState s = Sample();
+  ServiceState d;
+  d.name = "dashboard";
+  d.tx_key_file = "/run/keys/dashboard-tx.key";
+  d.operator_key_files = {"/run/keys/dashboard-operator-0.key",
+                          "/run/keys/dashboard-operator-1.key"};
+  d.deployment.kind = "process";
+  d.deployment.context = "local";
+  d.deployment.root = "/run";
+  d.deployment.name = "dashboard";
+  d.deployment.nodes = 2;
+  d.deployment.app_port_base = 18090;
+  d.deployment.etcd_client_port_base = 12390;
+  d.deployment.etcd_peer_port_base = 12490;
+  d.deployment.container_registry = "file://";
+  d.deployment.images = {"file:///bin/br2k-dashboard@sha256:" + std::string(64, 'b')};
+  d.replicas.push_back({.id = "node-0", .url = "http://127.0.0.1:18090", .pid = 91});
+  d.etcd.push_back(
+      {"dashboard-0", "http://127.0.0.1:12390", "http://127.0.0.1:12490", 92, "/d", "/l"});
+  s.dashboard = d;
+  auto back = RunState::Parse(s.Serialize());
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->Serialize(), s.Serialize());
+  ASSERT_TRUE(back->dashboard.has_value());
+  EXPECT_EQ(back->dashboard->name, "dashboard");
+  EXPECT_EQ(back->dashboard->operator_key_files, d.operator_key_files);
+  EXPECT_EQ(back->dashboard->deployment.app_port_base, 18090);
+  ASSERT_EQ(back->dashboard->replicas.size(), 1u);
+  EXPECT_EQ(back->dashboard->replicas[0].pid, 91);
+  ASSERT_EQ(back->dashboard->etcd.size(), 1u);
+  EXPECT_EQ(back->dashboard->etcd[0].name, "dashboard-0");
+  // An older state file (no dashboard section) still loads.
+  EXPECT_FALSE(RunState::Parse(Sample().Serialize())->dashboard.has_value());
+  // The section is checked like the others, naming the field.
+  s.dashboard->deployment.nodes = 0;
+  auto bad = RunState::Parse(s.Serialize());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("dashboard.deployment.nodes"), std::string::npos)
+      << bad.status();
+  s.dashboard->deployment.nodes = 2;
+  s.dashboard->name = "";
+  EXPECT_FALSE(RunState::Parse(s.Serialize()).ok());
+  s.dashboard->name = "dashboard";
+  s.dashboard->replicas[0].pid = -1;
+  bad = RunState::Parse(s.Serialize());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("dashboard.replicas[0].pid"), std::string::npos)
+      << bad.status();
+}
+
 TEST(RunState, Parse_rejectsMalformedJsonWithClearError) {
   auto r = RunState::Parse("{\"version\": 1,");
   ASSERT_FALSE(r.ok());
