@@ -44,6 +44,13 @@ class RootLock {
  public:
   static Result<std::unique_ptr<RootLock>> Acquire(const std::filesystem::path& root,
                                                    Deadline deadline) {
+    // Every writer holds the lock, so this is where the layout is made: reading (Pods,
+    // Processes: `br2k status`) creates nothing.
+    std::error_code ec;
+    for (const char* sub : {"pods", "volumes", "secrets", "logs"})
+      std::filesystem::create_directories(root / sub, ec);
+    if (ec)
+      return Status(StatusCode::kInternal, "cannot create " + root.string() + ": " + ec.message());
     const auto file = root / "runtime.lock";
     int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) return Status(StatusCode::kInternal, "cannot open " + file.string());
@@ -84,11 +91,7 @@ std::string MapPath(const std::string& arg,
 
 Result<std::shared_ptr<ProcessRuntime>> ProcessRuntime::Create(ProcessRuntimeOptions options) {
   if (options.root.empty()) return Bad("a root directory is required");
-  std::error_code ec;
   options.root = std::filesystem::absolute(options.root).lexically_normal();
-  for (const char* sub : {"pods", "volumes", "secrets", "logs"})
-    std::filesystem::create_directories(options.root / sub, ec);
-  if (ec) return Status(StatusCode::kInternal, "cannot create " + options.root.string());
   if (!options.launcher) options.launcher = proc::PosixLauncher();
   return std::shared_ptr<ProcessRuntime>(new ProcessRuntime(std::move(options)));
 }

@@ -41,7 +41,7 @@
 namespace br2k::deploy {
 
 struct ProcessRuntimeOptions {
-  std::filesystem::path root;  // required; created when missing
+  std::filesystem::path root;  // required; created by the first write
   // true: the processes get their own session and outlive the caller (`br2k up --detach`, the
   // manager's redeploys). false: they die with the caller (PR_SET_PDEATHSIG).
   bool detach = false;
@@ -52,7 +52,9 @@ struct ProcessRuntimeOptions {
 
 class ProcessRuntime final : public PodRuntime {
  public:
-  // INVALID_ARGUMENT when root is empty; INTERNAL when it cannot be created.
+  // INVALID_ARGUMENT when root is empty. Creates nothing: the directories are made by the first
+  // call that writes (Apply, DeletePod, Remove; INTERNAL when they cannot be), so reading a
+  // deployment (Pods, Processes) has no side effect.
   static Result<std::shared_ptr<ProcessRuntime>> Create(ProcessRuntimeOptions options);
 
   std::string Kind() const override { return "process"; }

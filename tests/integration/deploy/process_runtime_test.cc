@@ -87,6 +87,11 @@ Result<http::ClientResponse> Post(const std::string& url, const std::string& use
 TEST_F(ProcessRuntimeTest, DeploysServesAndALostPodComesBackWithItsDataLeavingTheOthersAlone) {
   spec_ = Spec();
   const DeploymentSpec& spec = *spec_;
+  // Reading a deployment that does not exist says so and creates nothing.
+  auto none = runtime_->Pods(spec, Deadline::After(5s));
+  ASSERT_TRUE(none.ok()) << none.status();
+  for (const auto& p : *none) EXPECT_EQ(p.phase, "Missing") << p.name;
+  EXPECT_FALSE(std::filesystem::exists(runtime_->root()));
   auto out = DeployAndWait(*runtime_, spec, 0, nullptr, Deadline::After(90s));
   ASSERT_TRUE(out.ok()) << out.status();
   ASSERT_EQ(out->pods.size(), 3u);
