@@ -18,7 +18,9 @@
 #include <thread>
 #include <vector>
 
+#include "br2k/client/service_client.h"
 #include "br2k/common/etcd_limits.h"
+#include "br2k/common/log_escape.h"
 #include "br2k/deploy/contexts.h"
 #include "br2k/deploy/executable_image.h"
 #include "br2k/deploy/kubernetes_runtime.h"
@@ -29,6 +31,7 @@
 #include "br2k/eth/service_registry.h"
 #include "br2k/manager/container_backend.h"
 #include "br2k/manager/manager.h"
+#include "br2k/manager/outcome_reporter.h"
 #include "commands.h"
 #include "run_dir.h"
 
@@ -54,6 +57,8 @@ struct ManagerFlags {
   std::string backend = "auto";
   std::string context;       // --backend kubernetes: the context to redeploy on
   std::string contexts_dir;  // "" = ContextStore::DefaultDir()
+  std::string report_to;     // the dashboard service the outcomes go to; "" = the run's, if any
+  bool no_report = false;
 };
 
 // The named context with its token, from --contexts-dir or the default store.
@@ -72,6 +77,7 @@ int Fail(const std::string& message) {
 
 // What the daemon talks to on the chain.
 struct Chain {
+  std::shared_ptr<eth::RpcClient> rpc;
   std::shared_ptr<eth::TxSender> sender;
   std::shared_ptr<eth::ServiceRegistry> registry;
 };
@@ -85,11 +91,39 @@ Result<Chain> ConnectChain(const ManagerFlags& f, const eth::PrivateKey& key,
   BR2K_ASSIGN_OR_RETURN(auto transport, eth::MakeTransport(f.rpc_url, d));
   auto client = std::make_shared<eth::RpcClient>(transport);
   Chain c;
+  c.rpc = client;
   BR2K_ASSIGN_OR_RETURN(auto sender, eth::TxSender::Create(client, key, f.chain_id, d));
   c.sender = std::move(sender);
   BR2K_ASSIGN_OR_RETURN(auto reg, eth::ServiceRegistry::Connect(client, registry, d));
   c.registry = std::move(reg);
   return c;
+}
+
+// The reporter's sender: a client of the dashboard service, found through the registry (made on
+// first use, so a dashboard registered after the manager started is still found; a fresh client
+// id per process, so a restarted manager's writes are never taken for retries of the last one's).
+manager::OutcomeReporterOptions MakeReporterOptions(const std::string& dashboard,
+                                                    std::shared_ptr<eth::RpcClient> rpc,
+                                                    const eth::Address& registry,
+                                                    const eth::PrivateKey& key) {
+  struct Lazy {
+    std::mutex mu;
+    std::unique_ptr<client::ServiceClient> client;
+  };
+  auto lazy = std::make_shared<Lazy>();
+  manager::OutcomeReporterOptions ro{.registry = registry, .key = key};
+  ro.send = [lazy, dashboard, rpc, registry](const std::string& path, const std::string& body,
+                                             Deadline d) -> Result<int> {
+    std::lock_guard lock(lazy->mu);
+    if (!lazy->client) {
+      BR2K_ASSIGN_OR_RETURN(lazy->client,
+                            client::ServiceClient::Create(
+                                {.rpc = rpc, .registry = registry, .service = dashboard}, d));
+    }
+    BR2K_ASSIGN_OR_RETURN(auto answer, lazy->client->Call("POST", path, body, d));
+    return answer.status;
+  };
+  return ro;
 }
 
 int RunManager(ManagerFlags f) {
@@ -116,6 +150,12 @@ int RunManager(ManagerFlags f) {
         f.services.push_back((*st)->dashboard->name);
     }
   }
+  // The outcomes of claims go to `br2k up`'s dashboard unless told otherwise.
+  if (f.report_to.empty() && !f.no_report) {
+    if (auto st = LoadRunStateIfAny(run_dir); st.ok() && *st && (*st)->dashboard)
+      f.report_to = (*st)->dashboard->name;
+  }
+  if (f.no_report) f.report_to.clear();
   if (f.registry.empty()) return Fail("no registry address: pass --registry");
   if (f.services.empty()) return Fail("no service to manage: pass --service NAME");
   if (f.key_file.empty()) return Fail("no manager key: pass --key-file");
@@ -266,6 +306,13 @@ int RunManager(ManagerFlags f) {
   } else {
     return finish(Fail("--backend must be auto, process, podman or kubernetes"));
   }
+  std::unique_ptr<manager::OutcomeReporter> reporter;
+  if (!f.report_to.empty()) {
+    reporter = std::make_unique<manager::OutcomeReporter>(
+        MakeReporterOptions(f.report_to, chain->rpc, *registry_address, *key));
+    o.on_action = [r = reporter.get()](const manager::ManagerAction& a) { r->Report(a); };
+    spdlog::info("manager: reporting the outcome of each claim to {}", EscapeForLog(f.report_to));
+  }
   auto m = manager::Manager::Create(o, gateway, backend, manager::MakeHttpHealthProber());
   if (!m.ok()) return finish(Fail(m.status().message()));
   spdlog::info("manager: account {}, registry {} on {}, run dir {}",
@@ -275,6 +322,8 @@ int RunManager(ManagerFlags f) {
   Status st;
   if (f.once) {
     st = (*m)->RunOnce(Deadline::After(o.deploy_timeout + o.leader_timeout + 120s));
+    if (reporter && !reporter->WaitIdle(Deadline::After(30s)))
+      spdlog::warn("manager: some outcome reports were not delivered before exiting");
   } else {
     st = (*m)->Run(stop.get_token());
   }
@@ -329,6 +378,10 @@ void RegisterManagerCommands(CLI::App& app) {
                 "--backend kubernetes: the context whose cluster and token to use");
   c->add_option("--contexts-dir", f->contexts_dir,
                 "Context store (default $BR2K_HOME/contexts or ~/.br2k/contexts)");
+  c->add_option("--report-to", f->report_to,
+                "Dashboard service (name or 0x id) that gets a signed report of what the manager "
+                "did about each claim (default: `br2k up`'s dashboard, if it runs one)");
+  c->add_flag("--no-report", f->no_report, "Report the outcomes of claims to no dashboard");
   c->add_flag("--once", f->once, "Handle the claims already on-chain, then exit");
   c->callback([f] { std::exit(RunManager(*f)); });
 }

@@ -102,6 +102,7 @@ ManagerAction Manager::MakeAction(Kind kind, const ManagedService& service,
   a.claimant = claim.account;
   a.claim_block = claim.block_number;
   a.claim_tx = claim.transaction_hash;
+  a.claim_log_index = claim.log_index;
   a.detail = std::move(detail);
   return a;
 }

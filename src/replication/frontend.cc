@@ -144,6 +144,13 @@ http::Handler MakeHandler(Replica& replica, const Application& app, const RouteT
               .params = match->params};
     RequestType type = match->route->type;
     if (Status v = app.Validate(r, type); !v.ok()) {
+      // An application may refuse a caller (403) or depend on something that is down (503).
+      if (v.code() == StatusCode::kPermissionDenied) {
+        return JsonError(403, "PERMISSION_DENIED", v.message());
+      }
+      if (v.code() == StatusCode::kUnavailable || v.code() == StatusCode::kDeadlineExceeded) {
+        return JsonError(503, "UNAVAILABLE", v.message());
+      }
       return JsonError(400, "BAD_REQUEST", v.message());
     }
     Deadline deadline = Deadline::After(options.request_timeout);

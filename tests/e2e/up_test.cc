@@ -86,6 +86,28 @@ std::pair<std::string, std::string> DashboardListing(const std::string& dashboar
   return {"", "not listed: " + r.out};
 }
 
+// The manager's reports on `name`'s claims as the dashboard at `dashboard_url` records them:
+// "<action>/<state after>" per claim, in chain order ("" when the dashboard does not answer).
+std::vector<std::string> ManagerReports(const std::string& dashboard_url, const std::string& name) {
+  CliRun r = Shell("curl -s --max-time 20 '" + dashboard_url + "/api/history'");
+  auto doc = nlohmann::json::parse(r.out, nullptr, false);
+  std::vector<std::string> out;
+  if (!doc.is_object() || !doc["services"].is_array()) return out;
+  const std::string want = eth::ServiceIdFromName(name).ToHex();
+  for (const auto& svc : doc["services"]) {
+    if (svc.value("id", "") != want || !svc["claims"].is_array()) continue;
+    for (const auto& c : svc["claims"]) {
+      std::string action = c["manager"].is_object() ? c["manager"].value("action", "?") : "";
+      out.push_back(action + "/" + c.value("outcome", ""));
+    }
+  }
+  return out;
+}
+
+bool Contains(const std::vector<std::string>& v, const std::string& what) {
+  return std::find(v.begin(), v.end(), what) != v.end();
+}
+
 // Processes whose command line mentions `run_dir` (none may survive `br2k down`).
 std::vector<std::string> ProcessesNaming(const std::filesystem::path& run_dir) {
   std::vector<std::string> found;
@@ -334,6 +356,14 @@ TEST(Up, Detached_runsChainRegistryServiceAndManager) {
   }
   CliRun healthy = Br2k(run_dir, "status");
   EXPECT_EQ(healthy.status, 0) << healthy.out;
+  // The dashboard shows the claim with what the manager did (its signed report) and the state
+  // the chain went through.
+  std::vector<std::string> reports;
+  for (Deadline d = Deadline::After(60s); !d.expired(); std::this_thread::sleep_for(200ms)) {
+    reports = ManagerReports(dashboard_url, "logserver");
+    if (Contains(reports, "redeployed/Active")) break;
+  }
+  EXPECT_TRUE(Contains(reports, "redeployed/Active")) << ::testing::PrintToString(reports);
 
   // The dashboard is recovered the same way, from its own recovery information: every process
   // of its pods dies; a claim against it (from another claimant: the manager acts on one claim
@@ -382,6 +412,13 @@ TEST(Up, Detached_runsChainRegistryServiceAndManager) {
   auto [dash_loc2, dash_role2] = DashboardListing(new_dashboard_url, "dashboard");
   EXPECT_EQ(dash_loc2, new_dashboard_url) << dash_role2;
   EXPECT_EQ(dash_role2, "Leader");
+  // The recovered dashboard gets the report of its own recovery (the manager retries until the
+  // new leader answers).
+  for (Deadline d = Deadline::After(60s); !d.expired(); std::this_thread::sleep_for(200ms)) {
+    reports = ManagerReports(new_dashboard_url, "dashboard");
+    if (Contains(reports, "redeployed/Active")) break;
+  }
+  EXPECT_TRUE(Contains(reports, "redeployed/Active")) << ::testing::PrintToString(reports);
   auto [log_loc2, log_role2] = DashboardListing(new_dashboard_url, "logserver");
   EXPECT_EQ(log_role2, "Leader") << log_loc2;
   EXPECT_EQ(Br2k(run_dir, "status").status, 0);

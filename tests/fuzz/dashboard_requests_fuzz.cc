@@ -1,7 +1,7 @@
 // Fuzz target: every request body the dashboard parses (events batch, notes, label, registry
-// transaction, user transaction record, ids) and its snapshot decoder, then the state machine
-// itself: a request the app validates is applied, and the state survives Snapshot/Restore.
-// The first input byte picks the route; the rest is the body.
+// transaction, user transaction record, ids, a manager's claim report) and its snapshot decoder,
+// then the state machine itself: a request the app validates is applied, and the state survives
+// Snapshot/Restore. The first input byte picks the route; the rest is the body.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -38,12 +38,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)ParseServiceId(body);
   (void)ServiceIdOf(body);
   (void)ParseNoteId(body);
+  if (auto report = br2k::manager::ParseClaimReport(body); report.ok()) {
+    (void)br2k::manager::VerifyClaimReport(*report);
+    auto again = br2k::manager::ParseClaimReport(br2k::manager::EncodeClaimReport(*report));
+    if (!again.ok() || !(*again == *report)) __builtin_trap();
+  }
   std::string clean = SanitizeUtf8(body);
   if (SanitizeUtf8(clean) != clean) __builtin_trap();
 
   // The state machine on a small fixed history, then the fuzzed request.
   const std::string svc = "0x" + std::string(64, 'a');
-  DashboardApp app;
+  // Claim reports for the registry below from anyone (the signature is still checked).
+  DashboardApp app({.registry = "0x5fbdb2315678afecb367f032d93f642f64180aa3",
+                    .may_report = [](const std::string&, const std::string&) {
+                      return br2k::Result<bool>(true);
+                    }});
   ChainEvent claim{.kind = "Claim",
                    .service = svc,
                    .tx = "0x" + std::string(64, '1'),
@@ -53,7 +62,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             {.index = 1, .type = RequestType::kReplication});
   Request r;
   RequestType type = RequestType::kReplication;
-  switch (selector % 6) {
+  switch (selector % 7) {
     case 0:
       r = {.method = "POST", .path = kEventsPath};
       break;
@@ -73,6 +82,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
            .path = "/api/services/x/notes/2",
            .params = {{"id", svc}, {"note", "2"}}};
       break;
+    case 5:
+      r = {.method = "POST", .path = "/api/services/x/outcomes", .params = {{"id", svc}}};
+      break;
     default:
       r = {.method = "POST", .path = "/api/txs"};
       type = RequestType::kExternalTxn;
@@ -91,7 +103,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       __builtin_trap();
     }
   }
-  DashboardApp restored;
+  DashboardApp restored({.registry = "0x5fbdb2315678afecb367f032d93f642f64180aa3"});
   if (!restored.Restore(app.Snapshot()).ok() || !(restored.state() == app.state())) {
     __builtin_trap();
   }

@@ -74,6 +74,7 @@ struct ManagerAction {
   eth::Address claimant;
   uint64_t claim_block = 0;
   eth::Hash claim_tx;
+  uint64_t claim_log_index = 0;
   std::string detail;
   // kRedeployed: from the start of Deploy until a leader served.
   std::chrono::milliseconds recovery_time{0};

@@ -107,8 +107,10 @@ class Application {
     (void)ctx;
   }
 
-  // Checks a request before it is logged (malformed body, missing fields). A non-OK status is
-  // answered 400 with its message and nothing is logged. Default: everything is valid.
+  // Checks a request before it is logged (malformed body, missing fields, a caller it refuses).
+  // A non-OK status is answered with its message and nothing is logged: PERMISSION_DENIED 403,
+  // UNAVAILABLE or DEADLINE_EXCEEDED 503 (Validate asked something that did not answer), any
+  // other code 400. Called on server threads, concurrently with everything. Default: valid.
   virtual Status Validate(const Request& request, RequestType type) const {
     (void)request;
     (void)type;

@@ -67,7 +67,15 @@ json ServiceView(const std::string& id, const ServiceHistory& h) {
     for (const auto& [nid, n] : h.notes) {
       if (n.claim == key) attached.push_back(nid);
     }
+    json reported = nullptr;
+    if (auto o = h.outcomes.find(key); o != h.outcomes.end()) {
+      const auto& rep = o->second.report;
+      reported = {{"action", rep.action},           {"detail", rep.detail},
+                  {"manager", rep.manager},         {"recovery_ms", rep.recovery_ms},
+                  {"handling_ms", rep.handling_ms}, {"index", o->second.index}};
+    }
     claims.push_back({{"key", key},
+                      {"manager", reported},
                       {"tx", e.tx},
                       {"log_index", e.log_index},
                       {"block", e.block},
@@ -106,6 +114,7 @@ std::vector<Route> DashboardApp::Routes() const {
           {"PUT", "/api/services/{id}/notes/{note}", RequestType::kReplication},
           {"DELETE", "/api/services/{id}/notes/{note}", RequestType::kReplication},
           {"PUT", "/api/services/{id}/label", RequestType::kReplication},
+          {"POST", "/api/services/{id}/outcomes", RequestType::kReplication},
           {"POST", "/api/txs", RequestType::kExternalTxn},
           {"POST", "/api/send", RequestType::kNormal}};
 }
@@ -125,6 +134,18 @@ Status DashboardApp::Validate(const Request& r, RequestType t) const {
     return options_.encode(*tx).status();
   }
   if (auto id = ParseServiceId(Param(r, "id")); !id.ok()) return id.status();
+  if (r.path.ends_with("/outcomes")) {
+    auto report = CheckedReport(r);
+    if (!report.ok()) return report.status();
+    if (!options_.may_report) return PermissionDeniedError("this dashboard takes no claim reports");
+    auto may = options_.may_report(report->service, report->manager);
+    if (!may.ok()) return UnavailableError("cannot ask the registry: " + may.status().message());
+    if (!*may) {
+      return PermissionDeniedError(report->manager + " is not a manager of service " +
+                                   report->service);
+    }
+    return Status::Ok();
+  }
   if (r.params.count("note")) {
     if (auto n = ParseNoteId(Param(r, "note")); !n.ok()) return n.status();
   }
@@ -155,9 +176,37 @@ ApplyResult DashboardApp::Apply(const Request& r, const ApplyContext& ctx) {
   return ApplyNote(r, ctx);
 }
 
+Result<manager::ClaimReport> DashboardApp::CheckedReport(const Request& r) const {
+  BR2K_ASSIGN_OR_RETURN(auto id, ParseServiceId(Param(r, "id")));
+  BR2K_ASSIGN_OR_RETURN(auto report, manager::ParseClaimReport(r.body));
+  if (report.service != id) {
+    return InvalidArgumentError("the report is about service " + report.service + ", not " + id);
+  }
+  if (options_.registry.empty()) {
+    return PermissionDeniedError("this dashboard takes no claim reports");
+  }
+  std::string registry = options_.registry;
+  for (char& c : registry) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (report.registry != registry) {
+    return PermissionDeniedError("the report is about registry " + report.registry +
+                                 ", this dashboard records " + registry);
+  }
+  BR2K_RETURN_IF_ERROR(manager::VerifyClaimReport(report));
+  return report;
+}
+
 ApplyResult DashboardApp::ApplyNote(const Request& r, const ApplyContext& ctx) {
   auto id = ParseServiceId(Param(r, "id"));
   if (!id.ok()) return Failed(400, id.status().message());
+  if (r.path.ends_with("/outcomes")) {
+    auto report = CheckedReport(r);
+    if (!report.ok()) {
+      return Failed(report.status().code() == StatusCode::kPermissionDenied ? 403 : 400,
+                    report.status().message());
+    }
+    state_.RecordOutcome(*report, ctx.index);
+    return {Outcome::kSuccess, JsonAnswer(200, {{"service", *id}, {"claim", report->claim}})};
+  }
   if (r.path.ends_with("/label")) {
     auto label = ParseLabel(r.body);
     if (!label.ok()) return Failed(400, label.status().message());

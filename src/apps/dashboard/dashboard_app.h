@@ -9,6 +9,9 @@
 //   PUT    /api/services/{id}/notes/{note}     Replication  {"text"}
 //   DELETE /api/services/{id}/notes/{note}     Replication
 //   PUT    /api/services/{id}/label            Replication  {"label"}
+//   POST   /api/services/{id}/outcomes         Replication  a manager's signed claim report
+//                                                           (claim_report.h): recorded as the
+//                                                           outcome of its claim
 //   POST   /api/txs                            External_TXN a transaction the user signed in the
 //                                                           browser: recorded in the log, never
 //                                                           applied
@@ -20,8 +23,8 @@
 //
 // Thread safety: none of its own; br2k serialises Apply, Read, Snapshot and Restore. Validate
 // (called by the front end on server threads, outside that serialisation) reads no state, only
-// the options. state() must be called under the same serialisation (or use a copy: the view
-// functions take a DashboardState).
+// the options (and, for a claim report, asks `may_report`, which may do I/O). state() must be
+// called under the same serialisation (or use a copy: the view functions take a DashboardState).
 #pragma once
 
 #include <functional>
@@ -41,6 +44,14 @@ struct DashboardOptions {
   // calldata); INVALID_ARGUMENT for arguments the ABI refuses. Null: POST /api/send is refused
   // (400, "the dashboard has no registry"). Must be deterministic and thread-safe.
   std::function<Result<replication::ChainCall>(const TxRequest&)> encode;
+  // The registry whose claims this dashboard records (0x + 40 hex, any case): a claim report
+  // must name it. Empty: every claim report is refused.
+  std::string registry;
+  // Whether `account` (0x + 40 lower-case hex) may report outcomes for `service` (its id): the
+  // CLI asks the registry (owner or manager). Called by Validate only, on the leader's front end
+  // before the report is replicated (the chain's answer is not deterministic, so Apply does not
+  // ask it again; Apply re-checks the signature). Null: every claim report is refused.
+  std::function<Result<bool>(const std::string& service, const std::string& account)> may_report;
 };
 
 class DashboardApp final : public replication::Application {
@@ -64,6 +75,8 @@ class DashboardApp final : public replication::Application {
   static replication::Request EventsRequest(const EventBatch& batch);
 
  private:
+  // A claim report, parsed and checked as far as is deterministic (signature, registry, path).
+  Result<manager::ClaimReport> CheckedReport(const replication::Request& r) const;
   replication::ApplyResult ApplyNote(const replication::Request& r,
                                      const replication::ApplyContext& ctx);
 

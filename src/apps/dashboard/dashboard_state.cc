@@ -216,6 +216,16 @@ size_t DashboardState::Record(const EventBatch& batch) {
   return added;
 }
 
+void DashboardState::RecordOutcome(const manager::ClaimReport& report, uint64_t index) {
+  auto& outcomes = services[report.service].outcomes;
+  outcomes[report.claim] = ClaimOutcome{report, index};
+  if (outcomes.size() <= kMaxEventsPerService) return;
+  auto oldest = std::min_element(
+      outcomes.begin(), outcomes.end(),
+      [](const auto& a, const auto& b) { return a.second.index < b.second.index; });
+  outcomes.erase(oldest);
+}
+
 std::string EncodeState(const DashboardState& s) {
   json services = json::object();
   for (const auto& [id, h] : s.services) {
@@ -223,8 +233,16 @@ std::string EncodeState(const DashboardState& s) {
     for (const auto& e : h.events) events.push_back(EventJson(e));
     json notes = json::array();
     for (const auto& [_, n] : h.notes) notes.push_back(NoteJson(n));
-    services[id] = {
-        {"label", h.label}, {"events", events}, {"notes", notes}, {"dropped", h.dropped}};
+    json outcomes = json::array();
+    for (const auto& [_, o] : h.outcomes) {
+      outcomes.push_back(
+          {{"index", o.index}, {"report", json::parse(manager::EncodeClaimReport(o.report))}});
+    }
+    services[id] = {{"label", h.label},
+                    {"events", events},
+                    {"notes", notes},
+                    {"outcomes", outcomes},
+                    {"dropped", h.dropped}};
   }
   json j = {{"version", 1}, {"next_block", s.next_block}, {"services", services}};
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -282,6 +300,24 @@ Result<DashboardState> DecodeState(std::string_view text) {
       if (!claim->empty() && !ValidEventKey(*claim)) return fail("bad note claim");
       n = {*nid, *author, *note_text, *claim, *upd};
       if (!h.notes.emplace(n.id, n).second) return fail("duplicate note id");
+    }
+    // "outcomes" came with the claim reports; a snapshot without it has none.
+    if (auto ov = hj.find("outcomes"); ov != hj.end()) {
+      if (!ov->is_array() || ov->size() > kMaxEventsPerService) {
+        return fail("service " + id + ": bad 'outcomes'");
+      }
+      for (const auto& oj : *ov) {
+        if (!oj.is_object() || !oj.contains("report")) return fail("bad outcome");
+        auto index = U64(oj, "index");
+        auto report = manager::ParseClaimReport(oj["report"].dump());
+        if (!index.ok() || !report.ok()) {
+          return fail("bad outcome: " + (report.ok() ? index.status() : report.status()).message());
+        }
+        if (report->service != id) return fail("an outcome of another service under " + id);
+        if (!h.outcomes.emplace(report->claim, ClaimOutcome{*report, *index}).second) {
+          return fail("two outcomes of one claim");
+        }
+      }
     }
     s.services.emplace(id, std::move(h));
   }

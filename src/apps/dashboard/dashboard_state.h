@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "br2k/common/status.h"
+#include "br2k/manager/claim_report.h"
 
 namespace br2k::apps::dashboard {
 
@@ -78,10 +79,21 @@ struct Note {
   friend bool operator==(const Note&, const Note&) = default;
 };
 
+// What a manager of the service said it did about one claim: its signed report (checked before it
+// is recorded; see claim_report.h) and the log index of the request that recorded it.
+struct ClaimOutcome {
+  manager::ClaimReport report;
+  uint64_t index = 0;
+  friend bool operator==(const ClaimOutcome&, const ClaimOutcome&) = default;
+};
+
 struct ServiceHistory {
   std::string label;
   std::vector<ChainEvent> events;  // sorted by (block, log index)
   std::map<uint64_t, Note> notes;
+  // By claim key (EventKey of the claim); the latest report of a claim wins. At most
+  // kMaxEventsPerService (the oldest recorded is dropped beyond it).
+  std::map<std::string, ClaimOutcome> outcomes;
   uint64_t dropped = 0;  // events dropped beyond kMaxEventsPerService
   friend bool operator==(const ServiceHistory&, const ServiceHistory&) = default;
 };
@@ -96,6 +108,8 @@ struct DashboardState {
   size_t Record(const EventBatch& batch);
   // True when `e` is already covered (see the file comment).
   bool Seen(const ChainEvent& e) const;
+  // Records `report` (already checked) as the outcome of its claim, at log index `index`.
+  void RecordOutcome(const manager::ClaimReport& report, uint64_t index);
 };
 
 // The snapshot (JSON, {"version":1,...}) and back. DATA_LOSS for anything that is not a valid

@@ -246,6 +246,21 @@ int main(int argc, char** argv) {
       return apps::dashboard::EncodeTx(reg, t);
     };
   }
+  if (registry) {
+    // Claim reports: from the registry's managers (or owner) of the service, asked at admission.
+    app_options.registry = registry->ToChecksum();
+    auto reg = std::make_shared<eth::ServiceRegistry>(*client, *registry);
+    app_options.may_report = [reg](const std::string& service_hex,
+                                   const std::string& account) -> Result<bool> {
+      BR2K_ASSIGN_OR_RETURN(auto sid, eth::Hash::FromHex(service_hex));
+      BR2K_ASSIGN_OR_RETURN(auto who, eth::Address::Parse(account));
+      const Deadline d = Deadline::After(std::chrono::seconds(5));
+      BR2K_ASSIGN_OR_RETURN(bool manager, reg->IsManager(sid, who, d));
+      if (manager) return true;
+      BR2K_ASSIGN_OR_RETURN(auto record, reg->GetService(sid, d));
+      return record.owner == who;
+    };
+  }
   apps::dashboard::DashboardApp app(std::move(app_options));
   auto routes = replication::RouteTable::Create(app.Routes());
   if (!routes.ok()) return Fail("routes", routes.status());

@@ -3,7 +3,8 @@
 //   node dashboard_browser.mjs
 // with DASHBOARD_URL (a replica to open), DASHBOARD_SERVICE_ID (the dashboard's own id), SERVICE_ID, SERVICE_LOCATION, REASON (the claim to
 // send from the form), SHOTS (a folder for the screenshots), STAGE (a label for their names),
-// LIVE_LEADERS (services that must show a live leader, default 1) and CHROMIUM (default
+// LIVE_LEADERS (services that must show a live leader, default 1), EXPECT_REPORT (a pattern the
+// manager's report on the claim must match; unset: not checked) and CHROMIUM (default
 // /usr/bin/chromium). Also run by tests/e2e/up_browser_test.cc against a real `br2k up`. Exits 0 when every check passes; prints what failed.
 // Every wait has a timeout.
 import { chromium } from "playwright-core";
@@ -72,6 +73,13 @@ try {
   await page.goto(url + `/#/service/${service}`);
   await page.getByRole("cell", { name: reason, exact: true }).waitFor({ timeout: 60000 });
   await page.getByRole("heading", { name: "Replicas (live)" }).waitFor();
+  // With a manager running: its signed report on this claim shows in the claim's row (the page
+  // updates itself; the manager probes the service first, then reports).
+  if (process.env.EXPECT_REPORT) {
+    const want = new RegExp(process.env.EXPECT_REPORT);
+    await page.locator("tr").filter({ hasText: reason }).locator(".manager-report")
+      .filter({ hasText: want }).waitFor({ timeout: 90000 });
+  }
   await page.screenshot({ path: shot("service"), fullPage: true });
 
   // A note through the keyboard: labels lead to the fields.

@@ -37,6 +37,7 @@ bool WaitFor(F cond) {  // bounded: 20 s
 }
 
 struct Node {
+  explicit Node(DashboardOptions options) : app(std::move(options)) {}
   DashboardApp app;
   replication::MemoryStore store;
   std::unique_ptr<replication::RouteTable> routes;
@@ -44,8 +45,9 @@ struct Node {
   http::Handler handler;
 };
 
-std::unique_ptr<Node> StartNode(etcd::Client& etcd, const std::string& id, bool raft_leader) {
-  auto n = std::make_unique<Node>();
+std::unique_ptr<Node> StartNode(etcd::Client& etcd, const std::string& id, bool raft_leader,
+                                DashboardOptions options = {}) {
+  auto n = std::make_unique<Node>(std::move(options));
   replication::ReplicaOptions o;
   o.service_id = "dashboard";
   o.replica_id = id;
@@ -186,6 +188,45 @@ TEST_F(DashboardRoutes, ChainRoutes_withoutARegistry) {
   auto cfg = json::parse(Call(*follower_, "GET", "/api/config").body);
   EXPECT_EQ(cfg["replica"], "b");
   EXPECT_EQ(cfg["leader"], "a");
+}
+
+TEST(DashboardClaimReports, OnlyAManagersSignedReportIsRecorded) {
+  // The registry's answer to "may this account report for this service?", as the CLI asks it.
+  const std::string registry = "0x5fbdb2315678afecb367f032d93f642f64180aa3";
+  auto manager_key =
+      *eth::PrivateKey::FromHex("ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80");
+  auto stranger_key = eth::PrivateKey::Random();
+  DashboardOptions options{
+      .registry = registry,
+      .may_report = [&](const std::string& service, const std::string& account) -> Result<bool> {
+        if (service != kSvc) return UnavailableError("the node does not answer");
+        return account == "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266";
+      }};
+  etcd::FakeClient etcd;
+  auto node = StartNode(etcd, "a", true, options);
+  ASSERT_TRUE(node);
+  ASSERT_TRUE(WaitFor([&] { return node->replica->status().role == replication::Role::kLeader; }));
+  auto report = [&](const eth::PrivateKey& key, const std::string& svc) {
+    manager::ClaimReport r{.registry = registry,
+                           .service = svc,
+                           .claim = "0x" + std::string(64, '1') + ":3",
+                           .action = "ignored-healthy",
+                           .detail = "a leader serves"};
+    return manager::EncodeClaimReport(*manager::SignClaimReport(r, key));
+  };
+  auto by_stranger =
+      Call(*node, "POST", "/api/services/" + kSvc + "/outcomes", report(stranger_key, kSvc));
+  EXPECT_EQ(by_stranger.status, 403) << by_stranger.body;
+  const std::string other = "0x" + std::string(64, 'c');
+  auto chain_down =
+      Call(*node, "POST", "/api/services/" + other + "/outcomes", report(manager_key, other));
+  EXPECT_EQ(chain_down.status, 503) << chain_down.body;
+  auto by_manager =
+      Call(*node, "POST", "/api/services/" + kSvc + "/outcomes", report(manager_key, kSvc));
+  ASSERT_EQ(by_manager.status, 200) << by_manager.body;
+  auto h = json::parse(Call(*node, "GET", "/api/state").body);
+  ASSERT_EQ(h["services"].size(), 1u);
+  EXPECT_EQ(h["services"][0]["id"], kSvc);
 }
 
 TEST_F(DashboardRoutes, Options_isACorsPreflight) {

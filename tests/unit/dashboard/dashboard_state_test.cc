@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "br2k/eth/key.h"
 #include "dashboard_app.h"
 
 namespace br2k::apps::dashboard {
@@ -206,6 +207,80 @@ TEST(DashboardState, ClaimsView_showsWhatTheManagerDid) {
   EXPECT_EQ(v["services"][0]["locations"][0]["epoch"], 4);
   // Another service's filter sees nothing of it.
   EXPECT_TRUE(json::parse(HistoryView(app.state(), kOther))["services"].empty());
+}
+
+// Anvil's first development key (a fact from Foundry's documentation) and the registry it names.
+const char* kManagerKey = "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+const std::string kRegistry = "0x5fbdb2315678afecb367f032d93f642f64180aa3";
+
+std::string SignedReport(const std::string& claim, const std::string& action,
+                         const std::string& service = kSvc, const std::string& registry = kRegistry,
+                         const char* key = kManagerKey) {
+  manager::ClaimReport r{.registry = registry,
+                         .service = service,
+                         .claim = claim,
+                         .claim_block = 5,
+                         .action = action,
+                         .detail = "a leader serves",
+                         .recovery_ms = 2100};
+  return manager::EncodeClaimReport(*manager::SignClaimReport(r, *eth::PrivateKey::FromHex(key)));
+}
+
+Request ReportRequest(const std::string& body, const std::string& svc = kSvc) {
+  return Note("POST", "/api/services/x/outcomes", body, {{"id", svc}});
+}
+
+TEST(DashboardState, ClaimReport_recordedAsTheClaimsManagerOutcome) {
+  DashboardApp app({.registry = kRegistry});
+  app.Apply(DashboardApp::EventsRequest({.events = {Claim(1, 0, 5)}, .next_block = 6}), Ctx(1));
+  auto out = app.Apply(ReportRequest(SignedReport(Tx(1) + ":0", "ignored-healthy")), Ctx(2));
+  ASSERT_EQ(out.outcome, replication::Outcome::kSuccess) << out.response.body;
+  // A later report of the same claim replaces it.
+  out = app.Apply(ReportRequest(SignedReport(Tx(1) + ":0", "redeployed")), Ctx(3));
+  ASSERT_EQ(out.outcome, replication::Outcome::kSuccess) << out.response.body;
+  json claim = json::parse(HistoryView(app.state(), kSvc))["services"][0]["claims"][0];
+  EXPECT_EQ(claim["manager"]["action"], "redeployed");
+  EXPECT_EQ(claim["manager"]["manager"], "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266");
+  EXPECT_EQ(claim["manager"]["recovery_ms"], 2100);
+  EXPECT_EQ(claim["manager"]["index"], 3);
+  // It survives a snapshot.
+  DashboardApp other({.registry = kRegistry});
+  ASSERT_TRUE(other.Restore(app.Snapshot()).ok());
+  EXPECT_EQ(other.state(), app.state());
+}
+
+TEST(DashboardState, ClaimReport_refusedUnlessSignedForThisRegistryAndService) {
+  DashboardApp app({.registry = kRegistry});
+  auto code = [&](const Request& r) { return app.Validate(r, RequestType::kReplication).code(); };
+  const std::string claim = Tx(1) + ":0";
+  // No may_report: nobody is allowed.
+  EXPECT_EQ(code(ReportRequest(SignedReport(claim, "redeployed"))), StatusCode::kPermissionDenied);
+  DashboardApp allowing(
+      {.registry = kRegistry, .may_report = [](const std::string&, const std::string& account) {
+         return Result<bool>(account == "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266");
+       }});
+  auto vcode = [&](const Request& r) {
+    return allowing.Validate(r, RequestType::kReplication).code();
+  };
+  EXPECT_EQ(vcode(ReportRequest(SignedReport(claim, "redeployed"))), StatusCode::kOk);
+  // Another registry's report, a report about another service than the path's, another signer.
+  EXPECT_EQ(
+      vcode(ReportRequest(SignedReport(claim, "redeployed", kSvc, "0x" + std::string(40, '1')))),
+      StatusCode::kPermissionDenied);
+  EXPECT_EQ(vcode(ReportRequest(SignedReport(claim, "redeployed", kOther))),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(vcode(ReportRequest(
+                SignedReport(claim, "redeployed", kSvc, kRegistry,
+                             "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"))),
+            StatusCode::kPermissionDenied);
+  // A tampered body: Validate and Apply both refuse it.
+  std::string tampered = SignedReport(claim, "failed");
+  tampered.replace(tampered.find("\"failed\""), 8, "\"redeployed\"");
+  EXPECT_EQ(vcode(ReportRequest(tampered)), StatusCode::kPermissionDenied);
+  auto applied = allowing.Apply(ReportRequest(tampered), Ctx(1));
+  EXPECT_EQ(applied.outcome, replication::Outcome::kFail);
+  EXPECT_EQ(applied.response.status, 403);
+  EXPECT_TRUE(allowing.state().services.empty());
 }
 
 TEST(DashboardState, Apply_isDeterministic) {

@@ -24,6 +24,13 @@ function el(tag, attrs, ...children) {
 }
 const short = (s, n = 10) => (s && s.length > n + 6 ? s.slice(0, n) + "…" + s.slice(-4) : s || "");
 const stateSpan = (s) => el("span", { class: "state-" + s }, s || "?");
+// A manager's signed report on a claim (checked by the dashboard before it was recorded).
+function managerReport(m) {
+  if (!m) return el("span", { class: "muted" }, "no report yet");
+  const took = m.action === "redeployed" ? ` in ${(m.recovery_ms / 1000).toFixed(1)} s` : "";
+  return el("span", { title: m.detail || "" }, el("strong", {}, m.action + took), ` by ${short(m.manager)}`,
+    m.detail ? el("span", { class: "muted" }, ` – ${m.detail}`) : null);
+}
 const view = () => document.getElementById("view");
 function table(headers, rows, caption) {
   return el("div", { class: "scroll" }, el("table", {},
@@ -184,7 +191,7 @@ async function servicePage(id) {
     el("td", { class: "mono hide-narrow" }, short(l.tx))));
   const claimRows = h.claims.map((c) => el("tr", {},
     el("td", {}, c.block), el("td", { class: "mono" }, short(c.claimant)), el("td", { class: "mono" }, c.location),
-    el("td", {}, c.reason || "–"), el("td", {}, stateSpan(c.outcome)),
+    el("td", {}, c.reason || "–"), el("td", {}, stateSpan(c.outcome)), el("td", { class: "manager-report" }, managerReport(c.manager)),
     el("td", {}, c.after.map((a) => a.kind === "StateChanged" ? `→ ${a.state} (block ${a.block})` : `→ ${a.location} (epoch ${a.epoch})`).join("; ") || "–"),
     el("td", {}, c.notes.map((n) => "#" + n).join(", ") || "–")));
   const noteRows = h.notes.map((n) => el("tr", {},
@@ -217,7 +224,7 @@ async function servicePage(id) {
     el("h3", {}, "Leader timeline"),
     table(["block", "epoch", "location", "tx"], timeline),
     el("h3", {}, "Claims"),
-    table(["block", "claimant", "failed location", "reason", "outcome", "what followed", "notes"], claimRows),
+    table(["block", "claimant", "failed location", "reason", "state after", "manager's report", "what followed", "notes"], claimRows),
     el("p", {}, el("a", { href: `#/send?function=sendClaim&service=${id}&location=${encodeURIComponent(rec.location || "")}` }, "Send a claim for this service")),
     el("h3", {}, "Notes"),
     table(["id", "author", "text", "claim", ""], noteRows),
