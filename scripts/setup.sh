@@ -10,7 +10,7 @@ cd "$here"
 
 APT_PACKAGES=(
   build-essential g++ cmake make pkg-config git ca-certificates curl
-  clang-14 libclang-rt-14-dev llvm-14 clang-format
+  clang-14 libclang-rt-14-dev llvm-14 clang-format lld
   protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev libgrpc-dev
   libboost-dev libboost-system-dev
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
