@@ -256,10 +256,8 @@ int RunManager(ManagerFlags f) {
       if (!runtime.ok()) return finish(Fail(runtime.status().message()));
       co.runtime = *runtime;
       co.context_name = "local";
-      co.image_exists = [](const std::string& reference, Deadline) -> Status {
-        auto exe = deploy::OpenExecutableImage(reference);
-        // A changed or missing executable is a digest this machine does not hold.
-        return exe.ok() ? Status::Ok() : Status(StatusCode::kNotFound, exe.status().message());
+      co.image_exists = [](const std::string& reference, Deadline) {
+        return deploy::CheckExecutableImage(reference);
       };
     } else {
       auto root = state && state->containers ? std::filesystem::path(state->containers->root)

@@ -92,4 +92,9 @@ Result<std::filesystem::path> OpenExecutableImage(const std::string& reference) 
   return path;
 }
 
+Status CheckExecutableImage(const std::string& reference) {
+  auto exe = OpenExecutableImage(reference);
+  return exe.ok() ? Status::Ok() : Status(StatusCode::kNotFound, exe.status().message());
+}
+
 }  // namespace br2k::deploy

@@ -37,4 +37,9 @@ bool IsExecutableImage(const std::string& reference);
 // pinned (a rebuilt binary: deploy again to pin the new one).
 Result<std::filesystem::path> OpenExecutableImage(const std::string& reference);
 
+// Whether this machine holds the image `reference` names, as a deployment backend asks it: OK
+// when OpenExecutableImage succeeds; NOT_FOUND (with its message) for anything else, since a
+// changed or missing executable is a digest this machine does not hold.
+Status CheckExecutableImage(const std::string& reference);
+
 }  // namespace br2k::deploy

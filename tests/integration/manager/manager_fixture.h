@@ -205,9 +205,8 @@ class ManagerFixture : public ::testing::Test {
     ContainerBackendOptions co;
     co.runtime = runtime_;
     co.context_name = "local";
-    co.image_exists = [](const std::string& reference, Deadline) -> Status {
-      auto exe = deploy::OpenExecutableImage(reference);
-      return exe.ok() ? Status::Ok() : Status(StatusCode::kNotFound, exe.status().message());
+    co.image_exists = [](const std::string& reference, Deadline) {
+      return deploy::CheckExecutableImage(reference);
     };
     co.base.etcd_heartbeat_ms = spec_.etcd_heartbeat_ms;
     co.base.etcd_election_ms = spec_.etcd_election_ms;
