@@ -16,16 +16,9 @@
 #include <sstream>
 #include <thread>
 
-#include "br2k/cluster/local_cluster.h"
-#include "br2k/common/etcd_limits.h"
-#include "br2k/deploy/deployer.h"
-#include "br2k/deploy/executable_image.h"
-#include "br2k/deploy/podman_runtime.h"
-#include "br2k/deploy/process_runtime.h"
 #include "br2k/http/client.h"
-#include "br2k/proc/process.h"
-#include "br2k/replication/node_process.h"
 #include "etcd_load.h"
+#include "logserver_deployment.h"
 
 namespace {
 
@@ -33,82 +26,6 @@ using namespace br2k;
 using Clock = std::chrono::steady_clock;
 
 using Row = bench::LoadResult;
-
-// The service in one mode, deployed as `br2k up` deploys it: 3 pods (an etcd member and a
-// br2k-logserver replica each) on the process runtime, from the executables next to this one
-// (pinned by digest). Removed with its data by the destructor.
-class Service {
- public:
-  static std::unique_ptr<Service> Deploy(const std::filesystem::path& dir, const std::string& mode,
-                                         const std::filesystem::path& bin, std::string* error) {
-    auto rt = deploy::ProcessRuntime::Create({.root = dir / ("pods-" + mode)});
-    auto app = deploy::PinExecutable(bin / "br2k-logserver");
-    auto etcd = deploy::PinExecutable("/usr/bin/etcd");
-    if (!rt.ok() || !app.ok() || !etcd.ok()) {
-      *error = !rt.ok() ? rt.status().ToString()
-                        : (!app.ok() ? app.status().ToString() : etcd.status().ToString());
-      return nullptr;
-    }
-    deploy::DeploymentSpec spec;
-    spec.name = "bench-" + mode;
-    spec.nodes = 3;
-    spec.addressing = deploy::Addressing::kLoopback;
-    spec.app_image = *app;
-    spec.etcd_image = *etcd;
-    spec.app_args = {"--mode=" + mode, "--request-timeout-ms=120000", "--log-level=warn",
-                     EtcdMaxTxnOpsFlag()};
-    if (Status st = deploy::PickLoopbackPorts(spec); !st.ok()) {
-      *error = st.ToString();
-      return nullptr;
-    }
-    auto svc = std::unique_ptr<Service>(new Service(*rt, spec));
-    auto out =
-        deploy::DeployAndWait(**rt, spec, 0, nullptr, Deadline::After(std::chrono::seconds(120)));
-    if (!out.ok()) {
-      *error = out.status().ToString();
-      return nullptr;
-    }
-    return svc;
-  }
-  ~Service() {
-    (void)runtime_->Remove(spec_, /*purge=*/true, Deadline::After(std::chrono::seconds(60)));
-  }
-
-  // The etcd members' client URLs, the Raft leader's first (the baseline talks to it first, as
-  // the replicas' leader does: Check role).
-  std::vector<std::string> EtcdEndpoints() const {
-    std::vector<EtcdMemberState> members;
-    std::vector<std::string> urls;
-    for (size_t i = 0; i < spec_.nodes; ++i) {
-      urls.push_back("http://127.0.0.1:" + std::to_string(spec_.EtcdClientPort(i)));
-      members.push_back({.name = spec_.PodName(i), .client_url = urls.back()});
-    }
-    auto health = cluster::ProbeMembers(members, Deadline::After(std::chrono::seconds(5)));
-    for (size_t i = 0; i < health.size(); ++i)
-      if (health[i].is_leader) std::swap(urls[0], urls[i]);
-    return urls;
-  }
-
-  // The leader's URL (bounded wait), or "".
-  std::string Leader() const {
-    auto until = Deadline::After(std::chrono::seconds(60));
-    while (!until.expired()) {
-      for (size_t i = 0; i < spec_.nodes; ++i) {
-        auto p =
-            replication::ProbeReplica(spec_.AppUrl(i), Deadline::After(std::chrono::seconds(1)));
-        if (p.ok() && p->role == "Leader") return spec_.AppUrl(i);
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return "";
-  }
-
- private:
-  Service(std::shared_ptr<deploy::ProcessRuntime> runtime, deploy::DeploymentSpec spec)
-      : runtime_(std::move(runtime)), spec_(std::move(spec)) {}
-  std::shared_ptr<deploy::ProcessRuntime> runtime_;
-  deploy::DeploymentSpec spec_;
-};
 
 Row RunHttpLoad(const std::string& name, const std::string& url, int clients, double seconds) {
   auto hp = http::ParseHttpUrl(url);
@@ -169,14 +86,19 @@ int main(int argc, char** argv) {
     // etcd, before its load.
     std::vector<Row> rows;
     for (const std::string mode : {"group", "paper"}) {
-      std::string error;
-      auto svc = Service::Deploy(dir / ("r" + std::to_string(k)), mode, bin, &error);
-      if (!svc) {
-        std::fprintf(stderr, "br2k-bench-replication: %s mode: %s\n", mode.c_str(), error.c_str());
+      auto svc = bench::LogServerDeployment::Deploy(
+          {.dir = dir / ("r" + std::to_string(k)) / ("pods-" + mode),
+           .bin = bin,
+           .name = "bench-" + mode,
+           .app_args = {"--mode=" + mode, "--request-timeout-ms=120000"}});
+      if (!svc.ok()) {
+        std::fprintf(stderr, "br2k-bench-replication: %s mode: %s\n", mode.c_str(),
+                     svc.status().ToString().c_str());
         rc = 1;
         continue;
       }
-      std::string leader = svc->Leader();
+      auto leader_index = (*svc)->LeaderIndex(std::chrono::seconds(60));
+      const std::string leader = leader_index ? (*svc)->AppUrl(*leader_index) : "";
       if (leader.empty()) {
         std::fprintf(stderr, "br2k-bench-replication: no leader in %s mode\n", mode.c_str());
         rc = 1;
@@ -184,7 +106,7 @@ int main(int argc, char** argv) {
       }
       if (mode == "group") {
         for (int n : counts) {
-          auto r = bench::RunEtcdLoad(svc->EtcdEndpoints(), bench::EtcdOp::kTxn, n,
+          auto r = bench::RunEtcdLoad((*svc)->EtcdEndpoints(), bench::EtcdOp::kTxn, n,
                                       std::chrono::duration<double>(seconds));
           if (r.ok()) {
             r->name = "raw-etcd-txn";
