@@ -7,7 +7,8 @@
 //                   X-Br2k-Duplicate: true when answered from an earlier attempt's record)
 //   307  not the leader, leader known        503  no leader / etcd unreachable / not committed
 //   400  bad session headers, path, query or body not well-formed UTF-8 (they could not be
-//        logged exactly), or Application::Validate failed
+//        logged exactly), or Application::Validate failed (403 when it refused the caller,
+//        PERMISSION_DENIED; 503 when it could not ask what it needed, UNAVAILABLE)
 //   404  unknown route                        405  known path, other method
 //   413  body too large (by the server)       500  local data loss
 #pragma once
