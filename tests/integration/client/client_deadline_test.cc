@@ -48,8 +48,7 @@ Timed Br2kCall(const std::vector<std::string>& args) {
   Timed t;
   t.r = br2k::testing::RunCommand(argv);
   t.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  std::cout << "[ measured ] br2k call returned " << t.r.status << " after " << t.seconds
-            << " s\n";
+  std::cout << "[ measured ] br2k call returned " << t.r.status << " after " << t.seconds << " s\n";
   return t;
 }
 
