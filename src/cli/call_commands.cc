@@ -73,14 +73,20 @@ std::string ReplaceAll(std::string s, const std::string& from, const std::string
   return s;
 }
 
-// Where the service is, from the flags and a running `br2k up`.
-ServiceClientOptions ResolveOptions(const CallFlags& f, bool& claims_possible) {
+// With known replicas, how long the claim key's set-up (it asks the chain its id) may wait for
+// the chain node before the call goes on without Claims.
+constexpr std::chrono::seconds kClaimerWait{1};
+
+// Where the service is, from the flags and a running `br2k up`. The chain is asked before `d`
+// (the first request's deadline): a hung chain node never holds the call past --timeout.
+// `no_claims` says why Claims are off although a key is known ("" when they are not).
+ServiceClientOptions ResolveOptions(const CallFlags& f, Deadline d, bool& claims_possible,
+                                    std::string& no_claims) {
   ServiceClientOptions o;
   o.seeds = f.urls;
   o.client_id = f.client_id;
   if (f.seq > 0) o.first_seq = f.seq;
   o.attempt_timeout = std::chrono::milliseconds(f.attempt_timeout_ms);
-  Deadline d = Deadline::After(std::chrono::seconds(30));
 
   bool chain_flags = !f.rpc_url.empty() || !f.registry.empty() || !f.service.empty();
   std::string rpc = f.rpc_url, registry = f.registry, service = f.service, key_file = f.key_file;
@@ -126,9 +132,19 @@ ServiceClientOptions ResolveOptions(const CallFlags& f, bool& claims_possible) {
     if (!key_file.empty()) {
       auto key = eth::LoadKeyFile(key_file);
       if (!key.ok()) Die("claim key " + key_file + ": " + key.status().message());
-      auto sender = eth::TxSender::Create(o.rpc, *key, chain_id, d);
-      if (!sender.ok()) Die(sender.status().message());
-      o.claimer = std::shared_ptr<eth::TxSender>(std::move(*sender));
+      // With known replicas a slow chain only costs the Claims: the replicas are tried anyway.
+      Deadline kd = o.seeds.empty() ? d : d.Cap(kClaimerWait);
+      auto sender = eth::TxSender::Create(o.rpc, *key, chain_id, kd);
+      const auto code = sender.status().code();
+      if (!sender.ok() && !o.seeds.empty() &&
+          (code == StatusCode::kDeadlineExceeded || code == StatusCode::kUnavailable)) {
+        no_claims = sender.status().message();
+        o.registry_wait = std::chrono::milliseconds(0);  // the node just did not answer
+      } else if (!sender.ok()) {
+        Die(sender.status().message());
+      } else {
+        o.claimer = std::shared_ptr<eth::TxSender>(std::move(*sender));
+      }
     }
   }
   claims_possible = o.claimer != nullptr;
@@ -193,13 +209,21 @@ int Run(const CallFlags& f) {
   if (f.attempt_timeout_ms <= 0) Die("--attempt-timeout must be positive");
   bool verbose = f.verbose || spdlog::get_level() <= spdlog::level::debug;
 
+  auto timeout = std::chrono::milliseconds(static_cast<int64_t>(f.timeout_s * 1000));
+  // The first request's deadline also bounds finding the service.
+  Deadline first = Deadline::After(timeout);
   bool claims_possible = false;
-  ServiceClientOptions o = ResolveOptions(f, claims_possible);
-  if (f.claim_after && *f.claim_after > 0 && !claims_possible) {
+  std::string no_claims;
+  ServiceClientOptions o = ResolveOptions(f, first, claims_possible, no_claims);
+  if (!no_claims.empty()) {
+    std::fprintf(stderr, "br2k: no Claims will be sent, the chain did not answer: %s\n",
+                 no_claims.c_str());
+  } else if (f.claim_after && *f.claim_after > 0 && !claims_possible) {
     Die("--claim-after needs a registry and a key to sign the Claim (--key-file)");
   }
   o.claim_after = f.claim_after.value_or(claims_possible ? kDefaultClaimAfter : 0);
-  auto created = ServiceClient::Create(std::move(o), Deadline::After(std::chrono::seconds(30)));
+  if (!claims_possible) o.claim_after = 0;
+  auto created = ServiceClient::Create(std::move(o), first);
   if (!created.ok()) Die(created.status().message());
   std::unique_ptr<ServiceClient> c = std::move(*created);
   if (verbose) {
@@ -213,8 +237,7 @@ int Run(const CallFlags& f) {
 
   int rc = 0;
   for (int i = 1; i <= f.count && rc == 0; ++i) {
-    Deadline d =
-        Deadline::After(std::chrono::milliseconds(static_cast<int64_t>(f.timeout_s * 1000)));
+    Deadline d = i == 1 ? first : Deadline::After(timeout);
     std::string body = ReplaceAll(f.data, "{i}", std::to_string(i));
     Result<Answer> a =
         (method == "GET" && body.empty()) ? c->Read(path, d) : c->Call(method, path, body, d);
@@ -284,7 +307,9 @@ void RegisterCallCommands(CLI::App& app) {
   c->add_option("--seq", f->seq, "Sequence number of the first request (default 1)")
       ->check(CLI::Range(uint64_t{1}, std::numeric_limits<uint64_t>::max()));
   c->add_option("-n,--count", f->count, "Send this many requests in a row (default 1)");
-  c->add_option("--timeout", f->timeout_s, "Seconds per request, retries included (default 30)");
+  c->add_option("--timeout", f->timeout_s,
+                "Seconds per request, retries included; the first also covers finding the "
+                "service (default 30)");
   c->add_option("--attempt-timeout", f->attempt_timeout_ms,
                 "Milliseconds per HTTP attempt (default 5000)");
   c->add_option("--claim-after", f->claim_after,

@@ -12,12 +12,13 @@ class RegistryDirectory final : public ServiceDirectory {
  public:
   RegistryDirectory(std::shared_ptr<eth::RpcClient> rpc, std::unique_ptr<eth::ServiceRegistry> reg,
                     eth::ServiceId service, std::shared_ptr<eth::TxSender> claimer,
-                    std::chrono::milliseconds poll)
+                    std::chrono::milliseconds poll, std::chrono::milliseconds step)
       : rpc_(std::move(rpc)),
         registry_(std::move(reg)),
         service_(service),
         claimer_(std::move(claimer)),
-        poll_(poll) {}
+        poll_(poll),
+        step_(step) {}
 
   std::string Describe() const override {
     return "registry " + registry_->address().ToChecksum() + " service " + service_.ToHex();
@@ -36,6 +37,7 @@ class RegistryDirectory final : public ServiceDirectory {
                std::stop_token stop) override {
     eth::LogWatcher::Options o;
     o.poll_interval = poll_;
+    o.step_timeout = step_;
     return registry_->Watch(
         service_, {RegistryEvent::Kind::kNewLocation, RegistryEvent::Kind::kLocationRepaired},
         from_block,
@@ -67,6 +69,7 @@ class RegistryDirectory final : public ServiceDirectory {
   eth::ServiceId service_;
   std::shared_ptr<eth::TxSender> claimer_;
   std::chrono::milliseconds poll_;
+  std::chrono::milliseconds step_;
 };
 
 }  // namespace
@@ -74,11 +77,11 @@ class RegistryDirectory final : public ServiceDirectory {
 Result<std::shared_ptr<ServiceDirectory>> ConnectRegistryDirectory(
     std::shared_ptr<eth::RpcClient> rpc, const eth::Address& registry,
     const eth::ServiceId& service, std::shared_ptr<eth::TxSender> claimer, Deadline deadline,
-    std::chrono::milliseconds poll_interval) {
+    std::chrono::milliseconds poll_interval, std::chrono::milliseconds step_timeout) {
   if (!rpc) return InvalidArgumentError("registry directory: no RPC client");
   BR2K_ASSIGN_OR_RETURN(auto reg, eth::ServiceRegistry::Connect(rpc, registry, deadline));
   return std::shared_ptr<ServiceDirectory>(std::make_shared<RegistryDirectory>(
-      std::move(rpc), std::move(reg), service, std::move(claimer), poll_interval));
+      std::move(rpc), std::move(reg), service, std::move(claimer), poll_interval, step_timeout));
 }
 
 }  // namespace br2k::client

@@ -92,13 +92,13 @@ Result<std::unique_ptr<ServiceClient>> ServiceClient::Create(ServiceClientOption
   }
   if (options.max_redirects < 0) return InvalidArgumentError("max_redirects must be >= 0");
   if (options.event_poll.count() <= 0) return InvalidArgumentError("event_poll must be positive");
-  if (!options.directory && options.registry) {
-    eth::ServiceId sid = eth::ServiceIdFromName(options.service);
-    BR2K_ASSIGN_OR_RETURN(options.directory,
-                          ConnectRegistryDirectory(options.rpc, *options.registry, sid,
-                                                   options.claimer, deadline, options.event_poll));
+  if (options.chain_timeout.count() <= 0) {
+    return InvalidArgumentError("chain_timeout must be positive");
   }
-  if (options.claim_after > 0 && !(options.directory && options.directory->can_claim())) {
+  if (options.registry_wait.count() < 0) return InvalidArgumentError("registry_wait must be >= 0");
+  bool can_claim = options.directory ? options.directory->can_claim()
+                                     : options.registry && options.claimer != nullptr;
+  if (options.claim_after > 0 && !can_claim) {
     return InvalidArgumentError("claim_after needs a registry and a claim key");
   }
   if (!options.transport) options.transport = MakeHttpTransport();
@@ -108,24 +108,40 @@ Result<std::unique_ptr<ServiceClient>> ServiceClient::Create(ServiceClientOption
     Status st = c->locations_.AddSeed(s);
     if (!st.ok()) return st.WithContext("seed");
   }
-  if (c->directory_) {
-    uint64_t from = 0;
-    if (c->options_.follow_events) {
-      BR2K_ASSIGN_OR_RETURN(from, c->directory_->NextBlock(deadline));
+  if (!c->directory_ && !c->options_.registry) return c;
+
+  // The registry is connected to and read on the registry thread. Without seeds nothing can be
+  // tried before it answers: wait for it until `deadline`. With seeds, wait at most
+  // `registry_wait`, then let the seeds serve while the chain is slow.
+  const bool seeds = !c->options_.seeds.empty();
+  c->registry_state_ = RegistryState::kConnecting;
+  ServiceClient* self = c.get();
+  c->watcher_ =
+      std::jthread([self, deadline](std::stop_token st) { self->RegistryLoop(st, deadline); });
+  auto until =
+      seeds ? std::min(deadline.when(), Clock::now() + c->options_.registry_wait) : deadline.when();
+  std::unique_lock<std::mutex> l(c->mu_);
+  c->cv_.wait_until(l, until, [&] { return c->registry_state_ != RegistryState::kConnecting; });
+  if (c->registry_state_ == RegistryState::kReady ||
+      (seeds && c->registry_state_ == RegistryState::kConnecting)) {
+    if (c->registry_state_ == RegistryState::kConnecting) {
+      spdlog::info("client {}: {} not read yet ({}); trying the seeds meanwhile", c->client_id_,
+                   c->RegistryWhat(),
+                   c->registry_error_.ok() ? "no answer" : c->registry_error_.ToString());
     }
-    auto loc = c->directory_->Lookup(deadline);
-    if (!loc.ok()) {
-      std::string what = c->options_.service.empty() ? c->directory_->Describe()
-                                                     : "service '" + c->options_.service + "'";
-      return loc.status().WithContext(what);
-    }
-    c->SetRegistryLocation(loc->location, loc->epoch, "registry", 0, "");
-    if (c->options_.follow_events) {
-      ServiceClient* self = c.get();
-      c->watcher_ = std::jthread([self, from](std::stop_token st) { self->WatchLoop(st, from); });
-    }
+    c->create_returned_ = true;
+    return c;
   }
-  return c;
+  l.unlock();
+  // Failed, or no answer before the deadline: the thread's chain requests end by `deadline`.
+  c->StopRegistry();
+  l.lock();
+  std::string what = c->RegistryWhat();
+  if (c->registry_state_ == RegistryState::kFailed) return c->registry_error_.WithContext(what);
+  std::string node =
+      c->options_.rpc ? " (chain node " + c->options_.rpc->transport().Endpoint() + ")" : "";
+  return DeadlineExceededError(what + ": the registry" + node +
+                               " did not answer before the deadline");
 }
 
 ServiceClient::ServiceClient(ServiceClientOptions options, std::string client_id)
@@ -138,6 +154,10 @@ ServiceClient::ServiceClient(ServiceClientOptions options, std::string client_id
       rng_(std::random_device{}()) {}
 
 ServiceClient::~ServiceClient() {
+  StopRegistry();
+}
+
+void ServiceClient::StopRegistry() {
   {
     std::lock_guard<std::mutex> l(mu_);
     stopping_ = true;
@@ -147,6 +167,22 @@ ServiceClient::~ServiceClient() {
     watcher_.request_stop();
     watcher_.join();
   }
+}
+
+std::shared_ptr<ServiceDirectory> ServiceClient::Directory() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return directory_;
+}
+
+// Not under mu_ (reads only fields fixed at construction).
+std::string ServiceClient::RegistryWhat() const {
+  if (!options_.service.empty()) return "service '" + options_.service + "'";
+  return options_.directory ? options_.directory->Describe() : "the registry";
+}
+
+bool ServiceClient::registry_read() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return registry_state_ == RegistryState::kReady;
 }
 
 std::vector<std::string> ServiceClient::locations() const {
@@ -248,7 +284,7 @@ Result<Answer> ServiceClient::Run(Op& op, Deadline deadline) {
     ++round;  // every known location failed
     MaybeClaim(op, round, deadline);
     if (deadline.expired()) break;
-    RefreshLocation(deadline.Cap(options_.attempt_timeout));
+    RefreshLocation(deadline.Cap(options_.chain_timeout));
     std::chrono::milliseconds delay;
     {
       std::lock_guard<std::mutex> l(mu_);
@@ -266,9 +302,19 @@ Result<Answer> ServiceClient::Run(Op& op, Deadline deadline) {
   end.latency_ns = NanosSince(op.started);
   history_.Append(std::move(end));
   std::string what = op.write ? (unknown ? "outcome unknown" : "not executed") : "read";
+  std::string registry;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (registry_state_ == RegistryState::kConnecting ||
+        registry_state_ == RegistryState::kFailed) {
+      registry =
+          "; " + RegistryWhat() + ": the registry was not read (" +
+          (registry_error_.ok() ? std::string("no answer yet") : registry_error_.ToString()) + ")";
+    }
+  }
   return DeadlineExceededError(op.method + " " + op.target + ": no final answer before the " +
                                "deadline (" + what + ", " + std::to_string(op.attempts) +
-                               " attempts); last error: " + op.last_error);
+                               " attempts); last error: " + op.last_error + registry);
 }
 
 ServiceClient::TryResult ServiceClient::TryLocation(Op& op, const std::string& url,
@@ -383,8 +429,9 @@ ServiceClient::TryResult ServiceClient::TryLocation(Op& op, const std::string& u
 }
 
 void ServiceClient::MaybeClaim(Op& op, uint32_t round, Deadline deadline) {
-  if (options_.claim_after == 0 || round < op.next_claim_round || !directory_ ||
-      !directory_->can_claim()) {
+  std::shared_ptr<ServiceDirectory> directory = Directory();
+  if (options_.claim_after == 0 || round < op.next_claim_round || !directory ||
+      !directory->can_claim()) {
     return;
   }
   std::string failed;
@@ -398,7 +445,7 @@ void ServiceClient::MaybeClaim(Op& op, uint32_t round, Deadline deadline) {
       if (!order.empty()) failed = order.front();
     }
   }
-  auto r = directory_->Claim(failed, options_.claim_reason, deadline.Cap(std::chrono::seconds(60)));
+  auto r = directory->Claim(failed, options_.claim_reason, deadline.Cap(std::chrono::seconds(60)));
   HistoryRecord cr = OpRecord(r.ok() ? RecordType::kClaim : RecordType::kClaimFailed, op);
   cr.url = failed;
   cr.reason = options_.claim_reason;
@@ -419,8 +466,14 @@ void ServiceClient::MaybeClaim(Op& op, uint32_t round, Deadline deadline) {
 }
 
 void ServiceClient::RefreshLocation(Deadline deadline) {
-  if (!directory_) return;
-  auto l = directory_->Lookup(deadline);
+  std::shared_ptr<ServiceDirectory> directory;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    // Until the registry thread has read the registry, it is the one asking the chain.
+    if (registry_state_ != RegistryState::kReady) return;
+    directory = directory_;
+  }
+  auto l = directory->Lookup(deadline);
   if (!l.ok()) {
     spdlog::debug("client {}: registry lookup failed: {}", client_id_, l.status().ToString());
     return;
@@ -460,11 +513,85 @@ void ServiceClient::WaitBackoff(std::chrono::milliseconds delay, uint64_t seen_v
   cv_.wait_until(l, until, [&] { return stopping_ || location_version_ != seen_version; });
 }
 
-void ServiceClient::WatchLoop(std::stop_token stop, uint64_t from_block) {
-  uint64_t next = from_block;
+namespace {
+
+// Errors the chain may recover from (the node is down, slow or hung).
+bool Transient(const Status& s) {
+  return s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kDeadlineExceeded;
+}
+
+}  // namespace
+
+Status ServiceClient::StartRegistry(Deadline deadline, uint64_t& from_block) {
+  std::shared_ptr<ServiceDirectory> directory = Directory();
+  if (!directory) {
+    eth::ServiceId sid = eth::ServiceIdFromName(options_.service);
+    BR2K_ASSIGN_OR_RETURN(
+        directory, ConnectRegistryDirectory(options_.rpc, *options_.registry, sid, options_.claimer,
+                                            deadline, options_.event_poll, options_.chain_timeout));
+    std::lock_guard<std::mutex> l(mu_);
+    directory_ = directory;
+  }
+  if (options_.follow_events) {
+    BR2K_ASSIGN_OR_RETURN(from_block, directory->NextBlock(deadline));
+  }
+  BR2K_ASSIGN_OR_RETURN(eth::ServiceLocation loc, directory->Lookup(deadline));
+  SetRegistryLocation(loc.location, loc.epoch, "registry", 0, "");
+  return Status::Ok();
+}
+
+void ServiceClient::RegistryLoop(std::stop_token stop, Deadline first) {
+  const bool seeds = !options_.seeds.empty();
   Backoff backoff(options_.backoff, std::random_device{}());
+  uint64_t next = 0;
+  // Start-up. Without seeds Create waits for exactly one try bounded by its deadline; with
+  // seeds each try is bounded by chain_timeout and retried until it succeeds or fails for good.
+  for (bool first_try = true;; first_try = false) {
+    if (stop.stop_requested()) return;
+    Deadline d = !first_try ? Deadline::After(options_.chain_timeout)
+                 : seeds    ? first.Cap(options_.chain_timeout)
+                            : first;
+    Status s = StartRegistry(d, next);
+    bool failed = false, after_create = false;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (s.ok()) {
+        registry_state_ = RegistryState::kReady;
+      } else {
+        registry_error_ = s;
+        failed = !seeds || !Transient(s);
+        if (failed) registry_state_ = RegistryState::kFailed;
+      }
+      after_create = create_returned_;
+    }
+    cv_.notify_all();
+    if (s.ok()) break;
+    if (failed || after_create) {
+      HistoryRecord r;
+      r.type = RecordType::kWatchError;
+      r.client = client_id_;
+      r.error = RegistryWhat() + ": " + s.ToString();
+      history_.Append(std::move(r));
+    }
+    if (failed) {
+      if (after_create) {
+        spdlog::warn("client {}: {}: {}; using the known locations only", client_id_,
+                     RegistryWhat(), EscapeForLog(s.ToString(), 1024));
+      }
+      return;
+    }
+    spdlog::debug("client {}: {} not read yet: {}", client_id_, RegistryWhat(),
+                  EscapeForLog(s.ToString(), 1024));
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait_for(l, backoff.Next(), [&] { return stopping_; });
+    if (stopping_) return;
+  }
+  if (!options_.follow_events) return;
+
+  std::shared_ptr<ServiceDirectory> directory = Directory();
+  backoff.Reset();
   while (!stop.stop_requested()) {
-    Status s = directory_->Watch(
+    Status s = directory->Watch(
         next,
         [&](const LocationEvent& e) {
           next = std::max(next, e.block);  // a restart re-reads this block; epochs dedupe

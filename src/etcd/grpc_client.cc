@@ -78,6 +78,49 @@ std::shared_ptr<grpc::Channel> GrpcClient::Impl::ChannelFor(const std::string& t
   return ch;
 }
 
+void GrpcClient::Impl::MaybeProbeHome() {
+  if (options.home_probe_interval.count() <= 0 || channels.size() < 2) return;
+  {
+    const auto now = Now();
+    std::lock_guard lock(home_mu);
+    if (home_probing || now < next_home_probe) return;
+    home_probing = true;
+    next_home_probe = now + options.home_probe_interval;
+  }
+  home_probes.fetch_add(1);
+  // A linearizable read of one key (count only): it succeeds only on a member that is connected
+  // to a quorum, not merely one whose port accepts (a member cut off from the others would
+  // fail the replica's calls). It runs on gRPC's callback threads, beside the call.
+  struct Probe {
+    grpc::ClientContext ctx;
+    etcdserverpb::RangeRequest req;
+    etcdserverpb::RangeResponse resp;
+  };
+  auto probe = std::make_shared<Probe>();
+  probe->req.set_key("br2k-home-probe");  // whether it exists does not matter
+  probe->req.set_count_only(true);
+  probe->ctx.set_deadline(Deadline::After(options.read_attempt_timeout).ToSystem());
+  probe->ctx.set_wait_for_ready(false);
+  auto channel = ChannelAt(kHome);
+  channel->GetState(/*try_to_connect=*/true);
+  std::weak_ptr<Impl> weak = weak_from_this();
+  StubsAt(kHome).kv->async()->Range(
+      &probe->ctx, &probe->req, &probe->resp, [weak, probe, channel](grpc::Status st) {
+        auto impl = weak.lock();
+        if (!impl) return;  // the client is gone
+        if (st.ok()) {
+          impl->NoteSuccess(kHome);
+          size_t from = impl->preferred.load();
+          if (from != kHome && impl->preferred.compare_exchange_strong(from, kHome)) {
+            spdlog::info("etcd: back on the home member {} (was using {})", impl->targets[kHome],
+                         impl->targets[from]);
+          }
+        }
+        std::lock_guard lock(impl->home_mu);
+        impl->home_probing = false;
+      });
+}
+
 namespace {
 
 enum class Kind { kRead, kMutation };
@@ -89,6 +132,7 @@ br2k::Status Call(GrpcClient::Impl& impl, Kind kind, Deadline deadline, Rpc&& rp
   if (deadline.expired()) return DeadlineExceededError("etcd: deadline exceeded before the call");
   const size_t n = impl.channels.size();
   const size_t start = impl.preferred.load();
+  if (start != GrpcClient::Impl::kHome) impl.MaybeProbeHome();
   // Reads get two rounds over the endpoints (an election may be in progress); a mutation is
   // sent at most once, so it tries further endpoints only while nothing could have been sent.
   const size_t max_attempts = kind == Kind::kRead ? 2 * n : n;
@@ -108,7 +152,10 @@ br2k::Status Call(GrpcClient::Impl& impl, Kind kind, Deadline deadline, Rpc&& rp
     ctx.set_wait_for_ready(false);
     grpc::Status s = rpc(stubs, ctx);
     if (s.ok()) {
-      impl.preferred.store(i);
+      // Only when nobody moved the choice since this call began: a home probe that succeeded
+      // meanwhile is not undone by a call that was already running elsewhere.
+      size_t expected = start;
+      impl.preferred.compare_exchange_strong(expected, i);
       impl.NoteSuccess(i);
       return br2k::Status::Ok();
     }
@@ -165,6 +212,14 @@ GrpcClient::~GrpcClient() = default;
 
 std::vector<std::string> GrpcClient::endpoints() const {
   return impl_->options.endpoints;
+}
+
+std::string GrpcClient::current_endpoint() const {
+  return impl_->targets[impl_->preferred.load() % impl_->targets.size()];
+}
+
+uint64_t GrpcClient::home_probes() const {
+  return impl_->home_probes.load();
 }
 
 Result<RangeResponse> GrpcClient::Range(const RangeRequest& req, Deadline deadline) {

@@ -17,7 +17,7 @@
 
 namespace br2k::etcd {
 
-struct GrpcClient::Impl {
+struct GrpcClient::Impl : std::enable_shared_from_this<GrpcClient::Impl> {
   GrpcClientOptions options;
   std::vector<std::string> targets;  // normalized host:port, same order as options.endpoints
   std::vector<std::shared_ptr<grpc::Channel>> channels;
@@ -70,6 +70,18 @@ struct GrpcClient::Impl {
     }
   }
   std::atomic<size_t> preferred{0};
+  static constexpr size_t kHome = 0;  // the first endpoint: the replica's own member
+
+  // Home probes (see GrpcClientOptions::home_probe_interval), guarded by home_mu.
+  std::mutex home_mu;
+  bool home_probing = false;
+  std::chrono::steady_clock::time_point next_home_probe{};
+  std::atomic<uint64_t> home_probes{0};
+  std::chrono::steady_clock::time_point Now() const {
+    return options.clock ? options.clock() : std::chrono::steady_clock::now();
+  }
+  // Called by a call that starts away from home: starts a probe of home when one is due.
+  void MaybeProbeHome();
   std::mutex adhoc_mu;
   std::map<std::string, std::shared_ptr<grpc::Channel>> adhoc;  // EndpointStatus to others
 

@@ -108,7 +108,7 @@ Status LogWatcher::Run(const std::function<Status(const Log&)>& on_log, std::sto
   int failures = 0;
   while (!stop.stop_requested()) {
     if (deadline.expired()) return DeadlineExceededError("log watcher: deadline passed");
-    Deadline step = deadline.Cap(std::chrono::seconds(30));
+    Deadline step = deadline.Cap(options_.step_timeout);
     Status s = subscribed_ ? Status::Ok() : PollOnce(on_log, step);
     if (s.ok() && sub != nullptr && !subscribed_) {
       // Subscribe, then poll once more to close the gap between the poll and the subscription

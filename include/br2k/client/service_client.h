@@ -8,14 +8,19 @@
 // the registry, and keeps retrying (a manager redeploys the service) until the deadline.
 // Everything it does is recorded in a History (history.h). docs/client.md has the rules.
 //
+// The chain never holds a request that a known replica can serve: the registry is read and
+// followed on a background thread, every chain request is bounded by `chain_timeout`, and with
+// seeds Create waits for the registry at most `registry_wait` before it starts with the seeds
+// alone (the registry location joins the known locations once the chain answers).
+//
 //   auto c = ServiceClient::Create({.rpc = rpc, .registry = addr, .service = "logserver"},
 //                                  Deadline::After(10s));
 //   auto a = (*c)->Call("POST", "/logs", R"({"user":"alice"})", Deadline::After(30s));
 //   if (a.ok() && a->ok()) ... a->index, a->body
 //
 // Thread safety: Call and Read may run concurrently from any number of threads (each write
-// takes the next sequence number). The destructor stops the event thread; no Call or Read may
-// be running then.
+// takes the next sequence number). The destructor stops the registry thread (waiting at most
+// about `chain_timeout` for a hung chain node); no Call or Read may be running then.
 #pragma once
 
 #include <atomic>
@@ -69,9 +74,15 @@ struct ServiceClientOptions {
   std::string claim_reason = "br2k client: every known location failed";
   int max_redirects = 4;  // redirect hops followed per attempt
 
-  // ---- registry events
+  // ---- the chain
   bool follow_events = true;  // NewLocation events in a background thread
   std::chrono::milliseconds event_poll{250};
+  // Bounds each request to the chain node after Create (registry look-ups, event polls), and
+  // so how long a hung node holds a failed round or the destructor.
+  std::chrono::milliseconds chain_timeout{2000};
+  // With seeds: how long Create waits for the registry before it returns a client that tries
+  // the seeds meanwhile (the registry keeps being asked in the background).
+  std::chrono::milliseconds registry_wait{1000};
 
   size_t history_limit = 0;              // records kept (0 = all)
   std::shared_ptr<Transport> transport;  // default: MakeHttpTransport()
@@ -83,7 +94,10 @@ class ServiceClient {
   // and starts following its events. INVALID_ARGUMENT for bad options (no location source, a
   // bad seed, client id, backoff, or claim_after without a registry and a claimer);
   // FAILED_PRECONDITION when there is no registry contract at the address; NOT_FOUND when the
-  // service is not registered; UNAVAILABLE / DEADLINE_EXCEEDED when the chain cannot be asked.
+  // service is not registered; UNAVAILABLE / DEADLINE_EXCEEDED (naming the chain node) when the
+  // chain cannot be asked before `deadline`. With seeds, a chain that has not answered within
+  // `registry_wait` is no error: the client starts with the seeds, and a registry error found
+  // later is logged and recorded (kWatchError) instead.
   static Result<std::unique_ptr<ServiceClient>> Create(ServiceClientOptions options,
                                                        Deadline deadline);
   ~ServiceClient();
@@ -113,6 +127,8 @@ class ServiceClient {
   std::vector<std::string> locations() const;
   // The registry location held ("" when none) and its epoch.
   std::pair<std::string, uint64_t> registry_location() const;
+  // Whether the registry has been read (always false without a registry).
+  bool registry_read() const;
   // The record of everything done so far. Lives as long as the client.
   const History& history() const { return history_; }
 
@@ -124,16 +140,20 @@ class ServiceClient {
   TryResult TryLocation(Op& op, const std::string& url, std::vector<std::string>& tried,
                         Deadline deadline);
   void RefreshLocation(Deadline deadline);
+  std::shared_ptr<ServiceDirectory> Directory() const;
+  std::string RegistryWhat() const;
+  Status StartRegistry(Deadline deadline, uint64_t& from_block);
+  void RegistryLoop(std::stop_token stop, Deadline first);
+  void StopRegistry();
   void MaybeClaim(Op& op, uint32_t round, Deadline deadline);
   void SetRegistryLocation(const std::string& location, uint64_t epoch, const std::string& source,
                            uint64_t block, const std::string& tx, bool repaired = false);
   void WaitBackoff(std::chrono::milliseconds delay, uint64_t seen_version, Deadline deadline);
-  void WatchLoop(std::stop_token stop, uint64_t from_block);
   HistoryRecord OpRecord(RecordType t, const Op& op) const;
 
   ServiceClientOptions options_;
   std::string client_id_;
-  std::shared_ptr<ServiceDirectory> directory_;
+  std::shared_ptr<ServiceDirectory> directory_;  // set by the registry thread; guarded by mu_
   std::shared_ptr<Transport> transport_;
   std::atomic<uint64_t> next_seq_;
   std::atomic<uint64_t> next_op_{1};
@@ -145,9 +165,15 @@ class ServiceClient {
   uint64_t location_version_ = 0;  // bumped on every registry location change; guarded by mu_
   bool claim_sent_ = false;        // a Claim was sent in the current outage; guarded by mu_
   bool stopping_ = false;          // guarded by mu_
-  std::mt19937_64 rng_;            // jitter; guarded by mu_
+  // The registry start-up (connect, look-up), guarded by mu_: kConnecting until the first
+  // look-up answered (kReady) or failed for good (kFailed, `registry_error_`).
+  enum class RegistryState { kNone, kConnecting, kReady, kFailed };
+  RegistryState registry_state_ = RegistryState::kNone;
+  Status registry_error_;         // the last start-up error
+  bool create_returned_ = false;  // errors after Create are logged, not returned
+  std::mt19937_64 rng_;           // jitter; guarded by mu_
 
-  std::jthread watcher_;  // last: stopped and joined first
+  std::jthread watcher_;  // the registry thread; last: stopped and joined first
 };
 
 }  // namespace br2k::client

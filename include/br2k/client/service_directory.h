@@ -64,11 +64,13 @@ class ServiceDirectory {
 
 // The on-chain registry at `registry` for `service`. Claims are signed by `claimer` when it is
 // not null. Events are polled every `poll_interval` (pushed when the RPC transport is a
-// WebSocket). FAILED_PRECONDITION when there is no contract at `registry`; UNAVAILABLE when the
-// node cannot be reached.
+// WebSocket); each poll is bounded by `step_timeout`, so a Watch asked to stop returns within
+// about that long even when the node hangs. FAILED_PRECONDITION when there is no contract at
+// `registry`; UNAVAILABLE when the node cannot be reached.
 Result<std::shared_ptr<ServiceDirectory>> ConnectRegistryDirectory(
     std::shared_ptr<eth::RpcClient> rpc, const eth::Address& registry,
     const eth::ServiceId& service, std::shared_ptr<eth::TxSender> claimer, Deadline deadline,
-    std::chrono::milliseconds poll_interval = std::chrono::milliseconds(250));
+    std::chrono::milliseconds poll_interval = std::chrono::milliseconds(250),
+    std::chrono::milliseconds step_timeout = std::chrono::seconds(30));
 
 }  // namespace br2k::client

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,13 +19,24 @@ struct GrpcClientOptions {
   std::chrono::milliseconds read_attempt_timeout{1500};
   // How long a watch waits between attempts to re-establish a broken stream.
   std::chrono::milliseconds watch_retry_interval{100};
+  // While calls go to another endpoint than the first (the home member: a replica's own), a
+  // call checks at most this often whether home serves again: it starts one linearizable read
+  // there beside itself (asynchronously, bounded by read_attempt_timeout), and once that
+  // succeeds the next calls go home. 0 = never go back. Nothing is probed while home.
+  std::chrono::milliseconds home_probe_interval{1000};
+  // The clock of that schedule; default std::chrono::steady_clock::now (tests may inject one;
+  // it is called from any calling thread, so it must be thread-safe).
+  std::function<std::chrono::steady_clock::time_point()> clock;
 };
 
 // Thread-safe; see Client for the error conventions. Endpoint choice: calls go to the
 // last endpoint that answered; a read that fails with UNAVAILABLE (or runs out of its attempt
 // time) moves on to the next endpoint; a mutation moves on only when the chosen endpoint had no
 // connection (so the request cannot have been delivered), otherwise it returns UNAVAILABLE with
-// "outcome unknown" and the next call starts on another endpoint.
+// "outcome unknown" and the next call starts on another endpoint. The first endpoint is home:
+// after calls moved away, a probe (see home_probe_interval) brings them back once it serves
+// linearizable reads again, so a replica does not keep using another node's member after a
+// fault.
 // Watches carry etcd's "require leader" flag, so a member cut off from the quorum ends the
 // stream and the watch resumes on another member from the next undelivered revision.
 class GrpcClient final : public Client {
@@ -48,6 +61,11 @@ class GrpcClient final : public Client {
   Result<MemberListResponse> MemberList(Deadline deadline) override;
   Result<MemberStatus> EndpointStatus(const std::string& endpoint, Deadline deadline) override;
   std::vector<std::string> endpoints() const override;
+
+  // The endpoint (normalized host:port) the next call starts on; for tests and metrics.
+  std::string current_endpoint() const;
+  // How many home probes were started so far; for tests and metrics.
+  uint64_t home_probes() const;
 
   struct Impl;
 

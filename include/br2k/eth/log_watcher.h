@@ -26,6 +26,9 @@ class LogWatcher {
     // Polling only; subscriptions deliver at once and report reorged logs as removed.
     uint64_t confirmations = 0;
     bool use_subscription = true;  // when the transport supports it
+    // Bounds each step (a poll, a subscribe): a hung node holds the watcher, and so a Run that
+    // is asked to stop, at most this long.
+    std::chrono::milliseconds step_timeout{30000};
   };
 
   // Starts at filter.from_block; filter.to_block is ignored (the watcher follows the head).

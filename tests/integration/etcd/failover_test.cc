@@ -203,6 +203,98 @@ TEST_F(Failover, Client_reconnectsToARestartedMember) {
   EXPECT_TRUE(st.ok()) << st;
 }
 
+// Seen in partition runs: after a fault a replica's client never went back to its own member
+// (the first endpoint), so leaders wrote through another node's member. Now it returns once
+// its member serves again, and probes nothing while it is home.
+TEST_F(Failover, ReturnsToItsOwnMemberAfterItRecovers) {
+  auto made = GrpcClient::Create(
+      GrpcClientOptions{.endpoints = {Url(0), Url(1), Url(2)}, .home_probe_interval = 200ms});
+  ASSERT_TRUE(made.ok()) << made.status();
+  auto& client = **made;
+  const std::string home = *NormalizeEndpoint(Url(0));
+  ASSERT_TRUE(client.Put("/home", "0", Deadline::After(5s)).ok());
+  EXPECT_EQ(client.current_endpoint(), home);
+
+  ASSERT_TRUE(cluster_->KillMember(0).ok());
+  // The client moves away and keeps working (an election may be running: bounded retries).
+  Deadline until = Deadline::After(30s);
+  bool wrote = false;
+  while (!wrote && !until.expired()) wrote = client.Put("/home", "1", Deadline::After(3s)).ok();
+  ASSERT_TRUE(wrote);
+  EXPECT_NE(client.current_endpoint(), home);
+  for (int i = 0; i < 5; ++i) {
+    auto got = client.Get("/home", Deadline::After(5s));
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_NE(client.current_endpoint(), home);
+  }
+
+  ASSERT_TRUE(cluster_->RestartMember(0, Deadline::After(30s)).ok());
+  until = Deadline::After(30s);
+  while (client.current_endpoint() != home && !until.expired()) {
+    (void)client.Get("/home", Deadline::After(3s));
+    std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_EQ(client.current_endpoint(), home) << "still on another member 30 s after the restart";
+  // Home again: the calls are served there, and no probe is started any more.
+  const uint64_t probes = client.home_probes();
+  EXPECT_GE(probes, 1u);
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(client.Put("/home", std::to_string(i), Deadline::After(5s)).ok());
+    auto got = client.Get("/home", Deadline::After(5s));
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ((*got)->value, std::to_string(i));
+  }
+  EXPECT_EQ(client.current_endpoint(), home);
+  EXPECT_EQ(client.home_probes(), probes);
+}
+
+// A member that is up but does not serve (paused, like one cut off from the others) is not
+// returned to; probes follow the injected clock, at most one per interval; once the member
+// serves again the client goes home.
+TEST_F(Failover, ProbesItsPausedMemberOncePerIntervalAndReturnsWhenItServes) {
+  std::atomic<int64_t> now_ms{0};  // the injected clock
+  auto made = GrpcClient::Create(GrpcClientOptions{
+      .endpoints = {Url(0), Url(1), Url(2)}, .home_probe_interval = 1000ms, .clock = [&now_ms] {
+        return Clock::time_point(std::chrono::milliseconds(now_ms.load()));
+      }});
+  ASSERT_TRUE(made.ok()) << made.status();
+  auto& client = **made;
+  const std::string home = *NormalizeEndpoint(Url(0));
+  ASSERT_TRUE(client.Put("/paused", "0", Deadline::After(5s)).ok());
+  ASSERT_TRUE(cluster_->PauseMember(0).ok());
+  struct Resume {
+    cluster::LocalCluster* c;
+    ~Resume() { (void)c->ResumeMember(0); }
+  } resume{cluster_.get()};
+
+  Deadline until = Deadline::After(30s);
+  bool read = false;
+  while (!read && !until.expired()) read = client.Get("/paused", Deadline::After(5s)).ok();
+  ASSERT_TRUE(read);
+  ASSERT_NE(client.current_endpoint(), home);
+  // The clock stands still: however many calls, at most one probe.
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(client.Get("/paused", Deadline::After(5s)).ok());
+  EXPECT_LE(client.home_probes(), 1u);
+  // Each interval allows one more probe; the paused member fails them and is not returned to.
+  for (int i = 0; i < 3; ++i) {
+    now_ms += 1000;
+    std::this_thread::sleep_for(1700ms);  // > read_attempt_timeout: the previous probe ended
+    ASSERT_TRUE(client.Get("/paused", Deadline::After(5s)).ok());
+    EXPECT_NE(client.current_endpoint(), home);
+  }
+  EXPECT_GE(client.home_probes(), 3u);
+  EXPECT_LE(client.home_probes(), 4u);
+
+  ASSERT_TRUE(cluster_->ResumeMember(0).ok());
+  until = Deadline::After(30s);
+  while (client.current_endpoint() != home && !until.expired()) {
+    now_ms += 1000;
+    (void)client.Get("/paused", Deadline::After(3s));
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(client.current_endpoint(), home);
+}
+
 TEST(Unreachable, NothingListening_promptUnavailableNamingTheEndpoints) {
   auto p1 = proc::FreePort();
   auto p2 = proc::FreePort();

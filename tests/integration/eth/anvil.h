@@ -42,6 +42,8 @@ class Anvil {
 
   const std::string& url() const { return url_; }
   std::shared_ptr<RpcClient> client() const { return client_; }
+  // The anvil process, for fault injection (e.g. SIGSTOP to hang the node).
+  pid_t pid() const { return pid_; }
   std::string log() const;
 
  private:

@@ -635,5 +635,94 @@ TEST(ServiceClient, defaultClientIdIsRandomAndValid) {
   EXPECT_NE(a->client_id(), b->client_id());
 }
 
+// A registry whose chain node hangs: Lookup blocks until the test opens it (or the call's
+// deadline passes, as the RPC client's would), then answers `location` or `error`.
+class HungDirectory final : public ServiceDirectory {
+ public:
+  explicit HungDirectory(std::string location, Status error = Status::Ok())
+      : location_(std::move(location)), error_(std::move(error)) {}
+  std::string Describe() const override { return "hung"; }
+  Result<eth::ServiceLocation> Lookup(Deadline d) override {
+    std::unique_lock<std::mutex> l(mu_);
+    if (!cv_.wait_until(l, d.when(), [&] { return open_; })) {
+      return DeadlineExceededError("http://127.0.0.1:8545: response timed out");
+    }
+    if (!error_.ok()) return error_;
+    return eth::ServiceLocation{location_, 1, eth::ServiceState::kActive};
+  }
+  Result<uint64_t> NextBlock(Deadline) override { return 1; }
+  Status Watch(uint64_t, const std::function<void(const LocationEvent&)>&,
+               std::stop_token stop) override {
+    std::unique_lock<std::mutex> l(mu_);
+    std::stop_callback wake(stop, [this] { cv_.notify_all(); });
+    cv_.wait(l, [&] { return stop.stop_requested(); });
+    return Status::Ok();
+  }
+  bool can_claim() const override { return false; }
+  Result<ClaimReceipt> Claim(const std::string&, const std::string&, Deadline) override {
+    return FailedPreconditionError("no claim key");
+  }
+  void Open() {
+    std::lock_guard<std::mutex> l(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = false;
+  std::string location_;
+  Status error_;
+};
+
+TEST(ServiceClient_hungRegistry, withSeeds_createReturnsAndTheSeedsServe) {
+  auto t = std::make_shared<ScriptedTransport>();
+  t->On(kA, [](const Sent&) { return Resp(200, "{}", {{"x-br2k-state", "Success"}}); });
+  auto dir = std::make_shared<HungDirectory>(kB);
+  auto o = Fast();
+  o.transport = t;
+  o.directory = dir;
+  o.seeds = {kA};
+  o.registry_wait = 50ms;
+  o.chain_timeout = 100ms;
+  auto c = ServiceClient::Create(std::move(o), Deadline::After(60s));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_FALSE((*c)->registry_read());
+  auto a = (*c)->Call("POST", "/logs", "{}", Deadline::After(5s));
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->url, kA);
+  dir->Open();
+  Deadline until = Deadline::After(10s);
+  while (!until.expired() && !(*c)->registry_read()) std::this_thread::sleep_for(5ms);
+  ASSERT_TRUE((*c)->registry_read());
+  EXPECT_EQ((*c)->registry_location().first, kB);
+}
+
+TEST(ServiceClient_hungRegistry, withoutSeeds_createFailsAtItsDeadlineNamingTheNode) {
+  auto dir = std::make_shared<HungDirectory>(kB);
+  auto o = Fast();
+  o.transport = std::make_shared<ScriptedTransport>();
+  o.directory = dir;
+  auto t0 = std::chrono::steady_clock::now();
+  auto c = ServiceClient::Create(std::move(o), Deadline::After(300ms));
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), StatusCode::kDeadlineExceeded) << c.status();
+  EXPECT_NE(c.status().message().find("127.0.0.1:8545"), std::string::npos) << c.status();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 300ms + 5s);
+}
+
+TEST(ServiceClient_hungRegistry, withSeeds_aPermanentErrorIsStillReturned) {
+  auto dir = std::make_shared<HungDirectory>(kB, NotFoundError("service not registered"));
+  dir->Open();
+  auto o = Fast();
+  o.transport = std::make_shared<ScriptedTransport>();
+  o.directory = dir;
+  o.seeds = {kA};
+  auto c = ServiceClient::Create(std::move(o), Deadline::After(5s));
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), StatusCode::kNotFound) << c.status();
+}
+
 }  // namespace
 }  // namespace br2k::client
