@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <fstream>
 #include <random>
 #include <set>
@@ -178,6 +179,7 @@ br2k::Status LocalCluster::WriteTlsFiles() {
   std::error_code ec;
   std::filesystem::create_directories(files.ca.parent_path(), ec);
   if (ec) return InternalError("cluster: cannot create " + files.ca.parent_path().string());
+  std::filesystem::permissions(files.ca.parent_path(), std::filesystem::perms::owner_all, ec);
   // The host is an IP address unless it has letters (then a DNS name, like "localhost").
   const bool host_is_ip =
       options_.host.find_first_of("ghijklmnopqrstuvwxyzGHIJKLMNOPQRSTUVWXYZ-") == std::string::npos;
@@ -346,7 +348,10 @@ std::vector<MemberHealth> ProbeMembers(const std::vector<EtcdMemberState>& membe
   std::vector<std::string> urls;
   for (const auto& m : members) urls.push_back(m.client_url);
   std::vector<MemberHealth> out;
-  auto client = urls.empty() ? nullptr : ProbeClient(urls, tls);
+  // Certificates only for TLS members (a run directory may keep them from an earlier run).
+  const bool https = std::any_of(urls.begin(), urls.end(),
+                                 [](const std::string& u) { return u.rfind("https://", 0) == 0; });
+  auto client = urls.empty() ? nullptr : ProbeClient(urls, https ? tls : etcd::EtcdTls{});
   auto launcher = proc::PosixLauncher();
   for (const auto& m : members) {
     // pid 0: a member in a pod (`up --containers`), not our child: judged by its URL alone.

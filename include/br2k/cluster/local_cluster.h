@@ -122,7 +122,8 @@ class LocalCluster {
 
 // Health of members described by a run-state document (the members need not be our children;
 // pid 0 names a member that is not a local process, e.g. in a pod, probed by its URL only).
-// Members with https:// URLs are probed with `tls` (see LoadClusterClientTls).
+// Members with https:// URLs are probed with `tls` (see LoadClusterClientTls); `tls` is not
+// used when every URL is http://.
 std::vector<MemberHealth> ProbeMembers(const std::vector<EtcdMemberState>& members,
                                        Deadline deadline, const etcd::EtcdTls& tls = {});
 

@@ -95,6 +95,15 @@ TEST_F(EtcdTls, MembersServeTlsOnlyAndFormAClusterOverTlsPeers) {
     leaders += h.is_leader;
   }
   EXPECT_EQ(leaders, 1);
+  // `br2k status` probes members from the run state: with the run's client certificate they are
+  // healthy, without it none is.
+  for (const auto& h :
+       cluster::ProbeMembers(Cluster().ToState(), Deadline::After(10s), Cluster().client_tls())) {
+    EXPECT_TRUE(h.healthy) << h.name << ": " << h.error;
+  }
+  for (const auto& h : cluster::ProbeMembers(Cluster().ToState(), Deadline::After(10s))) {
+    EXPECT_FALSE(h.healthy) << h.name;
+  }
   // The client key is the only secret in the run directory's tls/ and is not world-readable.
   auto files = cluster::ClusterClientTlsFiles(dir_->path());
   auto perms = std::filesystem::status(files.key).permissions();
