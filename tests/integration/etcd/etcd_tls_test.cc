@@ -196,6 +196,28 @@ TEST_F(EtcdTls, ClientWithCertificateFromAnotherCaIsRefused) {
             StatusCode::kUnavailable);
 }
 
+// A member that restarts is reached again over TLS: the client replaces a channel that stopped
+// connecting (GrpcClient::Impl::NoteConnectFailure) with one that keeps the certificate.
+TEST_F(EtcdTls, ClientReconnectsToARestartedMemberWithItsCertificate) {
+  const std::string url = Cluster().members()[2].client_url;
+  auto c = GrpcClient::Create({.endpoints = {url}, .tls = Cluster().client_tls()});
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_TRUE((*c)->EndpointStatus(url, Deadline::After(5s)).ok());
+  ASSERT_TRUE(Cluster().KillMember(2).ok());
+  // Fail for longer than the stuck-channel limit (2 s), so the channel is replaced.
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_FALSE((*c)->Range(RangeRequest::Key("k"), Deadline::After(500ms)).ok());
+    std::this_thread::sleep_for(500ms);
+  }
+  ASSERT_TRUE(Cluster().RestartMember(2, Deadline::After(30s)).ok());
+  Status last(StatusCode::kUnknown, "not tried");
+  for (int i = 0; i < 100 && !last.ok(); ++i) {
+    last = (*c)->Range(RangeRequest::Key("k"), Deadline::After(1s)).status();
+    if (!last.ok()) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_TRUE(last.ok()) << last;
+}
+
 TEST_F(EtcdTls, ReplicaWithTheDeploymentCertificateServesRequests) {
   for (int i = 0; i < kNodes; ++i) {
     Status st = fleet_->Start(i);
