@@ -36,6 +36,7 @@
 #include "br2k/cluster/local_cluster.h"
 #include "br2k/common/etcd_limits.h"
 #include "br2k/common/run_state.h"
+#include "br2k/deploy/pki.h"
 #include "br2k/eth/rpc_transport.h"
 #include "br2k/eth/service_registry.h"
 #include "br2k/http/client.h"
@@ -531,9 +532,18 @@ nlohmann::json StatusJson(const RunState& s, const std::vector<cluster::MemberHe
           {"manager", manager},          {"dashboard", DashboardJson(s, dashboard)}};
 }
 
+// The client certificate that reaches the run's etcd members: the service deployment's
+// (EtcdClientFilesOf) or the etcd-only cluster's (cluster::LoadClusterClientTls). Not enabled when
+// there is none (the probe then reports the members as unreachable over https).
+etcd::EtcdTls EtcdClientTlsOf(const std::filesystem::path& run_dir, const RunState& s) {
+  auto tls = s.containers ? LoadEtcdClientTls(run_dir, s.containers->name)
+                          : cluster::LoadClusterClientTls(run_dir);
+  return tls.ok() ? *tls : etcd::EtcdTls{};
+}
+
 // Probes everything and prints the human status; returns whether all of it is healthy.
 bool PrintStatus(const std::filesystem::path& run_dir, const RunState& s) {
-  auto health = cluster::ProbeMembers(s.etcd, Deadline::After(5s));
+  auto health = cluster::ProbeMembers(s.etcd, Deadline::After(5s), EtcdClientTlsOf(run_dir, s));
   auto rows = ProbeReplicas(s.replicas, Deadline::After(5s));
   std::optional<ChainView> chain;
   if (s.chain) chain = ReadChain(*s.chain);
@@ -574,7 +584,7 @@ int StatusCmd(const std::string& run_dir_flag, bool json) {
     return Fail(s.status().message());
   }
   if (!json) return PrintStatus(run_dir, *s) ? 0 : 1;
-  auto health = cluster::ProbeMembers(s->etcd, Deadline::After(5s));
+  auto health = cluster::ProbeMembers(s->etcd, Deadline::After(5s), EtcdClientTlsOf(run_dir, *s));
   auto rows = ProbeReplicas(s->replicas, Deadline::After(5s));
   std::optional<ChainView> chain;
   if (s->chain) chain = ReadChain(*s->chain);
@@ -936,6 +946,11 @@ int Up(const UpFlags& f) {
     o.heartbeat_ms = f.heartbeat_ms;
     o.election_ms = f.election_ms;
     o.detach = f.detach;
+    // TLS with client certificates, a fresh CA per run: clients use <run dir>/tls/ (hardening
+    // item 11; the CA's key is not kept).
+    auto ca = deploy::GenerateCa({.common_name = "br2k etcd CA"});
+    if (!ca.ok()) return abort(ca.status().message());
+    o.tls_ca = *ca;
     auto c = cluster::LocalCluster::Start(o, Deadline::After(60s));
     if (!c.ok()) return abort(c.status().message());
     etcd_cluster = std::move(*c);

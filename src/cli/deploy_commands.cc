@@ -271,6 +271,9 @@ int DeployKubernetes(const DeployFlags& f, const deploy::Context& ctx) {
                   .service_name = chain->service_name};
     if (Status st = FillKeySecrets(*chain, spec); !st.ok()) return Fail(st.message());
   }
+  // A fresh etcd CA per deploy (its members are reachable only inside their pods: no client
+  // certificate is kept for the operator).
+  if (Status st = FillEtcdTls({}, spec); !st.ok()) return Fail(st.message());
   auto endpoint = deploy::ApiEndpointOf(ctx);
   if (!endpoint.ok()) return Fail(endpoint.status().message());
   deploy::KubernetesRuntime runtime(kube::ApiClient(*endpoint), ctx.namespace_name);

@@ -7,7 +7,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "br2k/common/atomic_file.h"
 #include "br2k/deploy/deployer.h"
+#include "br2k/deploy/etcd_tls.h"
 #include "br2k/deploy/executable_image.h"
 #include "br2k/deploy/podman_runtime.h"
 #include "br2k/deploy/process_runtime.h"
@@ -66,6 +68,14 @@ Result<std::shared_ptr<deploy::ProcessRuntime>> ProcessRuntimeOf(const Container
   return deploy::ProcessRuntime::Create({.root = c.root, .detach = detach});
 }
 
+// Whether deployments of this kind run etcd with TLS (hardening item 11). Not on podman: podman
+// 4.3 mounts a Secret's values still base64-encoded (docs/deploy-manifests.md, "Secrets on
+// podman"), and etcd cannot read a certificate so encoded; there the members stay on plaintext
+// 127.0.0.1 (docs/security.md says so).
+bool EtcdTlsFor(const ContainerState& c) {
+  return c.kind != "podman";
+}
+
 }  // namespace
 
 Result<std::shared_ptr<deploy::PodRuntime>> RuntimeOf(const ContainerState& c, bool detach) {
@@ -106,6 +116,13 @@ deploy::DeploymentSpec SpecOf(const ContainerState& c, const std::optional<Chain
     for (size_t i = 0; i < spec.nodes; ++i)
       spec.secrets.existing.push_back("operator-" + std::to_string(i) + ".key");
     if (!chain->tx_key_file.empty()) spec.secrets.existing.push_back("tx.key");
+    if (EtcdTlsFor(c)) {  // the files FillEtcdTls put in the Secret
+      spec.secrets.existing.push_back(deploy::kEtcdCaFile);
+      for (size_t i = 0; i < spec.nodes; ++i) {
+        spec.secrets.existing.push_back(deploy::EtcdCertFile(i));
+        spec.secrets.existing.push_back(deploy::EtcdKeyFile(i));
+      }
+    }
   }
   return spec;
 }
@@ -141,9 +158,10 @@ std::vector<EtcdMemberState> EtcdMembersOf(const ContainerState& c) {
   std::vector<EtcdMemberState> out;
   for (size_t i = 0; i < spec.nodes; ++i) {
     const std::string pod = spec.PodName(i);
+    const std::string scheme = EtcdTlsFor(c) ? "https://" : "http://";
     EtcdMemberState m{.name = pod,
-                      .client_url = "http://127.0.0.1:" + std::to_string(spec.EtcdClientPort(i)),
-                      .peer_url = "http://127.0.0.1:" + std::to_string(spec.EtcdPeerPort(i))};
+                      .client_url = scheme + "127.0.0.1:" + std::to_string(spec.EtcdClientPort(i)),
+                      .peer_url = scheme + "127.0.0.1:" + std::to_string(spec.EtcdPeerPort(i))};
     if (rt.ok()) {
       m.data_dir = ((*rt)->VolumeDir(pod + "-etcd") / "data").string();
       m.log_file = (*rt)->LogFile(pod, "etcd").string();
@@ -262,6 +280,32 @@ Status FillKeySecrets(const ChainState& chain, deploy::DeploymentSpec& spec) {
   return Status::Ok();
 }
 
+EtcdClientFiles EtcdClientFilesOf(const std::filesystem::path& run_dir, const std::string& name) {
+  const auto dir = run_dir / "etcd-tls" / name;
+  return {.ca = dir / "ca.crt", .cert = dir / "client.crt", .key = dir / "client.key"};
+}
+
+Result<etcd::EtcdTls> LoadEtcdClientTls(const std::filesystem::path& run_dir,
+                                        const std::string& name) {
+  const auto files = EtcdClientFilesOf(run_dir, name);
+  if (!std::filesystem::exists(files.ca)) return etcd::EtcdTls{};
+  return etcd::LoadTlsFiles(files.ca.string(), files.cert.string(), files.key.string());
+}
+
+Status FillEtcdTls(const std::filesystem::path& run_dir, deploy::DeploymentSpec& spec) {
+  auto client = deploy::AddEtcdTls(spec);
+  if (!client.ok()) return client.status();
+  if (run_dir.empty()) return Status::Ok();
+  const auto files = EtcdClientFilesOf(run_dir, spec.name);
+  std::error_code ec;
+  std::filesystem::create_directories(files.ca.parent_path(), ec);
+  if (ec) return InternalError("cannot create " + files.ca.parent_path().string());
+  std::filesystem::permissions(files.ca.parent_path(), std::filesystem::perms::owner_all, ec);
+  if (Status st = WriteFileAtomically(files.ca, client->ca_pem); !st.ok()) return st;
+  if (Status st = WriteFileAtomically(files.cert, client->client.cert_pem); !st.ok()) return st;
+  return WriteFileAtomically(files.key, client->client.key_pem, 0600);
+}
+
 Status DeployPods(const ServiceUpOptions& o, const ChainState& chain, ContainerState& out,
                   Deadline deadline) {
   deploy::DeploymentSpec spec = SpecOf(out, chain);
@@ -271,6 +315,9 @@ Status DeployPods(const ServiceUpOptions& o, const ChainState& chain, ContainerS
   if (o.revision_floor > 0)
     spec.app_args.push_back("--revision-floor=" + std::to_string(o.revision_floor));
   if (Status st = FillKeySecrets(chain, spec); !st.ok()) return st;
+  if (EtcdTlsFor(out)) {
+    if (Status st = FillEtcdTls(o.run_dir, spec); !st.ok()) return st;
+  }
   auto runtime = RuntimeOf(out, o.detach);
   if (!runtime.ok()) return runtime.status();
   // A fresh `up` starts a fresh service history on a fresh chain: the volumes and Secret an

@@ -18,6 +18,7 @@
 #include "br2k/common/run_state.h"
 #include "br2k/deploy/pod_runtime.h"
 #include "br2k/deploy/spec.h"
+#include "br2k/etcd/tls.h"
 
 namespace br2k::cli {
 
@@ -74,14 +75,32 @@ Result<ContainerState> PlanService(const ServiceUpOptions& o);
 // images and registry fields of `out`.
 Status PublishImages(const ServiceUpOptions& o, ContainerState& out, Deadline deadline);
 
+// Generates the deployment's etcd CA and certificates into spec.secrets.files
+// (deploy::AddEtcdTls) and writes the operator's client certificate to
+// EtcdClientFilesOf(run_dir, spec.name); run_dir empty: no client files.
+Status FillEtcdTls(const std::filesystem::path& run_dir, deploy::DeploymentSpec& spec);
+
 // Reads the chain's operator keys (one per node of `spec`) and tx key into spec.secrets.files
 // ("operator-<i>.key", "tx.key"): the Secret a first deploy creates. NOT_FOUND naming a key file
 // that cannot be read.
 Status FillKeySecrets(const ChainState& chain, deploy::DeploymentSpec& spec);
 
+// Where `br2k up` keeps the operator's etcd client certificate of deployment `name` (for
+// `br2k status`): <run_dir>/etcd-tls/<name>/{ca.crt,client.crt,client.key}.
+struct EtcdClientFiles {
+  std::filesystem::path ca, cert, key;
+};
+EtcdClientFiles EtcdClientFilesOf(const std::filesystem::path& run_dir, const std::string& name);
+// Reads them; an EtcdTls that is not enabled when the deployment has none (NOT_FOUND otherwise
+// only for a file that vanished).
+Result<etcd::EtcdTls> LoadEtcdClientTls(const std::filesystem::path& run_dir,
+                                        const std::string& name);
+
 // Step "pods": renders the deployment planned in `out` for `chain` (operator and tx keys become
-// the Secret), runs it on its runtime from empty volumes and waits until every pod answers
-// /health; then writes the recovery information on chain (with the owner key).
+// the Secret, with a fresh etcd CA and per-node certificates: deploy::AddEtcdTls), runs it on its
+// runtime from empty volumes and waits until every pod answers /health; then writes the recovery
+// information on chain (with the owner key). The operator's client certificate goes to
+// EtcdClientFilesOf(o.run_dir, name) (the key 0600).
 Status DeployPods(const ServiceUpOptions& o, const ChainState& chain, ContainerState& out,
                   Deadline deadline);
 

@@ -3,12 +3,14 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <fstream>
 #include <random>
 #include <set>
 #include <sstream>
 #include <thread>
 
+#include "br2k/common/atomic_file.h"
 #include "br2k/common/etcd_limits.h"
 #include "br2k/etcd/grpc_client.h"
 
@@ -17,8 +19,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::unique_ptr<etcd::GrpcClient> ProbeClient(const std::vector<std::string>& urls) {
-  auto c = etcd::GrpcClient::Create(etcd::GrpcClientOptions{.endpoints = urls});
+std::unique_ptr<etcd::GrpcClient> ProbeClient(const std::vector<std::string>& urls,
+                                              const etcd::EtcdTls& tls) {
+  auto c = etcd::GrpcClient::Create(etcd::GrpcClientOptions{.endpoints = urls, .tls = tls});
   return c.ok() ? std::move(c).value() : nullptr;
 }
 
@@ -94,12 +97,14 @@ Result<std::unique_ptr<LocalCluster>> LocalCluster::Start(LocalClusterOptions op
         } while (!used.insert(p).second);
       }
       m.name = "etcd-" + std::to_string(i);
-      m.client_url = "http://" + options.host + ":" + std::to_string(ports[0]);
-      m.peer_url = "http://" + options.host + ":" + std::to_string(ports[1]);
+      const std::string scheme = options.tls_ca ? "https://" : "http://";
+      m.client_url = scheme + options.host + ":" + std::to_string(ports[0]);
+      m.peer_url = scheme + options.host + ":" + std::to_string(ports[1]);
       m.data_dir = options.run_dir / m.name / "data";
       m.log_file = options.run_dir / m.name / "etcd.log";
       c->initial_cluster_ += (i ? "," : "") + m.name + "=" + m.peer_url;
     }
+    if (options.tls_ca) BR2K_RETURN_IF_ERROR(c->WriteTlsFiles());
     for (int i = 0; i < options.members; ++i) {
       auto& m = c->members_[static_cast<size_t>(i)];
       std::filesystem::remove_all(m.data_dir, ec);  // a new cluster needs empty data dirs
@@ -141,17 +146,66 @@ std::vector<std::string> LocalCluster::MemberArgs(int index, bool /*initial*/) c
   const auto& m = members_[static_cast<size_t>(index)];
   // With an existing data directory etcd ignores the --initial-* flags, so the same arguments
   // serve for the first start and for restarts.
-  return {options_.etcd_binary, "--name=" + m.name, "--data-dir=" + m.data_dir.string(),
-          "--listen-client-urls=" + m.client_url, "--advertise-client-urls=" + m.client_url,
-          "--listen-peer-urls=" + m.peer_url, "--initial-advertise-peer-urls=" + m.peer_url,
-          "--initial-cluster=" + initial_cluster_, "--initial-cluster-state=new",
-          "--initial-cluster-token=br2k-" + options_.run_dir.filename().string(),
-          "--heartbeat-interval=" + std::to_string(options_.heartbeat_ms),
-          "--election-timeout=" + std::to_string(options_.election_ms),
-          std::string("--pre-vote=") + (options_.pre_vote ? "true" : "false"),
-          // One br2k group-commit transaction carries a whole batch of requests.
-          EtcdMaxTxnOpsFlag(), "--max-request-bytes=10485760", "--logger=zap",
-          "--log-outputs=stderr"};
+  std::vector<std::string> args = {
+      options_.etcd_binary, "--name=" + m.name, "--data-dir=" + m.data_dir.string(),
+      "--listen-client-urls=" + m.client_url, "--advertise-client-urls=" + m.client_url,
+      "--listen-peer-urls=" + m.peer_url, "--initial-advertise-peer-urls=" + m.peer_url,
+      "--initial-cluster=" + initial_cluster_, "--initial-cluster-state=new",
+      "--initial-cluster-token=br2k-" + options_.run_dir.filename().string(),
+      "--heartbeat-interval=" + std::to_string(options_.heartbeat_ms),
+      "--election-timeout=" + std::to_string(options_.election_ms),
+      std::string("--pre-vote=") + (options_.pre_vote ? "true" : "false"),
+      // One br2k group-commit transaction carries a whole batch of requests.
+      EtcdMaxTxnOpsFlag(), "--max-request-bytes=10485760", "--logger=zap", "--log-outputs=stderr"};
+  if (options_.tls_ca) {
+    // Flag names from etcd's documentation (op-guide/security.md, "Transport security").
+    const auto files = ClusterClientTlsFiles(options_.run_dir);
+    const auto dir = m.data_dir.parent_path() / "tls";
+    const std::string cert = (dir / "member.crt").string();
+    const std::string key = (dir / "member.key").string();
+    for (std::string flag :
+         {"--cert-file=" + cert, "--key-file=" + key, "--trusted-ca-file=" + files.ca.string(),
+          std::string("--client-cert-auth"), "--peer-cert-file=" + cert, "--peer-key-file=" + key,
+          "--peer-trusted-ca-file=" + files.ca.string(), std::string("--peer-client-cert-auth")}) {
+      args.push_back(std::move(flag));
+    }
+  }
+  return args;
+}
+
+br2k::Status LocalCluster::WriteTlsFiles() {
+  const auto& ca = *options_.tls_ca;
+  const auto files = ClusterClientTlsFiles(options_.run_dir);
+  std::error_code ec;
+  std::filesystem::create_directories(files.ca.parent_path(), ec);
+  if (ec) return InternalError("cluster: cannot create " + files.ca.parent_path().string());
+  std::filesystem::permissions(files.ca.parent_path(), std::filesystem::perms::owner_all, ec);
+  // The host is an IP address unless it has letters (then a DNS name, like "localhost").
+  const bool host_is_ip =
+      options_.host.find_first_of("ghijklmnopqrstuvwxyzGHIJKLMNOPQRSTUVWXYZ-") == std::string::npos;
+  deploy::LeafOptions leaf{.ip_addresses = {}, .dns_names = {"localhost"}};
+  if (host_is_ip) {
+    leaf.ip_addresses.push_back(options_.host);
+  } else if (options_.host != "localhost") {
+    leaf.dns_names.push_back(options_.host);
+  }
+  leaf.common_name = "br2k-client";
+  BR2K_ASSIGN_OR_RETURN(auto client, deploy::IssueCertificate(ca, leaf));
+  BR2K_RETURN_IF_ERROR(WriteFileAtomically(files.ca, ca.cert_pem));
+  BR2K_RETURN_IF_ERROR(WriteFileAtomically(files.cert, client.cert_pem));
+  BR2K_RETURN_IF_ERROR(WriteFileAtomically(files.key, client.key_pem, 0600));
+  for (const auto& m : members_) {
+    const auto dir = m.data_dir.parent_path() / "tls";
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return InternalError("cluster: cannot create " + dir.string());
+    leaf.common_name = m.name;
+    BR2K_ASSIGN_OR_RETURN(auto member, deploy::IssueCertificate(ca, leaf));
+    BR2K_RETURN_IF_ERROR(WriteFileAtomically(dir / "member.crt", member.cert_pem));
+    BR2K_RETURN_IF_ERROR(WriteFileAtomically(dir / "member.key", member.key_pem, 0600));
+  }
+  client_tls_ =
+      etcd::EtcdTls{.ca_pem = ca.cert_pem, .cert_pem = client.cert_pem, .key_pem = client.key_pem};
+  return br2k::Status::Ok();
 }
 
 br2k::Status LocalCluster::StartMember(int index, bool initial) {
@@ -171,7 +225,7 @@ std::vector<std::string> LocalCluster::client_urls() const {
 }
 
 std::vector<MemberHealth> LocalCluster::Health(Deadline deadline) const {
-  auto client = ProbeClient(client_urls());
+  auto client = ProbeClient(client_urls(), client_tls_);
   std::vector<MemberHealth> out;
   for (const auto& m : members_) {
     bool alive = m.pid > 0 && options_.launcher->Alive(m.pid);
@@ -217,7 +271,7 @@ br2k::Status LocalCluster::WaitHealthy(Deadline deadline) const {
     }
     if (ok) {
       // The leader is known; a linearizable read proves that a quorum serves requests.
-      auto client = ProbeClient(client_urls());
+      auto client = ProbeClient(client_urls(), client_tls_);
       auto r = client->Range(etcd::RangeRequest::Key("/br2k/health"), deadline.Cap(2s));
       if (r.ok()) return br2k::Status::Ok();
       why = "quorum read failed: " + r.status().message();
@@ -290,23 +344,39 @@ std::vector<EtcdMemberState> LocalCluster::ToState() const {
 }
 
 std::vector<MemberHealth> ProbeMembers(const std::vector<EtcdMemberState>& members,
-                                       Deadline deadline) {
+                                       Deadline deadline, const etcd::EtcdTls& tls) {
   std::vector<std::string> urls;
   for (const auto& m : members) urls.push_back(m.client_url);
   std::vector<MemberHealth> out;
-  auto client = urls.empty() ? nullptr : ProbeClient(urls);
+  // Certificates only for TLS members (a run directory may keep them from an earlier run).
+  const bool https = std::any_of(urls.begin(), urls.end(),
+                                 [](const std::string& u) { return u.rfind("https://", 0) == 0; });
+  auto client = urls.empty() ? nullptr : ProbeClient(urls, https ? tls : etcd::EtcdTls{});
   auto launcher = proc::PosixLauncher();
   for (const auto& m : members) {
     // pid 0: a member in a pod (`up --containers`), not our child: judged by its URL alone.
     bool alive = m.pid == 0 || launcher->Alive(m.pid);
     if (!client) {
       out.push_back(MemberHealth{
-          .name = m.name, .client_url = m.client_url, .pid = m.pid, .error = "bad client url"});
+          .name = m.name,
+          .client_url = m.client_url,
+          .pid = m.pid,
+          .error = "bad client url (or https without the cluster's client certificate)"});
       continue;
     }
     out.push_back(Probe(*client, m.name, m.client_url, m.pid, alive, deadline));
   }
   return out;
+}
+
+ClusterTlsFiles ClusterClientTlsFiles(const std::filesystem::path& run_dir) {
+  const auto dir = run_dir / "tls";
+  return {.ca = dir / "ca.crt", .cert = dir / "client.crt", .key = dir / "client.key"};
+}
+
+Result<etcd::EtcdTls> LoadClusterClientTls(const std::filesystem::path& run_dir) {
+  const auto files = ClusterClientTlsFiles(run_dir);
+  return etcd::LoadTlsFiles(files.ca.string(), files.cert.string(), files.key.string());
 }
 
 }  // namespace br2k::cluster

@@ -14,9 +14,10 @@ Status Errno(const std::string& what) {
 }
 }  // namespace
 
-Status WriteFileAtomically(const std::filesystem::path& path, std::string_view contents) {
+Status WriteFileAtomically(const std::filesystem::path& path, std::string_view contents,
+                           mode_t mode) {
   const std::string tmp = path.string() + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) return Errno("open " + tmp);
   const char* p = contents.data();
   size_t left = contents.size();

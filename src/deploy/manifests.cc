@@ -34,8 +34,29 @@ json Metadata(const DeploymentSpec& spec, const std::string& name, json labels) 
   return {{"name", name}, {"namespace", spec.namespace_name}, {"labels", std::move(labels)}};
 }
 
-std::string Url(const std::string& host, int port) {
-  return "http://" + host + ":" + std::to_string(port);
+// etcd's URLs: https:// when the deployment has etcd TLS.
+std::string EtcdUrl(const DeploymentSpec& spec, const std::string& host, int port) {
+  return (spec.EtcdTls() ? "https://" : "http://") + host + ":" + std::to_string(port);
+}
+
+std::string KeyPath(const std::string& file) {
+  return std::string(kKeysDir) + "/" + file;
+}
+
+// The Secret's files pod i may see: all but the other nodes' own (their operator keys and etcd
+// keys and certificates). On Kubernetes the pod's Secret volume projects only these (`items`).
+std::vector<std::string> PodSecretFiles(const DeploymentSpec& spec, size_t i) {
+  std::vector<std::string> out;
+  for (const auto& f : spec.secrets.Names()) {
+    bool other = false;
+    for (size_t j = 0; j < spec.nodes && !other; ++j) {
+      if (j == i) continue;
+      other = f == "operator-" + std::to_string(j) + ".key" || f == EtcdCertFile(j) ||
+              f == EtcdKeyFile(j);
+    }
+    if (!other) out.push_back(f);
+  }
+  return out;
 }
 
 json RenderSecret(const DeploymentSpec& spec) {
@@ -100,11 +121,12 @@ void AddPorts(const DeploymentSpec& spec, json& container, json ports) {
 
 json EtcdContainer(const DeploymentSpec& spec, size_t i) {
   const bool loopback = spec.addressing == Addressing::kLoopback;
-  const std::string client = Url("127.0.0.1", spec.EtcdClientPort(i));
+  const std::string client = EtcdUrl(spec, "127.0.0.1", spec.EtcdClientPort(i));
   std::string initial_cluster;
   for (size_t j = 0; j < spec.nodes; ++j) {
     if (j > 0) initial_cluster += ",";
-    initial_cluster += spec.PodName(j) + "=" + Url(spec.NodeHost(j), spec.EtcdPeerPort(j));
+    initial_cluster +=
+        spec.PodName(j) + "=" + EtcdUrl(spec, spec.NodeHost(j), spec.EtcdPeerPort(j));
   }
   json args = json::array({
       "--name=" + spec.PodName(i),
@@ -112,8 +134,9 @@ json EtcdContainer(const DeploymentSpec& spec, size_t i) {
       // Clients only inside the pod: the replica next to it is the member's only client.
       "--listen-client-urls=" + client,
       "--advertise-client-urls=" + client,
-      "--listen-peer-urls=" + Url(loopback ? "127.0.0.1" : "0.0.0.0", spec.EtcdPeerPort(i)),
-      "--initial-advertise-peer-urls=" + Url(spec.NodeHost(i), spec.EtcdPeerPort(i)),
+      "--listen-peer-urls=" +
+          EtcdUrl(spec, loopback ? "127.0.0.1" : "0.0.0.0", spec.EtcdPeerPort(i)),
+      "--initial-advertise-peer-urls=" + EtcdUrl(spec, spec.NodeHost(i), spec.EtcdPeerPort(i)),
       "--initial-cluster=" + initial_cluster,
       // Ignored once the data dir exists, so a restarted pod rejoins with the same arguments.
       "--initial-cluster-state=new",
@@ -125,6 +148,21 @@ json EtcdContainer(const DeploymentSpec& spec, size_t i) {
       EtcdMaxTxnOpsFlag(),
       "--max-request-bytes=10485760",
   });
+  json mounts = json::array({json{{"name", "etcd"}, {"mountPath", kEtcdMount}}});
+  if (spec.EtcdTls()) {
+    // Hardening item 11: TLS for clients and peers, and only certificates of the deployment's CA
+    // are let in (flag names from etcd's op-guide/security.md). One certificate per node serves
+    // as server and as peer client.
+    const std::string cert = KeyPath(EtcdCertFile(i)), key = KeyPath(EtcdKeyFile(i));
+    const std::string ca = KeyPath(kEtcdCaFile);
+    for (const std::string& a :
+         {"--cert-file=" + cert, "--key-file=" + key, "--trusted-ca-file=" + ca,
+          std::string("--client-cert-auth"), "--peer-cert-file=" + cert, "--peer-key-file=" + key,
+          "--peer-trusted-ca-file=" + ca, std::string("--peer-client-cert-auth")}) {
+      args.push_back(a);
+    }
+    mounts.push_back({{"name", "keys"}, {"mountPath", kKeysDir}, {"readOnly", true}});
+  }
   json ports = json::array();
   ports.push_back(
       {{"name", "etcd-client"}, {"containerPort", spec.EtcdClientPort(i)}, {"protocol", "TCP"}});
@@ -136,7 +174,7 @@ json EtcdContainer(const DeploymentSpec& spec, size_t i) {
             {"command", json::array({spec.etcd_command})},
             {"args", std::move(args)},
             {"resources", Requests(spec.etcd_cpu, spec.etcd_memory)},
-            {"volumeMounts", json::array({json{{"name", "etcd"}, {"mountPath", kEtcdMount}}})}};
+            {"volumeMounts", std::move(mounts)}};
   AddPorts(spec, c, std::move(ports));
   return c;
 }
@@ -150,7 +188,7 @@ json HealthProbe(const DeploymentSpec& spec, size_t i) {
 
 json AppContainer(const DeploymentSpec& spec, size_t i) {
   const bool loopback = spec.addressing == Addressing::kLoopback;
-  const std::string etcd = Url("127.0.0.1", spec.EtcdClientPort(i));
+  const std::string etcd = EtcdUrl(spec, "127.0.0.1", spec.EtcdClientPort(i));
   json args = json::array({
       "--id=node-" + std::to_string(i),
       "--service=" + spec.name,
@@ -161,7 +199,12 @@ json AppContainer(const DeploymentSpec& spec, size_t i) {
       "--etcd=" + etcd,
       "--local-etcd=" + etcd,
   });
-  const std::vector<std::string> names = spec.secrets.Names();
+  if (spec.EtcdTls()) {
+    args.push_back("--etcd-ca=" + KeyPath(kEtcdCaFile));
+    args.push_back("--etcd-cert=" + KeyPath(EtcdCertFile(i)));
+    args.push_back("--etcd-key=" + KeyPath(EtcdKeyFile(i)));
+  }
+  const std::vector<std::string> names = PodSecretFiles(spec, i);
   auto has = [&](const std::string& f) {
     return std::find(names.begin(), names.end(), f) != names.end();
   };
@@ -237,12 +280,19 @@ json RenderPod(const DeploymentSpec& spec, size_t i) {
       {{"name", "etcd"}, {"persistentVolumeClaim", {{"claimName", spec.PodName(i) + "-etcd"}}}});
   volumes.push_back(
       {{"name", "data"}, {"persistentVolumeClaim", {{"claimName", spec.PodName(i) + "-data"}}}});
-  if (!spec.secrets.Names().empty()) {
-    // optional: false spelled out: podman 4.3's kube play dereferences it unchecked.
-    volumes.push_back(
-        {{"name", "keys"},
-         {"secret",
-          {{"secretName", spec.name + "-keys"}, {"defaultMode", 0400}, {"optional", false}}}});
+  const auto files = PodSecretFiles(spec, i);
+  if (!files.empty()) {
+    // Only the pod's own files (items); podman 4.3 ignores items and mounts the whole Secret
+    // (docs/security.md). optional: false spelled out: podman 4.3's kube play dereferences it
+    // unchecked.
+    json items = json::array();
+    for (const auto& f : files) items.push_back({{"key", f}, {"path", f}});
+    volumes.push_back({{"name", "keys"},
+                       {"secret",
+                        {{"secretName", spec.name + "-keys"},
+                         {"defaultMode", 0400},
+                         {"optional", false},
+                         {"items", std::move(items)}}}});
   }
   json pod_spec = {{"restartPolicy", "Always"},
                    {"hostNetwork", spec.addressing == Addressing::kLoopback},

@@ -1,5 +1,6 @@
 #include "br2k/deploy/spec.h"
 
+#include <algorithm>
 #include <string>
 #include <string_view>
 
@@ -163,12 +164,28 @@ Status DeploymentSpec::Validate() const {
     }
     if (!ok) return Bad("chain.registry", "not a 0x-address (0x + 40 hex)");
   }
-  for (const auto& file : secrets.Names()) {
+  const auto names = secrets.Names();
+  for (const auto& file : names) {
     if (!IsSecretFileName(file)) {
       return Bad("secrets.files", "\"" + file + "\" is not a file name ([A-Za-z0-9._-])");
     }
   }
+  if (EtcdTls()) {
+    for (size_t i = 0; i < nodes; ++i) {
+      for (const auto& f : {EtcdCertFile(i), EtcdKeyFile(i)}) {
+        if (std::find(names.begin(), names.end(), f) == names.end()) {
+          return Bad("secrets.files", "etcd TLS is on (" + std::string(kEtcdCaFile) +
+                                          ") but node " + std::to_string(i) + " has no " + f);
+        }
+      }
+    }
+  }
   return Status::Ok();
+}
+
+bool DeploymentSpec::EtcdTls() const {
+  const auto names = secrets.Names();
+  return std::find(names.begin(), names.end(), kEtcdCaFile) != names.end();
 }
 
 std::vector<std::string> SecretSpec::Names() const {

@@ -18,17 +18,14 @@ using internal::ToProto;
 Result<std::string> NormalizeEndpoint(std::string_view endpoint) {
   std::string s(endpoint);
   if (s.rfind("http://", 0) == 0) s = s.substr(7);
-  if (s.rfind("https://", 0) == 0) {
-    return InvalidArgumentError("etcd endpoint '" + std::string(endpoint) +
-                                "': https is not supported");
-  }
+  if (s.rfind("https://", 0) == 0) s = s.substr(8);
   while (!s.empty() && s.back() == '/') s.pop_back();
   static const std::regex kHostPort(R"(^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]+):([0-9]{1,5})$)");
   std::smatch m;
   if (!std::regex_match(s, m, kHostPort) || std::stoi(m[2].str()) == 0 ||
       std::stoi(m[2].str()) > 65535) {
     return InvalidArgumentError("etcd endpoint '" + std::string(endpoint) +
-                                "' is not [http://]host:port");
+                                "' is not [http[s]://]host:port");
   }
   return s;
 }
@@ -45,7 +42,8 @@ br2k::Status FromGrpc(const grpc::Status& s, const std::string& target) {
   return br2k::Status(code, msg);
 }
 
-std::shared_ptr<grpc::Channel> GrpcClient::Impl::MakeChannel(const std::string& target) {
+std::shared_ptr<grpc::Channel> GrpcClient::Impl::MakeChannel(const std::string& target,
+                                                             const EtcdTls& tls) {
   grpc::ChannelArguments args;
   // Keepalive detects a member that stopped answering (paused, cut off) on an open stream.
   // etcd refuses pings more often than every 5 s (--grpc-keepalive-min-time).
@@ -65,7 +63,16 @@ std::shared_ptr<grpc::Channel> GrpcClient::Impl::MakeChannel(const std::string& 
   // Each client gets its own connections (benchmarks model independent clients).
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   args.SetMaxReceiveMessageSize(64 << 20);
-  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+  if (!tls.enabled()) {
+    return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+  }
+  // gRPC checks the member's certificate against the CA and the target's host (an IP SAN when
+  // the endpoint is an IP address), and presents ours for etcd's --client-cert-auth.
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = tls.ca_pem;
+  ssl.pem_cert_chain = tls.cert_pem;
+  ssl.pem_private_key = tls.key_pem;
+  return grpc::CreateCustomChannel(target, grpc::SslCredentials(ssl), args);
 }
 
 std::shared_ptr<grpc::Channel> GrpcClient::Impl::ChannelFor(const std::string& target) {
@@ -74,7 +81,7 @@ std::shared_ptr<grpc::Channel> GrpcClient::Impl::ChannelFor(const std::string& t
   }
   std::lock_guard lock(adhoc_mu);
   auto& ch = adhoc[target];
-  if (!ch) ch = MakeChannel(target);
+  if (!ch) ch = MakeChannel(target, options.tls);
   return ch;
 }
 
@@ -195,11 +202,24 @@ br2k::Status Call(GrpcClient::Impl& impl, Kind kind, Deadline deadline, Rpc&& rp
 
 Result<std::unique_ptr<GrpcClient>> GrpcClient::Create(GrpcClientOptions options) {
   if (options.endpoints.empty()) return InvalidArgumentError("etcd: no endpoints given");
+  BR2K_RETURN_IF_ERROR(options.tls.Check());
   auto impl = std::make_shared<Impl>();
   for (const auto& e : options.endpoints) {
     BR2K_ASSIGN_OR_RETURN(std::string target, NormalizeEndpoint(e));
+    // A URL's scheme must agree with the TLS options: https:// without certificates would be
+    // sent in plaintext to a TLS port, and http:// with them names a plaintext member.
+    const bool https = e.rfind("https://", 0) == 0;
+    if (https && !options.tls.enabled()) {
+      return InvalidArgumentError("etcd endpoint '" + e +
+                                  "' is https: give the CA, certificate and key (--etcd-ca, "
+                                  "--etcd-cert, --etcd-key)");
+    }
+    if (e.rfind("http://", 0) == 0 && options.tls.enabled()) {
+      return InvalidArgumentError("etcd endpoint '" + e +
+                                  "' is plain http but TLS options were given: use https://");
+    }
     impl->targets.push_back(target);
-    impl->channels.push_back(Impl::MakeChannel(target));
+    impl->channels.push_back(Impl::MakeChannel(target, options.tls));
     impl->stubs.push_back(Impl::Stubs::For(impl->channels.back()));
     impl->failing_since.emplace_back();
   }

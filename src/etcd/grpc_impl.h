@@ -64,7 +64,7 @@ struct GrpcClient::Impl : std::enable_shared_from_this<GrpcClient::Impl> {
     if (!failing_since[i]) {
       failing_since[i] = now;
     } else if (now - *failing_since[i] >= kStuckChannel) {
-      channels[i] = MakeChannel(targets[i]);
+      channels[i] = MakeChannel(targets[i], options.tls);
       stubs[i] = Stubs::For(channels[i]);
       failing_since[i] = now;
     }
@@ -85,7 +85,8 @@ struct GrpcClient::Impl : std::enable_shared_from_this<GrpcClient::Impl> {
   std::mutex adhoc_mu;
   std::map<std::string, std::shared_ptr<grpc::Channel>> adhoc;  // EndpointStatus to others
 
-  static std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target);
+  // A channel to `target`: plaintext, or TLS with `tls` (see GrpcClientOptions::tls).
+  static std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target, const EtcdTls& tls);
   std::shared_ptr<grpc::Channel> ChannelFor(const std::string& target);
 
   // Moves the preferred endpoint past `failed` (only if nobody moved it meanwhile).

@@ -19,6 +19,11 @@ std::vector<std::string> LogserverArgv(const std::filesystem::path& binary,
                                    "--local-etcd=" + node.local_etcd_url,
                                    "--data-dir=" + node.data_dir.string(),
                                    "--advertise-url=http://" + hostport};
+  if (!node.etcd_ca.empty()) {
+    argv.push_back("--etcd-ca=" + node.etcd_ca.string());
+    argv.push_back("--etcd-cert=" + node.etcd_cert.string());
+    argv.push_back("--etcd-key=" + node.etcd_key.string());
+  }
   argv.insert(argv.end(), node.extra_args.begin(), node.extra_args.end());
   return argv;
 }

@@ -22,6 +22,7 @@
 #include "br2k/common/run_state.h"
 #include "br2k/deploy/executable_image.h"
 #include "br2k/deploy/recovery.h"
+#include "br2k/etcd/grpc_client.h"
 #include "br2k/eth/key.h"
 #include "br2k/eth/rpc_transport.h"
 #include "br2k/eth/service_registry.h"
@@ -180,6 +181,38 @@ TEST(Up, Detached_runsChainRegistryServiceAndManager) {
   EXPECT_TRUE(doc["healthy"].get<bool>());
   ASSERT_EQ(doc["etcd"].size(), 3u);
   ASSERT_EQ(doc["replicas"].size(), 3u) << doc.dump();
+  {
+    // Hardening item 11: the deployment's etcd serves TLS only and takes only certificates of
+    // the deployment's CA. `status` reached the members (healthy above) with the run's client
+    // certificate; a client without one is refused and changes nothing.
+    std::vector<std::string> urls, host_ports;
+    for (const auto& m : doc["etcd"]) {
+      const std::string url = m["client_url"];
+      EXPECT_TRUE(url.starts_with("https://")) << url;
+      urls.push_back(url);
+      host_ports.push_back(*etcd::NormalizeEndpoint(url));
+    }
+    auto plain = etcd::GrpcClient::Create({.endpoints = host_ports});
+    ASSERT_TRUE(plain.ok()) << plain.status();
+    EXPECT_FALSE(
+        (*plain)->Put({.key = "/br2k/logserver/probe", .value = "x"}, Deadline::After(5s)).ok());
+    EXPECT_EQ(
+        (*plain)->Range(etcd::RangeRequest::Prefix("/br2k/"), Deadline::After(5s)).status().code(),
+        StatusCode::kUnavailable);
+    const auto tls_dir = run_dir / "etcd-tls" / "logserver";
+    auto tls = etcd::LoadTlsFiles((tls_dir / "ca.crt").string(), (tls_dir / "client.crt").string(),
+                                  (tls_dir / "client.key").string());
+    ASSERT_TRUE(tls.ok()) << tls.status();
+    auto own = etcd::GrpcClient::Create({.endpoints = urls, .tls = *tls});
+    ASSERT_TRUE(own.ok()) << own.status();
+    auto probe =
+        (*own)->Range(etcd::RangeRequest::Key("/br2k/logserver/probe"), Deadline::After(10s));
+    ASSERT_TRUE(probe.ok()) << probe.status();
+    EXPECT_TRUE(probe->kvs.empty());
+    auto keys = (*own)->Range(etcd::RangeRequest::Prefix("/br2k/logserver/"), Deadline::After(10s));
+    ASSERT_TRUE(keys.ok()) << keys.status();
+    EXPECT_FALSE(keys->kvs.empty());  // the replicas' own keys are there
+  }
   std::string leader_url, follower_url;
   for (const auto& r : doc["replicas"]) {
     EXPECT_TRUE(r["healthy"].get<bool>()) << r.dump();

@@ -21,10 +21,9 @@ Result<std::unique_ptr<LogserverFleet>> LogserverFleet::Create(LogserverFleetOpt
                                 options.dir.string() + "'");
   }
   if (options.nodes < 1) return InvalidArgumentError("LogserverFleet: nodes must be >= 1");
-  BR2K_ASSIGN_OR_RETURN(
-      auto cluster,
-      cluster::LocalCluster::Start(
-          cluster::LocalClusterOptions::TestProfile(options.dir, options.nodes), deadline));
+  auto cluster_options = cluster::LocalClusterOptions::TestProfile(options.dir, options.nodes);
+  cluster_options.tls_ca = options.etcd_tls_ca;
+  BR2K_ASSIGN_OR_RETURN(auto cluster, cluster::LocalCluster::Start(cluster_options, deadline));
   std::unique_ptr<LogserverFleet> fleet(new LogserverFleet(std::move(options), std::move(cluster)));
   for (int i = 0; i < fleet->options_.nodes; ++i) {
     BR2K_ASSIGN_OR_RETURN(int port, proc::FreePort());
@@ -75,6 +74,12 @@ std::vector<std::string> LogserverFleet::Argv(int i, const std::vector<std::stri
                                .etcd_urls = cluster_->client_urls(),
                                .local_etcd_url = cluster_->members()[i].client_url,
                                .data_dir = DataDir(i)};
+  if (options_.etcd_tls_ca) {
+    const auto files = cluster::ClusterClientTlsFiles(options_.dir);
+    n.etcd_ca = files.ca;
+    n.etcd_cert = files.cert;
+    n.etcd_key = files.key;
+  }
   n.extra_args = options_.args;
   n.extra_args.insert(n.extra_args.end(), extra.begin(), extra.end());
   return replication::LogserverArgv(BinDir() / options_.binary, n);

@@ -24,6 +24,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <set>
 #include <string>
@@ -48,6 +49,10 @@ struct LogserverFleetOptions {
   // Where node i keeps its data and its log, relative to `dir`; "{i}" stands for the index.
   std::string data_dir = "data-{i}";
   std::string log_file = "node-{i}.log";
+  // Set: the etcd cluster runs with TLS and client-certificate authentication from this CA
+  // (LocalClusterOptions::tls_ca), and every node gets the cluster's client certificate files
+  // (--etcd-ca, --etcd-cert, --etcd-key).
+  std::optional<deploy::CertificateAndKey> etcd_tls_ca;
   // How long Start waits for a node to answer GET /status.
   std::chrono::milliseconds start_timeout = std::chrono::seconds(20);
 };

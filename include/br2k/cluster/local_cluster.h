@@ -8,12 +8,15 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "br2k/common/deadline.h"
 #include "br2k/common/run_state.h"
 #include "br2k/common/status.h"
+#include "br2k/deploy/pki.h"
+#include "br2k/etcd/tls.h"
 #include "br2k/etcd/types.h"
 #include "br2k/proc/ownership.h"
 #include "br2k/proc/process.h"
@@ -31,6 +34,12 @@ struct LocalClusterOptions {
   bool pre_vote = true;
   bool detach = false;                       // members outlive this process (br2k up --detach)
   std::shared_ptr<proc::Launcher> launcher;  // default: proc::PosixLauncher()
+  // Set: client and peer traffic use TLS with certificates from this CA, and every member
+  // requires a client certificate it signed (--client-cert-auth, --peer-client-cert-auth).
+  // Start issues each member a certificate (SAN: `host`, localhost) and one client certificate
+  // for this cluster's own probes and for its callers (client_tls()), and writes them under
+  // <run_dir>/tls/ and <run_dir>/etcd-i/tls/ (keys 0600). The CA's key is not written anywhere.
+  std::optional<deploy::CertificateAndKey> tls_ca;
 
   // Faster elections for tests: heartbeat 50 ms, election 500 ms.
   static LocalClusterOptions TestProfile(std::filesystem::path run_dir, int members = 3);
@@ -38,7 +47,7 @@ struct LocalClusterOptions {
 
 struct MemberInfo {
   std::string name;        // etcd-<i>
-  std::string client_url;  // http://127.0.0.1:<port>
+  std::string client_url;  // http://127.0.0.1:<port> (https:// with TLS)
   std::string peer_url;
   std::filesystem::path data_dir;
   std::filesystem::path log_file;
@@ -78,6 +87,9 @@ class LocalCluster {
   // Client URLs of all members, in member order.
   std::vector<std::string> client_urls() const;
   const LocalClusterOptions& options() const { return options_; }
+  // With tls_ca: the client TLS material (CA, a client certificate of this cluster's CA and its
+  // key) that reaches the members; without: an EtcdTls that is not enabled.
+  const etcd::EtcdTls& client_tls() const { return client_tls_; }
 
   // Index of the member that is the Raft leader. UNAVAILABLE when there is none right now.
   Result<int> LeaderIndex(Deadline deadline) const;
@@ -100,7 +112,9 @@ class LocalCluster {
   explicit LocalCluster(LocalClusterOptions options);
   Status StartMember(int index, bool initial);
   std::vector<std::string> MemberArgs(int index, bool initial) const;
+  Status WriteTlsFiles();
 
+  etcd::EtcdTls client_tls_;
   LocalClusterOptions options_;
   std::vector<MemberInfo> members_;
   std::string initial_cluster_;
@@ -108,7 +122,18 @@ class LocalCluster {
 
 // Health of members described by a run-state document (the members need not be our children;
 // pid 0 names a member that is not a local process, e.g. in a pod, probed by its URL only).
+// Members with https:// URLs are probed with `tls` (see LoadClusterClientTls); `tls` is not
+// used when every URL is http://.
 std::vector<MemberHealth> ProbeMembers(const std::vector<EtcdMemberState>& members,
-                                       Deadline deadline);
+                                       Deadline deadline, const etcd::EtcdTls& tls = {});
+
+// Where a TLS cluster started with run_dir `run_dir` keeps the files its clients need:
+// <run_dir>/tls/ca.crt, client.crt, client.key.
+struct ClusterTlsFiles {
+  std::filesystem::path ca, cert, key;
+};
+ClusterTlsFiles ClusterClientTlsFiles(const std::filesystem::path& run_dir);
+// Reads them (etcd::LoadTlsFiles): NOT_FOUND when the cluster has none.
+Result<etcd::EtcdTls> LoadClusterClientTls(const std::filesystem::path& run_dir);
 
 }  // namespace br2k::cluster

@@ -19,10 +19,14 @@ namespace br2k::deploy {
 
 // The objects of `spec`, in apply order:
 //   1. Secret "<name>-keys" (type Opaque, base64 `data`), only when spec.secrets.files is
-//      non-empty; mounted read-only at /etc/br2k/keys.
+//      non-empty; mounted read-only at /etc/br2k/keys, each pod projecting (`items`) only its
+//      own files and the shared ones (SecretSpec).
 //   2. per node i: PersistentVolumeClaim "<name>-<i>-etcd" and "<name>-<i>-data".
 //   3. per node i: Service "<name>-<i>" (app and etcd-peer ports, publishNotReadyAddresses).
 //   4. per node i: Pod "<name>-<i>" with containers "etcd" and "app".
+// With spec.EtcdTls() the etcd containers serve clients and peers over https:// with their node's
+// certificate and require client certificates of the deployment's CA (--client-cert-auth,
+// --peer-client-cert-auth); the app gets https:// etcd URLs and --etcd-ca/--etcd-cert/--etcd-key.
 // Every object carries metadata.namespace = spec.namespace_name and the labels
 // app.kubernetes.io/name=<name>, app.kubernetes.io/managed-by=br2k.
 // INVALID_ARGUMENT (spec.Validate()'s status) when the spec is invalid.

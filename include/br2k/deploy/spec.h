@@ -38,7 +38,21 @@ struct ChainSpec {
 
 // Private material the replicas need, rendered as one Secret "<name>-keys" and mounted read-only
 // at /etc/br2k/keys. Keys of `files` are file names ([A-Za-z0-9._-]), values are the contents.
-// Expected names: "operator-<i>.key" (one per node) and "tx.key" (optional).
+// Expected names: "operator-<i>.key" (one per node), "tx.key" (optional) and etcd's TLS files
+// (kEtcdCaFile, EtcdCertFile(i), EtcdKeyFile(i); see etcd_tls.h). Pod i mounts only the files
+// that are its own (its operator key, its etcd certificate and key) and the shared ones (tx.key,
+// the CA certificate).
+// etcd's TLS files in the Secret (hardening item 11): the deployment CA's certificate (never its
+// key) and node i's certificate and key, used by its etcd member (server and peer) and by its
+// replica (client of the member).
+inline constexpr const char* kEtcdCaFile = "etcd-ca.crt";
+inline std::string EtcdCertFile(size_t i) {
+  return "etcd-" + std::to_string(i) + ".crt";
+}
+inline std::string EtcdKeyFile(size_t i) {
+  return "etcd-" + std::to_string(i) + ".key";
+}
+
 struct SecretSpec {
   std::map<std::string, std::string> files;  // file name -> contents: the Secret is rendered
   // Rendering for a recovery: the Secret was created by the first deploy and is still on the
@@ -87,8 +101,13 @@ struct DeploymentSpec {
   ChainSpec chain;
   SecretSpec secrets;
 
+  // Whether etcd runs with TLS and client-certificate authentication: the Secret has
+  // kEtcdCaFile. Then every node's EtcdCertFile(i) and EtcdKeyFile(i) must be there too.
+  bool EtcdTls() const;
+
   // INVALID_ARGUMENT naming the first bad field (name not a DNS-1123 label, nodes out of range,
-  // an image not pinned by digest, a port range past 65535, a secret file name with '/').
+  // an image not pinned by digest, a port range past 65535, a secret file name with '/', etcd TLS
+  // files for some nodes only).
   Status Validate() const;
 
   // The address other pods use for node i ("<name>-<i>.<ns>.svc" or "127.0.0.1").

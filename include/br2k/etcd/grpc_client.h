@@ -9,12 +9,19 @@
 #include <vector>
 
 #include "br2k/etcd/client.h"
+#include "br2k/etcd/tls.h"
 
 namespace br2k::etcd {
 
 struct GrpcClientOptions {
-  // Client URLs or host:port pairs ("http://127.0.0.1:2379" or "127.0.0.1:2379"). Required.
+  // Client URLs or host:port pairs ("http://127.0.0.1:2379", "https://127.0.0.1:2379" or
+  // "127.0.0.1:2379"). Required. All use the same scheme: https:// ones need `tls`, and with
+  // `tls` every endpoint is reached over TLS.
   std::vector<std::string> endpoints;
+  // Empty: plaintext. Otherwise every channel (calls, watches, lease keep-alives, EndpointStatus)
+  // uses TLS, verifies the member's certificate against tls.ca_pem and the endpoint's host (an
+  // IP SAN for an IP address), and presents tls.cert_pem.
+  EtcdTls tls;
   // A read attempt on one endpoint gets at most this long before the next endpoint is tried.
   std::chrono::milliseconds read_attempt_timeout{1500};
   // How long a watch waits between attempts to re-establish a broken stream.
@@ -41,7 +48,9 @@ struct GrpcClientOptions {
 // stream and the watch resumes on another member from the next undelivered revision.
 class GrpcClient final : public Client {
  public:
-  // INVALID_ARGUMENT for an empty or malformed endpoint list. Does not contact the cluster.
+  // INVALID_ARGUMENT for an empty or malformed endpoint list, for https:// endpoints without
+  // TLS, for http:// endpoints with TLS, and for TLS options that are only partly set. Does not
+  // contact the cluster (a bad certificate shows as UNAVAILABLE on the first call).
   static Result<std::unique_ptr<GrpcClient>> Create(GrpcClientOptions options);
   ~GrpcClient() override;
 
@@ -74,8 +83,8 @@ class GrpcClient final : public Client {
   std::shared_ptr<Impl> impl_;
 };
 
-// "http://127.0.0.1:2379" -> "127.0.0.1:2379"; INVALID_ARGUMENT for anything that is not
-// [http://]host:port (https is not supported: br2k's members listen on loopback or pod-local).
+// "http://127.0.0.1:2379" or "https://127.0.0.1:2379" -> "127.0.0.1:2379"; INVALID_ARGUMENT
+// for anything that is not [http[s]://]host:port.
 Result<std::string> NormalizeEndpoint(std::string_view endpoint);
 
 }  // namespace br2k::etcd

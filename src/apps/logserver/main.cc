@@ -153,6 +153,12 @@ int main(int argc, char** argv) {
   cli.add_option("--etcd", etcd_urls, "comma-separated client URLs of all etcd members")
       ->required();
   cli.add_option("--local-etcd", local_etcd, "this node's own etcd member URL (Check role)");
+  std::string etcd_ca, etcd_cert, etcd_key;
+  cli.add_option("--etcd-ca", etcd_ca,
+                 "PEM file: the CA of the etcd members' certificates (https:// --etcd URLs)");
+  cli.add_option("--etcd-cert", etcd_cert,
+                 "PEM file: this replica's client certificate for etcd (--client-cert-auth)");
+  cli.add_option("--etcd-key", etcd_key, "PEM file: the private key of --etcd-cert");
   cli.add_option("--data-dir", data_dir, "directory for state.json and journal.dat")->required();
   cli.add_option("--advertise-url", advertise,
                  "URL clients are redirected to (default http://<listen>)");
@@ -236,7 +242,9 @@ int main(int argc, char** argv) {
   if (auto it = std::find(endpoints.begin(), endpoints.end(), local_etcd); it != endpoints.end()) {
     std::rotate(endpoints.begin(), it, it + 1);
   }
-  auto client = etcd::GrpcClient::Create({.endpoints = endpoints});
+  auto etcd_tls = etcd::LoadTlsFiles(etcd_ca, etcd_cert, etcd_key);
+  if (!etcd_tls.ok()) return Fail("--etcd-ca/--etcd-cert/--etcd-key", etcd_tls.status());
+  auto client = etcd::GrpcClient::Create({.endpoints = endpoints, .tls = *etcd_tls});
   if (!client.ok()) return Fail("--etcd", client.status());
   if (revision_floor > 0) {
     // The member may still be starting (it shares the pod): retry while it is unreachable.

@@ -156,6 +156,9 @@ TEST_F(KubernetesRuntimeTest, Apply_podBeingDeletedOutlivingTheDeadline_isDeadli
 TEST_F(KubernetesRuntimeTest, Pods_mapsPhasesConditionsAndContainerStatuses) {
   auto runtime = Runtime();
   spec_.nodes = 4;
+  // A fourth node needs its own etcd certificate (the spec's TLS files cover three).
+  spec_.secrets.files[EtcdCertFile(3)] = spec_.secrets.files[EtcdCertFile(0)];
+  spec_.secrets.files[EtcdKeyFile(3)] = spec_.secrets.files[EtcdKeyFile(0)];
   ASSERT_TRUE(runtime.Apply(Objects(), Soon()).ok());
   ASSERT_TRUE(server_.SetStatus(PodPath("logserver-0"), RunningReady()));
   json crashing = RunningReady(false);

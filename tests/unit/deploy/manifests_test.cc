@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -188,7 +189,9 @@ TEST(RenderManifests, EachPodsEtcd_servesClientsOnLocalhostOnly) {
     ASSERT_EQ(pods.size(), spec.nodes);
     for (size_t i = 0; i < pods.size(); ++i) {
       const auto args = Args(Container(pods[i], "etcd"));
-      const std::string client = "http://127.0.0.1:" + std::to_string(spec.EtcdClientPort(i));
+      const std::string client = (spec.EtcdTls() ? "https" : "http") +
+                                 std::string("://127.0.0.1:") +
+                                 std::to_string(spec.EtcdClientPort(i));
       EXPECT_THAT(args, Contains("--listen-client-urls=" + client));
       EXPECT_THAT(args, Contains("--advertise-client-urls=" + client));
       EXPECT_THAT(args, Contains("--pre-vote=true"));
@@ -206,11 +209,12 @@ TEST(RenderManifests, EachPodsEtcd_servesClientsOnLocalhostOnly) {
 TEST(RenderManifests, InitialCluster_namesEveryMemberAtItsNodeHost) {
   const auto pods = OfKind(Render(ServicesSpec()), "Pod");
   const std::string want =
-      "--initial-cluster=logserver-0=http://logserver-0.br2k.svc:12480,"
-      "logserver-1=http://logserver-1.br2k.svc:12481,logserver-2=http://logserver-2.br2k.svc:12482";
+      "--initial-cluster=logserver-0=https://logserver-0.br2k.svc:12480,"
+      "logserver-1=https://logserver-1.br2k.svc:12481,logserver-2=https://"
+      "logserver-2.br2k.svc:12482";
   for (const auto& pod : pods) {
     EXPECT_THAT(Args(Container(pod, "etcd")), Contains(want));
-    EXPECT_THAT(Args(Container(pod, "etcd")), Contains("--listen-peer-urls=http://0.0.0.0:" +
+    EXPECT_THAT(Args(Container(pod, "etcd")), Contains("--listen-peer-urls=https://0.0.0.0:" +
                                                        std::to_string(12480 + (&pod - &pods[0]))));
   }
   const auto loop = OfKind(Render(LoopbackSpec()), "Pod");
@@ -218,6 +222,59 @@ TEST(RenderManifests, InitialCluster_namesEveryMemberAtItsNodeHost) {
               Contains("--listen-peer-urls=http://127.0.0.1:12481"));
   EXPECT_THAT(Args(Container(loop[1], "etcd")),
               Contains("--initial-advertise-peer-urls=http://127.0.0.1:12481"));
+}
+
+// Hardening item 11: with the etcd TLS files in the Secret, every member requires client and
+// peer certificates of the deployment's CA, and each pod sees only its own key.
+TEST(RenderManifests, EtcdTls_membersRequireCertificatesAndPodsSeeOnlyTheirOwnKeys) {
+  const auto spec = ServicesSpec();
+  ASSERT_TRUE(spec.EtcdTls());
+  const auto pods = OfKind(Render(spec), "Pod");
+  for (size_t i = 0; i < pods.size(); ++i) {
+    const std::string n = std::to_string(i);
+    const auto etcd = Args(Container(pods[i], "etcd"));
+    for (const std::string& flag :
+         {std::string("--client-cert-auth"), std::string("--peer-client-cert-auth"),
+          "--cert-file=/etc/br2k/keys/etcd-" + n + ".crt",
+          "--key-file=/etc/br2k/keys/etcd-" + n + ".key",
+          std::string("--trusted-ca-file=/etc/br2k/keys/etcd-ca.crt"),
+          "--peer-cert-file=/etc/br2k/keys/etcd-" + n + ".crt",
+          "--peer-key-file=/etc/br2k/keys/etcd-" + n + ".key",
+          std::string("--peer-trusted-ca-file=/etc/br2k/keys/etcd-ca.crt")}) {
+      EXPECT_THAT(etcd, Contains(flag)) << "pod " << i;
+    }
+    for (const auto& a : etcd) EXPECT_EQ(a.find("http://"), std::string::npos) << a;
+    const auto app = Args(Container(pods[i], "app"));
+    EXPECT_THAT(app, Contains("--etcd-ca=/etc/br2k/keys/etcd-ca.crt"));
+    EXPECT_THAT(app, Contains("--etcd-cert=/etc/br2k/keys/etcd-" + n + ".crt"));
+    EXPECT_THAT(app, Contains("--etcd-key=/etc/br2k/keys/etcd-" + n + ".key"));
+    // The etcd container mounts the keys (read-only) to read its certificate.
+    bool mounted = false;
+    for (const auto& m : Container(pods[i], "etcd")["volumeMounts"])
+      mounted |= m["name"] == "keys" && m["readOnly"] == true;
+    EXPECT_TRUE(mounted);
+    // The pod's Secret volume projects its own files and the shared ones, nothing else.
+    std::set<std::string> seen;
+    for (const auto& v : pods[i]["spec"]["volumes"]) {
+      if (!v.contains("secret")) continue;
+      for (const auto& item : v["secret"]["items"]) {
+        EXPECT_EQ(item["key"], item["path"]);
+        seen.insert(item["key"].get<std::string>());
+      }
+    }
+    EXPECT_EQ(seen,
+              (std::set<std::string>{"etcd-ca.crt", "etcd-" + n + ".crt", "etcd-" + n + ".key",
+                                     "operator-" + n + ".key", "tx.key"}))
+        << "pod " << i;
+  }
+}
+
+TEST(RenderManifests, EtcdTls_partialFilesAreRefused) {
+  auto spec = ServicesSpec();
+  spec.secrets.files.erase(EtcdKeyFile(1));
+  auto r = RenderManifests(spec);
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("etcd-1.key"), std::string::npos) << r.status();
 }
 
 TEST(RenderManifests, Services_antiAffinityAndNodeAffinity_noHostNetwork) {

@@ -11,7 +11,7 @@ inline std::string Digest(char c) {
   return "@sha256:" + std::string(64, c);
 }
 
-// Kubernetes: Services, a chain to publish to, operator keys and the service's tx key.
+// Kubernetes: Services, a chain to publish to, operator keys, the service's tx key and etcd TLS.
 inline DeploymentSpec ServicesSpec() {
   DeploymentSpec s;
   s.name = "logserver";
@@ -31,6 +31,15 @@ inline DeploymentSpec ServicesSpec() {
         "0x" + std::string(63, 'a') + std::to_string(i + 1) + "\n";
   }
   s.secrets.files["tx.key"] = "0x" + std::string(64, 'b') + "\n";
+  // etcd TLS (placeholders: the golden files must not change from run to run; etcd_tls_test and
+  // deploy_etcd_tls_test use real certificates).
+  s.secrets.files[kEtcdCaFile] = "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n";
+  for (int i = 0; i < 3; ++i) {
+    s.secrets.files[EtcdCertFile(i)] =
+        "-----BEGIN CERTIFICATE-----\nNODE" + std::to_string(i) + "\n-----END CERTIFICATE-----\n";
+    s.secrets.files[EtcdKeyFile(i)] =
+        "-----BEGIN PRIVATE KEY-----\nKEY" + std::to_string(i) + "\n-----END PRIVATE KEY-----\n";
+  }
   return s;
 }
 
