@@ -141,17 +141,19 @@ std::vector<std::string> LocalCluster::MemberArgs(int index, bool /*initial*/) c
   const auto& m = members_[static_cast<size_t>(index)];
   // With an existing data directory etcd ignores the --initial-* flags, so the same arguments
   // serve for the first start and for restarts.
-  return {options_.etcd_binary, "--name=" + m.name, "--data-dir=" + m.data_dir.string(),
-          "--listen-client-urls=" + m.client_url, "--advertise-client-urls=" + m.client_url,
-          "--listen-peer-urls=" + m.peer_url, "--initial-advertise-peer-urls=" + m.peer_url,
-          "--initial-cluster=" + initial_cluster_, "--initial-cluster-state=new",
-          "--initial-cluster-token=br2k-" + options_.run_dir.filename().string(),
-          "--heartbeat-interval=" + std::to_string(options_.heartbeat_ms),
-          "--election-timeout=" + std::to_string(options_.election_ms),
-          std::string("--pre-vote=") + (options_.pre_vote ? "true" : "false"),
-          // One br2k group-commit transaction carries a whole batch of requests.
-          EtcdMaxTxnOpsFlag(), "--max-request-bytes=10485760", "--logger=zap",
-          "--log-outputs=stderr"};
+  std::vector<std::string> argv = {
+      options_.etcd_binary, "--name=" + m.name, "--data-dir=" + m.data_dir.string(),
+      "--listen-client-urls=" + m.client_url, "--advertise-client-urls=" + m.client_url,
+      "--listen-peer-urls=" + m.peer_url, "--initial-advertise-peer-urls=" + m.peer_url,
+      "--initial-cluster=" + initial_cluster_, "--initial-cluster-state=new",
+      "--initial-cluster-token=br2k-" + options_.run_dir.filename().string(),
+      "--heartbeat-interval=" + std::to_string(options_.heartbeat_ms),
+      "--election-timeout=" + std::to_string(options_.election_ms),
+      std::string("--pre-vote=") + (options_.pre_vote ? "true" : "false"),
+      // One br2k group-commit transaction carries a whole batch of requests.
+      EtcdMaxTxnOpsFlag(), "--max-request-bytes=10485760", "--logger=zap", "--log-outputs=stderr"};
+  argv.insert(argv.end(), options_.extra_args.begin(), options_.extra_args.end());
+  return argv;
 }
 
 br2k::Status LocalCluster::StartMember(int index, bool initial) {
