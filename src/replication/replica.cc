@@ -927,6 +927,7 @@ struct Replica::Impl {
     int64_t ep = resp->header.revision;
     {
       std::lock_guard lock(mu);
+      etcd_nospace = false;  // etcd accepted a write
       if (stop) return;
       epoch = ep;
       lease_id = grant->id;
