@@ -295,6 +295,11 @@ struct Replica::Impl {
       it = entry_bytes.erase(it);
     }
   }
+  // etcd's db is above the warning share of its quota and trimming is on: the leader trims
+  // whatever it may at every trim_interval, whatever the bounds, so that etcd reuses the pages.
+  bool NearQuota() const {
+    return etcd_quota_warning && (opt.trim_threshold > 0 || opt.trim_bytes > 0);
+  }
   static uint64_t PutBytes(const etcd::Op& op) {
     const auto* put = std::get_if<etcd::PutRequest>(&op.request);
     return put ? put->key.size() + put->value.size() : 0;
@@ -1363,7 +1368,7 @@ struct Replica::Impl {
       std::lock_guard lock(mu);
       long_log =
           (opt.trim_threshold > 0 && ls >= log_start && ls - log_start + 1 > opt.trim_threshold) ||
-          (opt.trim_bytes > 0 && retained_bytes > opt.trim_bytes);
+          (opt.trim_bytes > 0 && retained_bytes > opt.trim_bytes) || NearQuota();
     }
     if (long_log && Clock::now() - last_trim >= opt.trim_interval) {
       last_trim = Clock::now();
@@ -1375,9 +1380,9 @@ struct Replica::Impl {
 
   // ---- the bounded log: trimming (leader) ----
 
-  // When more than trim_threshold entries or trim_bytes bytes are retained: trim_to = min(SSI, the
-  // LPI of every replica not more than max_lag behind, the first entry awaiting its transaction's
-  // settlement
+  // When more than trim_threshold entries or trim_bytes bytes are retained, or (trimming on)
+  // etcd's db is above the warning share of its quota: trim_to = min(SSI, the LPI of every
+  // replica not more than max_lag behind, the first entry awaiting its transaction's settlement
   // - 1). A snapshot at or above trim_to is stored first unless etcd has one; then RLE, RS and
   // TX of [Log_Start, trim_to] are deleted and Log_Start moved in one fenced transaction, and
   // the session records of trimmed entries give way to per-client floors.
@@ -1405,13 +1410,15 @@ struct Replica::Impl {
     }
     if (ls_now < start) return Status::Ok();
     uint64_t bytes_before;
+    bool near_quota;
     {
       std::lock_guard lock(mu);
       bytes_before = retained_bytes;
+      near_quota = NearQuota();
     }
     const bool by_count = opt.trim_threshold > 0 && ls_now - start + 1 > opt.trim_threshold;
     const bool by_bytes = opt.trim_bytes > 0 && bytes_before > opt.trim_bytes;
-    if (!by_count && !by_bytes) return Status::Ok();
+    if (!by_count && !by_bytes && !near_quota) return Status::Ok();
     uint64_t bound = ssi_now;
     std::string held_by = "SSI";
     std::vector<std::string> ignored;
@@ -1476,8 +1483,9 @@ struct Replica::Impl {
         "replica {}: trimmed entries {}-{} (over {}); the log now holds {}-{}, {} of {} bytes "
         "(snapshot at {}{}; bound: {}{}{}) in {} ms",
         opt.replica_id, start, bound,
-        by_count ? std::to_string(opt.trim_threshold) + " entries"
-                 : std::to_string(opt.trim_bytes) + " bytes",
+        by_count   ? std::to_string(opt.trim_threshold) + " entries"
+        : by_bytes ? std::to_string(opt.trim_bytes) + " bytes"
+                   : std::to_string(opt.etcd_quota_warn_percent) + "% of etcd's quota",
         bound + 1, ls_now, bytes_after, bytes_before, snap,
         snap_bytes ? ", new, " + std::to_string(snap_bytes) + " bytes" : std::string(), held_by,
         lagging.empty() ? "" : "; not waiting for ", lagging,

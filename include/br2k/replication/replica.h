@@ -92,7 +92,8 @@ struct ReplicaOptions {
   // the client's first endpoint) for its database size and alarms; at more than
   // `etcd_quota_warn_percent` % of `etcd_quota_bytes` (which must match the cluster's
   // --quota-backend-bytes; etcd's default is 2 GiB) status().etcd_quota_warning is set and a
-  // warning logged once per crossing, before etcd refuses writes.
+  // warning logged once per crossing, before etcd refuses writes; while it holds, a leader with
+  // trimming on (trim_threshold or trim_bytes > 0) trims whatever it may at every trim_interval.
   uint64_t etcd_quota_bytes = 2ull << 30;
   unsigned etcd_quota_warn_percent = 80;
   std::chrono::milliseconds etcd_status_interval{5000};

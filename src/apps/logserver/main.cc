@@ -148,6 +148,7 @@ int main(int argc, char** argv) {
   int64_t trim_interval_ms = 5000;
   uint64_t trim_bytes = 64ull << 20, etcd_quota_bytes = 2ull << 30;
   int64_t etcd_status_interval_ms = 5000;
+  unsigned etcd_quota_warn_percent = 80;
   uint64_t trim_max_lag = 100000;
   cli.add_option("--id", id, "replica id ([A-Za-z0-9._-], unique per service)")->required();
   cli.add_option("--service", service, "service id (etcd prefix /br2k/<service>/)");
@@ -186,8 +187,12 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(int64_t{10}, int64_t{86400000}));
   cli.add_option("--etcd-quota-bytes", etcd_quota_bytes,
                  "the etcd cluster's --quota-backend-bytes: /status warns (etcd_quota_warning) "
-                 "above 80% of it")
+                 "above --etcd-quota-warn-percent of it")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 62));
+  cli.add_option("--etcd-quota-warn-percent", etcd_quota_warn_percent,
+                 "warn (and, with trimming on, trim whatever may be trimmed) above this share of "
+                 "--etcd-quota-bytes")
+      ->check(CLI::Range(1u, 100u));
   cli.add_option("--etcd-status-interval-ms", etcd_status_interval_ms,
                  "how often the replica reads etcd's database size and alarms (0 = never)")
       ->check(CLI::Range(int64_t{0}, int64_t{86400000}));
@@ -292,6 +297,7 @@ int main(int argc, char** argv) {
   opt.trim_interval = std::chrono::milliseconds(trim_interval_ms);
   opt.trim_bytes = trim_bytes;
   opt.etcd_quota_bytes = etcd_quota_bytes;
+  opt.etcd_quota_warn_percent = etcd_quota_warn_percent;
   opt.etcd_status_interval = std::chrono::milliseconds(etcd_status_interval_ms);
   opt.max_lag = trim_max_lag;
   auto replica = replication::Replica::Create(opt, {.client = client->get(),

@@ -154,6 +154,35 @@ TEST_F(EtcdQuotaIT, LargeRequestsNoLongerFillEtcdToItsQuota) {
   for (int k = 1; k <= kRequests; ++k) EXPECT_EQ(logs[k - 1], "u" + std::to_string(k));
 }
 
+// Near the quota the leader trims whatever it may, whatever its bounds: here the bound by count
+// is never reached and there is none by bytes, yet 32 MiB of requests pass through a 16 MiB etcd.
+TEST_F(EtcdQuotaIT, NearTheQuotaTheLeaderTrimsWhateverItMay) {
+  constexpr uint64_t kQuota = 16 * kMiB;
+  ASSERT_NO_FATAL_FAILURE(
+      StartFleet(kQuota, {"--trim-threshold=100000", "--trim-bytes=0", "--trim-interval-ms=100",
+                          "--etcd-quota-bytes=" + std::to_string(kQuota),
+                          "--etcd-quota-warn-percent=50", "--etcd-status-interval-ms=100"}));
+  constexpr int kRequests = 64;  // 64 x 512 KiB = 32 MiB, 2 x the quota
+  int64_t max_db = 0;
+  for (int k = 1; k <= kRequests; ++k) {
+    auto r = PostBig("u" + std::to_string(k), "big", static_cast<uint64_t>(k));
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_EQ(r->status, 200) << "request " << k << ": " << r->body;
+    max_db = std::max(max_db, Member().db_size);
+  }
+  json st = StatusJson();
+  EXPECT_TRUE(st.value("etcd_quota_warning", false)) << st.dump();
+  EXPECT_GT(st.value("trims", 0), 0) << st.dump();
+  EXPECT_GT(st.value("log_start", 1), 1) << st.dump();
+  EXPECT_FALSE(Member().nospace_alarm());
+  EXPECT_LT(max_db, static_cast<int64_t>(kQuota));
+  std::cerr << "32 MiB of requests: etcd db at most " << max_db << " bytes (quota " << kQuota
+            << "); log starts at " << st.value("log_start", 1) << "\n";
+  auto logs = Logs();
+  ASSERT_EQ(logs.size(), static_cast<size_t>(kRequests));
+  for (int k = 1; k <= kRequests; ++k) EXPECT_EQ(logs[k - 1], "u" + std::to_string(k));
+}
+
 // At the quota: warned before, refused clearly, nothing acknowledged lost, nothing doubled.
 TEST_F(EtcdQuotaIT, AtTheQuotaWritesAreRefusedClearlyAndNothingIsLost) {
   constexpr uint64_t kQuota = 16 * kMiB;
