@@ -351,7 +351,9 @@ struct Replica::Impl {
       if (eps.empty()) return;
       endpoint = eps.front();
     }
-    auto st = deps.client->EndpointStatus(endpoint, EtcdDeadline());
+    // Short: the control thread waits for it, and a paused member must not hold following up.
+    auto st = deps.client->EndpointStatus(
+        endpoint, Deadline::After(std::min(opt.etcd_timeout, std::chrono::milliseconds(500))));
     if (!st.ok()) {
       spdlog::debug("replica {}: etcd status: {}", opt.replica_id, st.status().ToString());
       return;
