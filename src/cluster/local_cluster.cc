@@ -170,6 +170,7 @@ std::vector<std::string> LocalCluster::MemberArgs(int index, bool /*initial*/) c
       args.push_back(std::move(flag));
     }
   }
+  args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
   return args;
 }
 

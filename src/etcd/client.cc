@@ -20,4 +20,10 @@ Result<int64_t> Client::Put(std::string_view key, std::string_view value, Deadli
   return r.header.revision;
 }
 
+bool IsNoSpace(const br2k::Status& st) {
+  // etcd's ErrGRPCNoSpace (api/v3rpc/rpctypes): codes.ResourceExhausted with this text.
+  return st.code() == StatusCode::kResourceExhausted &&
+         st.message().find("database space exceeded") != std::string::npos;
+}
+
 }  // namespace br2k::etcd

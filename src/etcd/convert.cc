@@ -75,6 +75,7 @@ MemberStatus FromProto(const etcdserverpb::StatusResponse& r) {
   out.header = FromProto(r.header());
   out.version = r.version();
   out.db_size = r.dbsize();
+  out.db_size_in_use = r.dbsizeinuse();
   out.leader = r.leader();
   out.raft_index = r.raftindex();
   out.raft_term = r.raftterm();

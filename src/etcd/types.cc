@@ -36,4 +36,11 @@ Compare Compare::Lease(std::string key, CompareOp op, int64_t lease) {
   return Compare{.key = std::move(key), .target = CompareTarget::kLease, .op = op, .number = lease};
 }
 
+bool MemberStatus::nospace_alarm() const {
+  for (const auto& e : errors) {
+    if (e.find("NOSPACE") != std::string::npos) return true;
+  }
+  return false;
+}
+
 }  // namespace br2k::etcd

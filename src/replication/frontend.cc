@@ -52,6 +52,11 @@ HttpResponse FromStatus(const Status& st, const ReplicaStatus& rs, const HttpReq
     case StatusCode::kDataLoss:
     case StatusCode::kInternal:
       return JsonError(500, StatusCodeName(st.code()), st.message());
+    case StatusCode::kResourceExhausted: {  // etcd refuses writes at its quota (NOSPACE)
+      HttpResponse r = JsonError(503, "ETCD_NOSPACE", st.message());
+      r.headers.push_back({"Retry-After", "10"});
+      return r;
+    }
     default: {
       HttpResponse r = JsonError(503, StatusCodeName(st.code()), st.message());
       r.headers.push_back({"Retry-After", "1"});
@@ -83,7 +88,14 @@ std::string StatusJson(const ReplicaStatus& s, const std::string& url) {
             {"claim_backoff_ms", s.claim_backoff_ms},
             {"location_check_resigns", s.location_check_resigns},
             {"state_rebuilds", s.state_rebuilds},
-            {"last_data_loss", s.last_data_loss}};
+            {"last_data_loss", s.last_data_loss},
+            {"log_bytes", s.log_bytes},
+            {"etcd_db_size", s.etcd_db_size},
+            {"etcd_db_size_in_use", s.etcd_db_size_in_use},
+            {"etcd_quota_bytes", s.etcd_quota_bytes},
+            {"etcd_quota_warning", s.etcd_quota_warning},
+            {"etcd_nospace", s.etcd_nospace},
+            {"etcd_nospace_refusals", s.etcd_nospace_refusals}};
   return j.dump();
 }
 

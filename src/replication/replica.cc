@@ -117,6 +117,10 @@ class Histogram {
 
 }  // namespace
 
+// The bytes of an entry's RS key and value where they are not counted exactly (entries a new
+// leader finds in etcd, the paper mode).
+constexpr uint64_t kRsBytesEstimate = 64;
+
 struct Replica::Impl {
   ReplicaOptions opt;
   Deps deps;
@@ -163,6 +167,18 @@ struct Replica::Impl {
   uint64_t restores = 0;
   std::map<std::string, uint64_t> session_floors;
   Clock::time_point last_trim = Clock::now();  // control thread only
+  // The bounded log by bytes (guarded by mu, leader only): index -> bytes of its keys and
+  // values in etcd as counted when appended, read (LoadSessions) or given a result, and their
+  // sum over the retained entries.
+  std::map<uint64_t, uint64_t> entry_bytes;
+  uint64_t retained_bytes = 0;
+  // etcd's storage quota (guarded by mu; last_etcd_status: control thread only).
+  int64_t etcd_db_size = 0;
+  int64_t etcd_db_size_in_use = 0;
+  bool etcd_quota_warning = false;
+  bool etcd_nospace = false;
+  uint64_t etcd_nospace_refusals = 0;
+  Clock::time_point last_etcd_status{};
   // The fence on chain (guarded by mu): the claim backoff after publisher refusals, and the
   // leader's location checks (last_location_check: control thread only).
   uint64_t registry_refusals = 0;
@@ -263,6 +279,112 @@ struct Replica::Impl {
     std::lock_guard lock(mu);
     healthy = false;
     last_error = why;
+  }
+
+  // ---- the bounded log by bytes (mu held) ----
+
+  void CountEntryBytes(uint64_t index, uint64_t bytes) {
+    if (index < log_start) return;
+    entry_bytes[index] += bytes;
+    retained_bytes += bytes;
+  }
+  // Entries up to `last` are gone from etcd (trimmed).
+  void ForgetEntryBytesTo(uint64_t last) {
+    for (auto it = entry_bytes.begin(); it != entry_bytes.end() && it->first <= last;) {
+      retained_bytes -= it->second;
+      it = entry_bytes.erase(it);
+    }
+  }
+  // etcd's db is above the warning share of its quota and trimming is on: the leader trims
+  // whatever it may at every trim_interval, whatever the bounds, so that etcd reuses the pages.
+  bool NearQuota() const {
+    return etcd_quota_warning && (opt.trim_threshold > 0 || opt.trim_bytes > 0);
+  }
+  static uint64_t PutBytes(const etcd::Op& op) {
+    const auto* put = std::get_if<etcd::PutRequest>(&op.request);
+    return put ? put->key.size() + put->value.size() : 0;
+  }
+
+  // ---- etcd's storage quota ----
+
+  // What a client is told when etcd refuses writes at its quota.
+  Status NoSpaceError(const std::string& detail) const {
+    return ResourceExhaustedError(
+        "etcd's storage quota is exhausted (NOSPACE alarm" +
+        (detail.empty() ? std::string() : ": " + detail) +
+        "): writes are refused until an operator frees space (compact, defragment, disarm the "
+        "alarm; docs/replication.md, \"At etcd's quota\"). The request was not acknowledged; "
+        "retry it with the same X-Br2k-Client/X-Br2k-Seq afterwards to learn its outcome");
+  }
+  // The error a request that was not committed fails with: NoSpaceError when etcd refused the
+  // write at its quota (counted, and the alarm noted at once), else UNAVAILABLE.
+  Status NotCommitted(const Status& why) {
+    if (etcd::IsNoSpace(why)) {
+      NoteNoSpace();
+      return NoSpaceError(why.message());
+    }
+    return UnavailableError("request not committed: " + why.message() + "; retry");
+  }
+  void NoteNoSpace() {
+    std::lock_guard lock(mu);
+    if (!etcd_nospace) {
+      spdlog::error(
+          "replica {}: etcd refuses writes: its storage quota is exhausted (NOSPACE alarm). "
+          "Writes fail with 503 ETCD_NOSPACE until an operator compacts and defragments etcd and "
+          "disarms the alarm (etcdctl alarm disarm)",
+          opt.replica_id);
+    }
+    etcd_nospace = true;
+    etcd_nospace_refusals++;
+  }
+
+  // Every etcd_status_interval: etcd's db size and alarms from the member this replica talks
+  // to; the warning above etcd_quota_warn_percent of the quota is logged once per crossing.
+  void CheckEtcdQuota() {
+    if (opt.etcd_status_interval.count() <= 0) return;
+    const auto now = Clock::now();
+    if (now - last_etcd_status < opt.etcd_status_interval) return;
+    last_etcd_status = now;
+    std::string endpoint = opt.local_endpoint;
+    if (endpoint.empty()) {
+      auto eps = deps.client->endpoints();
+      if (eps.empty()) return;
+      endpoint = eps.front();
+    }
+    // Short: the control thread waits for it, and a paused member must not hold following up.
+    auto st = deps.client->EndpointStatus(
+        endpoint, Deadline::After(std::min(opt.etcd_timeout, std::chrono::milliseconds(500))));
+    if (!st.ok()) {
+      spdlog::debug("replica {}: etcd status: {}", opt.replica_id, st.status().ToString());
+      return;
+    }
+    const auto limit =
+        static_cast<double>(opt.etcd_quota_bytes) * opt.etcd_quota_warn_percent / 100.0;
+    const bool warn = static_cast<double>(st->db_size) > limit;
+    const bool alarm = st->nospace_alarm();
+    std::lock_guard lock(mu);
+    if (warn && !etcd_quota_warning) {
+      spdlog::warn(
+          "replica {}: etcd's database ({} bytes, {} in use) is above {}% of its quota ({} bytes):"
+          " at the quota etcd refuses every write. Trim the log (--trim-bytes), compact and "
+          "defragment etcd, or raise --quota-backend-bytes",
+          opt.replica_id, st->db_size, st->db_size_in_use, opt.etcd_quota_warn_percent,
+          opt.etcd_quota_bytes);
+    } else if (!warn && etcd_quota_warning) {
+      spdlog::info("replica {}: etcd's database ({} bytes) is below {}% of its quota again",
+                   opt.replica_id, st->db_size, opt.etcd_quota_warn_percent);
+    }
+    if (!alarm && etcd_nospace) {
+      spdlog::info("replica {}: etcd's NOSPACE alarm is cleared: writes are accepted again",
+                   opt.replica_id);
+    } else if (alarm && !etcd_nospace) {
+      spdlog::error("replica {}: etcd reports the NOSPACE alarm: it refuses every write",
+                    opt.replica_id);
+    }
+    etcd_db_size = st->db_size;
+    etcd_db_size_in_use = st->db_size_in_use;
+    etcd_quota_warning = warn;
+    etcd_nospace = alarm;
   }
 
   // ---- etcd helpers ----
@@ -777,6 +899,8 @@ struct Replica::Impl {
       leader_url.clear();
       sessions.clear();
       session_floors.clear();
+      entry_bytes.clear();
+      retained_bytes = 0;
       for (auto& [i, st] : settlements) {
         if (st.pending)
           st.pending->Complete(
@@ -784,7 +908,8 @@ struct Replica::Impl {
                                std::to_string(i) + " was settled; retry to learn its outcome"));
       }
       settlements.clear();
-      FailAll(UnavailableError("leadership lost (" + reason + "); retry"));
+      FailAll(etcd_nospace ? NoSpaceError("")
+                           : UnavailableError("leadership lost (" + reason + "); retry"));
     }
     k.reset();
     publisher().Withdraw(old_epoch);
@@ -809,6 +934,7 @@ struct Replica::Impl {
     int64_t ep = resp->header.revision;
     {
       std::lock_guard lock(mu);
+      etcd_nospace = false;  // etcd accepted a write
       if (stop) return;
       epoch = ep;
       lease_id = grant->id;
@@ -986,6 +1112,7 @@ struct Replica::Impl {
   // not covered by a floor, and the floors.
   Status LoadSessions() {
     std::map<SessionKey, uint64_t> loaded;
+    std::map<uint64_t, uint64_t> bytes;  // RLE key and value, and an RS estimate
     uint64_t from;
     {
       std::lock_guard lock(mu);
@@ -1005,6 +1132,7 @@ struct Replica::Impl {
         if (!index || !e.ok()) {
           return DataLossError(kv.key + ": " + (e.ok() ? "bad key" : e.status().message()));
         }
+        bytes[*index] = kv.key.size() + kv.value.size() + kRsBytesEstimate;
         if (e->request.client_id.empty()) continue;
         uint64_t& at = loaded[{e->request.client_id, e->request.seq}];
         at = std::max(at, *index);
@@ -1038,6 +1166,9 @@ struct Replica::Impl {
     std::lock_guard lock(mu);
     sessions = std::move(loaded);
     session_floors = std::move(floors);
+    entry_bytes.clear();
+    retained_bytes = 0;
+    for (const auto& [i, b] : bytes) CountEntryBytes(i, b);
     return Status::Ok();
   }
 
@@ -1237,9 +1368,11 @@ struct Replica::Impl {
     bool long_log;
     {
       std::lock_guard lock(mu);
-      long_log = ls >= log_start && ls - log_start + 1 > opt.trim_threshold;
+      long_log =
+          (opt.trim_threshold > 0 && ls >= log_start && ls - log_start + 1 > opt.trim_threshold) ||
+          (opt.trim_bytes > 0 && retained_bytes > opt.trim_bytes) || NearQuota();
     }
-    if (opt.trim_threshold > 0 && long_log && Clock::now() - last_trim >= opt.trim_interval) {
+    if (long_log && Clock::now() - last_trim >= opt.trim_interval) {
       last_trim = Clock::now();
       Status st = TrimLog(ep);
       if (st.code() == StatusCode::kAborted) return StepDown(st.ToString());
@@ -1249,7 +1382,8 @@ struct Replica::Impl {
 
   // ---- the bounded log: trimming (leader) ----
 
-  // When more than trim_threshold entries are retained: trim_to = min(SSI, the LPI of every
+  // When more than trim_threshold entries or trim_bytes bytes are retained, or (trimming on)
+  // etcd's db is above the warning share of its quota: trim_to = min(SSI, the LPI of every
   // replica not more than max_lag behind, the first entry awaiting its transaction's settlement
   // - 1). A snapshot at or above trim_to is stored first unless etcd has one; then RLE, RS and
   // TX of [Log_Start, trim_to] are deleted and Log_Start moved in one fenced transaction, and
@@ -1276,7 +1410,17 @@ struct Replica::Impl {
       if (!h.ok()) return DataLossError(keys.snapshot() + ": " + h.status().message());
       hdr = *h;
     }
-    if (ls_now < start || ls_now - start + 1 <= opt.trim_threshold) return Status::Ok();
+    if (ls_now < start) return Status::Ok();
+    uint64_t bytes_before;
+    bool near_quota;
+    {
+      std::lock_guard lock(mu);
+      bytes_before = retained_bytes;
+      near_quota = NearQuota();
+    }
+    const bool by_count = opt.trim_threshold > 0 && ls_now - start + 1 > opt.trim_threshold;
+    const bool by_bytes = opt.trim_bytes > 0 && bytes_before > opt.trim_bytes;
+    if (!by_count && !by_bytes && !near_quota) return Status::Ok();
     uint64_t bound = ssi_now;
     std::string held_by = "SSI";
     std::vector<std::string> ignored;
@@ -1322,10 +1466,13 @@ struct Replica::Impl {
                                          etcd::Op::Delete(keys.tx(start), keys.tx(bound + 1)),
                                          etcd::Op::Put(keys.log_start(), FormatIndex(bound + 1))}));
     rev = std::max(rev, trimmed.header.revision);
+    uint64_t bytes_after;
     {
       std::lock_guard lock(mu);
       log_start = bound + 1;
       trims++;
+      ForgetEntryBytesTo(bound);
+      bytes_after = retained_bytes;
     }
     if (opt.compact_after_trim) {
       auto c = deps.client->Compact(rev, false, EtcdDeadline());
@@ -1335,9 +1482,13 @@ struct Replica::Impl {
     std::string lagging;
     for (const auto& i : ignored) lagging += (lagging.empty() ? "" : ", ") + i;
     spdlog::info(
-        "replica {}: trimmed entries {}-{}; the log now holds {}-{} (snapshot at {}{}; bound: "
-        "{}{}{}) in {} ms",
-        opt.replica_id, start, bound, bound + 1, ls_now, snap,
+        "replica {}: trimmed entries {}-{} (over {}); the log now holds {}-{}, {} of {} bytes "
+        "(snapshot at {}{}; bound: {}{}{}) in {} ms",
+        opt.replica_id, start, bound,
+        by_count   ? std::to_string(opt.trim_threshold) + " entries"
+        : by_bytes ? std::to_string(opt.trim_bytes) + " bytes"
+                   : std::to_string(opt.etcd_quota_warn_percent) + "% of etcd's quota",
+        bound + 1, ls_now, bytes_after, bytes_before, snap,
         snap_bytes ? ", new, " + std::to_string(snap_bytes) + " bytes" : std::string(), held_by,
         lagging.empty() ? "" : "; not waiting for ", lagging,
         std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count());
@@ -1520,6 +1671,7 @@ struct Replica::Impl {
           spdlog::warn("replica {}: pending rollback: {}", opt.replica_id, st.ToString());
         }
       }
+      CheckEtcdQuota();
       Role r;
       {
         std::lock_guard lock(mu);
@@ -1588,9 +1740,10 @@ struct Replica::Impl {
       }
       Status st = RunPaper(batch, ep, first);
       if (!st.ok()) {
+        const Status why = NotCommitted(st);
         for (auto& p : batch) {
           CountRequest(p->entry.type, "error");
-          p->Complete(UnavailableError("request not committed: " + st.message() + "; retry"));
+          p->Complete(why);
         }
         StepDown(st.ToString());
       }
@@ -1745,9 +1898,11 @@ struct Replica::Impl {
 
   // Fails the requests of a stage that will not complete here.
   void FailStage(Stage& st, const Status& why) {
+    if (st.batch.empty()) return;
+    const Status err = NotCommitted(why);
     for (auto& p : st.batch) {
       CountRequest(p->entry.type, "error");
-      p->Complete(UnavailableError("request not committed: " + why.message() + "; retry"));
+      p->Complete(err);
     }
     st.batch.clear();
   }
@@ -1828,8 +1983,13 @@ struct Replica::Impl {
   Status RunCycle(Stage& fresh, std::optional<Stage>& next, std::optional<Stage>& applied,
                   int64_t ep) {
     std::vector<etcd::Op> ops;
+    std::vector<std::pair<uint64_t, uint64_t>> counted;  // index -> bytes its entry gains
     if (!fresh.batch.empty()) {
       ops = AppendOps(fresh.batch);
+      for (size_t k = 0; k < fresh.batch.size(); ++k) {  // two puts (RLE, RS) per entry
+        counted.emplace_back(fresh.batch[k]->index,
+                             PutBytes(ops[2 * k]) + PutBytes(ops[2 * k + 1]));
+      }
       ops.push_back(etcd::Op::Put(keys.log_size(), FormatIndex(fresh.last())));
     }
     if (next) {
@@ -1846,11 +2006,14 @@ struct Replica::Impl {
         if (auto t = applied->txs.find(k); t != applied->txs.end()) {
           // Recorded before it is broadcast; RS stays InProcess until the receipt settles it.
           std::string rec = EncodeSignedTx(t->second);
+          counted.emplace_back(i, keys.tx(i).size() + rec.size());
           ops.push_back(etcd::Op::Put(keys.tx(i), rec));
           ops.push_back(etcd::Op::Put(keys.tx_pending(i), rec));
           continue;
         }
-        ops.push_back(etcd::Op::Put(keys.rs(i), EncodeEntryStatus(applied->results[k])));
+        std::string rs = EncodeEntryStatus(applied->results[k]);
+        counted.emplace_back(i, rs.size());
+        ops.push_back(etcd::Op::Put(keys.rs(i), std::move(rs)));
       }
       ops.push_back(etcd::Op::Put(keys.lpi(opt.replica_id), FormatIndex(applied->last())));
       ops.push_back(etcd::Op::Put(keys.ssi(), FormatIndex(applied->last())));
@@ -1869,6 +2032,11 @@ struct Replica::Impl {
       r = FencedTxn(ep, std::move(ops));
     }
     if (!r.ok()) return r.status();
+    {
+      std::lock_guard lock(mu);
+      for (const auto& [i, b] : counted) CountEntryBytes(i, b);
+      etcd_nospace = false;  // etcd accepts writes (again)
+    }
 
     // Committed: in the order the paper's steps happened to each batch.
     if (applied) {
@@ -2071,6 +2239,9 @@ struct Replica::Impl {
     {
       std::lock_guard lock(mu);
       ls = i;
+      etcd_nospace = false;  // etcd accepts writes (again)
+      CountEntryBytes(i, keys.rle(i).size() + EncodeLogEntry(p->entry).size() + keys.rs(i).size() +
+                             kRsBytesEstimate);
     }
     RecordSessions(batch);
     failpoints().Hit(Failpoint::kAfterAppend);
@@ -2100,6 +2271,15 @@ struct Replica::Impl {
 
   // ---- client calls ----
 
+  // A non-leader's answer (mu held): "not leader" (the caller redirects), unless no leader is
+  // known because etcd refuses writes at its quota (no replica can claim): then that cause.
+  Status NotLeader() const {
+    if (leader_id.empty() && etcd_nospace) {
+      return NoSpaceError("no replica can take the lead while etcd refuses writes");
+    }
+    return FailedPreconditionError("not leader");
+  }
+
   Result<WriteResult> Execute(Request request, RequestType type, Deadline deadline) {
     if (type == RequestType::kReadOnly) {
       return InvalidArgumentError("read-only requests are not logged; use Read");
@@ -2117,7 +2297,7 @@ struct Replica::Impl {
       std::shared_ptr<Pending> attach;
       {
         std::lock_guard lock(mu);
-        if (role != Role::kLeader) return FailedPreconditionError("not leader");
+        if (role != Role::kLeader) return NotLeader();
         if (!healthy) return UnavailableError("replica unhealthy: " + last_error);
         if (has_session) {
           if (auto it = inflight.find(sk); it != inflight.end()) attach = it->second;
@@ -2186,7 +2366,7 @@ struct Replica::Impl {
     int64_t ep;
     {
       std::lock_guard lock(mu);
-      if (role != Role::kLeader) return FailedPreconditionError("not leader");
+      if (role != Role::kLeader) return NotLeader();
       ep = epoch;
     }
     // Confirm leadership through etcd and learn SSI at that point.
@@ -2230,6 +2410,10 @@ Result<std::unique_ptr<Replica>> Replica::Create(ReplicaOptions options, Deps de
   if (options.claim_backoff_initial.count() <= 0 ||
       options.claim_backoff_max < options.claim_backoff_initial) {
     return InvalidArgumentError("claim backoff: need 0 < initial <= max");
+  }
+  if (options.etcd_quota_bytes == 0 || options.etcd_quota_warn_percent == 0 ||
+      options.etcd_quota_warn_percent > 100) {
+    return InvalidArgumentError("etcd quota: need quota bytes > 0 and a warning at 1-100 %");
   }
   auto impl = std::make_unique<Impl>(std::move(options), deps);
   impl->initial_snapshot = deps.app->Snapshot();
@@ -2342,6 +2526,13 @@ ReplicaStatus Replica::status() const {
   s.last_data_loss = impl_->last_data_loss;
   s.registry_refusals = impl_->registry_refusals;
   s.location_check_resigns = impl_->location_check_resigns;
+  s.log_bytes = impl_->role == Role::kLeader ? impl_->retained_bytes : 0;
+  s.etcd_db_size = impl_->etcd_db_size;
+  s.etcd_db_size_in_use = impl_->etcd_db_size_in_use;
+  s.etcd_quota_bytes = impl_->opt.etcd_quota_bytes;
+  s.etcd_quota_warning = impl_->etcd_quota_warning;
+  s.etcd_nospace = impl_->etcd_nospace;
+  s.etcd_nospace_refusals = impl_->etcd_nospace_refusals;
   if (Clock::now() < impl_->claim_not_before) {
     s.claim_backoff_ms = static_cast<uint64_t>(impl_->claim_backoff.count());
   }
@@ -2389,6 +2580,23 @@ std::string Replica::MetricsText() const {
       << "\n";
   out << "# TYPE br2k_location_check_resigns_total counter\nbr2k_location_check_resigns_total "
       << st.location_check_resigns << "\n";
+  out << "# HELP br2k_log_retained_bytes Bytes of the retained log entries in etcd (leader).\n"
+      << "# TYPE br2k_log_retained_bytes gauge\nbr2k_log_retained_bytes " << st.log_bytes << "\n";
+  out << "# HELP br2k_etcd_db_size_bytes etcd's database size (what its quota counts).\n"
+      << "# TYPE br2k_etcd_db_size_bytes gauge\nbr2k_etcd_db_size_bytes " << st.etcd_db_size
+      << "\n";
+  out << "# TYPE br2k_etcd_db_size_in_use_bytes gauge\nbr2k_etcd_db_size_in_use_bytes "
+      << st.etcd_db_size_in_use << "\n";
+  out << "# TYPE br2k_etcd_quota_bytes gauge\nbr2k_etcd_quota_bytes " << st.etcd_quota_bytes
+      << "\n";
+  out << "# HELP br2k_etcd_quota_warning 1 while etcd's database is above the warning share of "
+         "its quota.\n"
+      << "# TYPE br2k_etcd_quota_warning gauge\nbr2k_etcd_quota_warning "
+      << (st.etcd_quota_warning ? 1 : 0) << "\n";
+  out << "# HELP br2k_etcd_nospace 1 while etcd refuses writes at its quota (NOSPACE alarm).\n"
+      << "# TYPE br2k_etcd_nospace gauge\nbr2k_etcd_nospace " << (st.etcd_nospace ? 1 : 0) << "\n";
+  out << "# TYPE br2k_etcd_nospace_refusals_total counter\nbr2k_etcd_nospace_refusals_total "
+      << st.etcd_nospace_refusals << "\n";
   return out.str();
 }
 

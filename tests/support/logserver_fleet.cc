@@ -23,7 +23,9 @@ Result<std::unique_ptr<LogserverFleet>> LogserverFleet::Create(LogserverFleetOpt
   if (options.nodes < 1) return InvalidArgumentError("LogserverFleet: nodes must be >= 1");
   auto cluster_options = cluster::LocalClusterOptions::TestProfile(options.dir, options.nodes);
   cluster_options.tls_ca = options.etcd_tls_ca;
-  BR2K_ASSIGN_OR_RETURN(auto cluster, cluster::LocalCluster::Start(cluster_options, deadline));
+  cluster_options.extra_args = options.etcd_args;
+  BR2K_ASSIGN_OR_RETURN(auto cluster,
+                        cluster::LocalCluster::Start(std::move(cluster_options), deadline));
   std::unique_ptr<LogserverFleet> fleet(new LogserverFleet(std::move(options), std::move(cluster)));
   for (int i = 0; i < fleet->options_.nodes; ++i) {
     BR2K_ASSIGN_OR_RETURN(int port, proc::FreePort());

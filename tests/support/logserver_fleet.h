@@ -46,6 +46,8 @@ struct LogserverFleetOptions {
   // flags (replication::LogserverArgv), e.g. "br2k-dashboard".
   std::string binary = "br2k-logserver";
   std::vector<std::string> args;  // given to every start, before the start's own extra args
+  // Extra flags of every etcd member (LocalClusterOptions::extra_args).
+  std::vector<std::string> etcd_args;
   // Where node i keeps its data and its log, relative to `dir`; "{i}" stands for the index.
   std::string data_dir = "data-{i}";
   std::string log_file = "node-{i}.log";

@@ -32,6 +32,9 @@ struct LocalClusterOptions {
   int election_ms = 1000;
   // Without pre-vote an isolated member that rejoins forces a needless election.
   bool pre_vote = true;
+  // Appended to every member's command line, e.g. {"--quota-backend-bytes=33554432"} (tests
+  // of etcd's storage quota). They are not checked here; etcd refuses unknown flags at start.
+  std::vector<std::string> extra_args;
   bool detach = false;                       // members outlive this process (br2k up --detach)
   std::shared_ptr<proc::Launcher> launcher;  // default: proc::PosixLauncher()
   // Set: client and peer traffic use TLS with certificates from this CA, and every member
@@ -102,6 +105,9 @@ class LocalCluster {
   Status PauseMember(int index);              // SIGSTOP; returns once the process is stopped
   Status ResumeMember(int index);             // SIGCONT
   Status RestartMember(int index, Deadline deadline);  // starts a stopped member again
+  // Replaces LocalClusterOptions::extra_args for the members (re)started from now on, e.g. a
+  // larger --quota-backend-bytes before RestartMember.
+  void set_extra_args(std::vector<std::string> args) { options_.extra_args = std::move(args); }
   // Stops every member (SIGTERM, then SIGKILL). Idempotent.
   Status Stop();
 

@@ -9,6 +9,10 @@
 //   - Errors are values: the code is gRPC's (UNAVAILABLE when no member could be reached,
 //     DEADLINE_EXCEEDED, INVALID_ARGUMENT, OUT_OF_RANGE for compacted or future revisions,
 //     NOT_FOUND for an unknown lease, ...), the message carries etcd's own text.
+//   - A write refused because etcd's storage quota (--quota-backend-bytes) is exhausted fails
+//     with RESOURCE_EXHAUSTED "etcdserver: mvcc: database space exceeded" (IsNoSpace). etcd checks
+//     the quota again when it applies a write and may apply it and still answer so: its outcome
+//     is unknown, like any failed mutation.
 //   - A mutation (Put, Delete, Txn, Compact, lease calls) is sent at most once: if it fails after
 //     it may have reached the server, the error says so ("outcome unknown") and the caller must
 //     decide (br2k's replication engine re-reads under its fence). Reads are retried on the other
@@ -75,5 +79,8 @@ class Client {
   // Convenience: a plain put; returns the new revision.
   Result<int64_t> Put(std::string_view key, std::string_view value, Deadline deadline);
 };
+
+// Whether `st` is etcd's refusal of a write at its storage quota (the NOSPACE alarm).
+bool IsNoSpace(const br2k::Status& st);
 
 }  // namespace br2k::etcd

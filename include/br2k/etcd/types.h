@@ -243,13 +243,18 @@ struct MemberListResponse {
 struct MemberStatus {
   ResponseHeader header;  // header.member_id is the answering member
   std::string version;
-  int64_t db_size = 0;
+  int64_t db_size = 0;  // bytes of the backend database (what etcd's quota counts)
+  int64_t db_size_in_use =
+      0;                // of which in use (the rest is freed by compaction; defrag returns it)
   uint64_t leader = 0;  // member id of the Raft leader as this member sees it; 0 = none
   uint64_t raft_index = 0;
   uint64_t raft_term = 0;
   uint64_t raft_applied_index = 0;
-  std::vector<std::string> errors;
+  std::vector<std::string> errors;  // e.g. "memberID:... alarm:NOSPACE " while an alarm is raised
   bool is_leader() const { return leader != 0 && leader == header.member_id; }
+  // Whether the NOSPACE alarm is raised (etcd then refuses every write until an operator frees
+  // space and disarms it).
+  bool nospace_alarm() const;
 };
 
 }  // namespace br2k::etcd

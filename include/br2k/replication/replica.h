@@ -69,18 +69,34 @@ struct ReplicaOptions {
   std::chrono::milliseconds lpi_publish_interval{100};
 
   // The bounded log (docs/replication.md, "Bounded log"). At most every `trim_interval`, when
-  // more than `trim_threshold` entries are retained (0 = never trim), the leader stores a
-  // snapshot of its state in etcd (chunks of at most `snapshot_chunk_bytes`, which must not
-  // exceed max_txn_bytes) and deletes the entries below every replica's LPI and the snapshot.
-  // A replica whose LPI is more than `max_lag` entries behind is not waited for: it restores
-  // from the snapshot. Entries with a transaction awaiting settlement (TXQ/) are never deleted.
+  // more than `trim_threshold` entries are retained (0 = no bound by count) or the retained
+  // entries hold more than `trim_bytes` bytes of keys and values (0 = no bound by bytes; both 0
+  // = never trim), the leader stores a snapshot of its state in etcd (chunks of at most
+  // `snapshot_chunk_bytes`, which must not exceed max_txn_bytes) and deletes the entries below
+  // every replica's LPI and the snapshot. A replica whose LPI is more than `max_lag` entries
+  // behind is not waited for: it restores from the snapshot. Entries with a transaction
+  // awaiting settlement (TXQ/) are never deleted. The leader counts the bytes of the entries it
+  // appended and, when it takes over, of the log entries (RLE) it reads (ReplicaStatus::
+  // log_bytes); etcd keeps them until they are trimmed and compacted, so etcd fills by bytes.
   size_t trim_threshold = 10000;
+  uint64_t trim_bytes = 64ull << 20;
   std::chrono::milliseconds trim_interval{5000};
   uint64_t max_lag = 100000;
   size_t snapshot_chunk_bytes = 512 * 1024;
   // After a trim, compact etcd's history up to it so that the deleted entries free space
   // (otherwise only an etcd --auto-compaction setting reclaims it).
   bool compact_after_trim = true;
+
+  // etcd's storage quota (docs/replication.md, "At etcd's quota"). Every
+  // `etcd_status_interval` (0 = never) the replica asks its etcd member (local_endpoint, else
+  // the client's first endpoint) for its database size and alarms; at more than
+  // `etcd_quota_warn_percent` % of `etcd_quota_bytes` (which must match the cluster's
+  // --quota-backend-bytes; etcd's default is 2 GiB) status().etcd_quota_warning is set and a
+  // warning logged once per crossing, before etcd refuses writes; while it holds, a leader with
+  // trimming on (trim_threshold or trim_bytes > 0) trims whatever it may at every trim_interval.
+  uint64_t etcd_quota_bytes = 2ull << 30;
+  unsigned etcd_quota_warn_percent = 80;
+  std::chrono::milliseconds etcd_status_interval{5000};
 
   // When the location publisher refuses a fresh claim (LocationPublisher::Publish not OK: the
   // registry holds an epoch this replica cannot publish over), the replica resigns and does not
@@ -127,6 +143,16 @@ struct ReplicaStatus {
   // state) and the last such finding ("" if none).
   uint64_t state_rebuilds = 0;
   std::string last_data_loss;
+  // The bounded log by bytes: the bytes (keys and values) of the retained entries as this
+  // replica counts them while it leads (0 otherwise).
+  uint64_t log_bytes = 0;
+  // etcd's storage quota, as last read from the member (db sizes 0 until read).
+  int64_t etcd_db_size = 0;
+  int64_t etcd_db_size_in_use = 0;
+  uint64_t etcd_quota_bytes = 0;       // the configured quota
+  bool etcd_quota_warning = false;     // db size above etcd_quota_warn_percent of the quota
+  bool etcd_nospace = false;           // NOSPACE alarm raised (or a write refused for it)
+  uint64_t etcd_nospace_refusals = 0;  // writes etcd refused at its quota
 };
 
 // The outcome of one write request.
@@ -176,7 +202,10 @@ class Replica {
   // DEADLINE_EXCEEDED when `deadline` passes first (the outcome is then unknown: retry with the
   // same (client, seq) to learn it). INVALID_ARGUMENT for a read-only type. OUT_OF_RANGE for a
   // retry of a (client, seq) whose entry has been trimmed from the log: it is not executed
-  // again and its answer is no longer available (HTTP 410).
+  // again and its answer is no longer available (HTTP 410). RESOURCE_EXHAUSTED when etcd refuses
+  // writes at its storage quota (NOSPACE alarm; HTTP 503 ETCD_NOSPACE): the request was not
+  // acknowledged and is not lost; a retry with the same (client, seq) once an operator has freed
+  // space learns its outcome (it runs at most once).
   Result<WriteResult> Execute(Request request, RequestType type, Deadline deadline);
 
   // A linearizable read: confirms through etcd that this replica still holds Current_Leader

@@ -107,6 +107,9 @@ int main(int argc, char** argv) {
   int64_t request_timeout_ms = 10000, session_ttl_s = 3600, poll_ms = 500;
   size_t trim_threshold = 10000;
   int64_t trim_interval_ms = 5000;
+  uint64_t trim_bytes = 64ull << 20, etcd_quota_bytes = 2ull << 30;
+  int64_t etcd_status_interval_ms = 5000;
+  unsigned etcd_quota_warn_percent = 80;
   uint64_t trim_max_lag = 100000, confirmations = 0;
   cli.add_option("--id", id, "replica id ([A-Za-z0-9._-], unique per service)")->required();
   cli.add_option("--service", service, "service id (etcd prefix /br2k/<service>/)");
@@ -142,9 +145,24 @@ int main(int argc, char** argv) {
                  "floors and records of trimmed requests (dedupe after trimming) expire after");
   cli.add_option("--max-body", max_body, "maximum request body in bytes");
   cli.add_option("--trim-threshold", trim_threshold,
-                 "snapshot and trim the log in etcd beyond this many entries (0 = never)");
+                 "snapshot and trim the log in etcd beyond this many entries (0 = no bound by "
+                 "count; with --trim-bytes=0 too: never)");
+  cli.add_option("--trim-bytes", trim_bytes,
+                 "the leader also trims when the retained log entries hold more bytes (keys and "
+                 "values in etcd) than this (0 = no bound by bytes)");
   cli.add_option("--trim-interval-ms", trim_interval_ms, "how often the leader checks the log size")
       ->check(CLI::Range(int64_t{10}, int64_t{86400000}));
+  cli.add_option("--etcd-quota-bytes", etcd_quota_bytes,
+                 "the etcd cluster's --quota-backend-bytes: /status warns (etcd_quota_warning) "
+                 "above --etcd-quota-warn-percent of it")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 62));
+  cli.add_option("--etcd-quota-warn-percent", etcd_quota_warn_percent,
+                 "warn (and, with trimming on, trim whatever may be trimmed) above this share of "
+                 "--etcd-quota-bytes")
+      ->check(CLI::Range(1u, 100u));
+  cli.add_option("--etcd-status-interval-ms", etcd_status_interval_ms,
+                 "how often the replica reads etcd's database size and alarms (0 = never)")
+      ->check(CLI::Range(int64_t{0}, int64_t{86400000}));
   cli.add_option("--trim-max-lag", trim_max_lag,
                  "a replica more entries behind than this does not hold trimming back")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 62));
@@ -289,6 +307,10 @@ int main(int argc, char** argv) {
   opt.session_ttl = std::chrono::seconds(session_ttl_s);
   opt.trim_threshold = trim_threshold;
   opt.trim_interval = std::chrono::milliseconds(trim_interval_ms);
+  opt.trim_bytes = trim_bytes;
+  opt.etcd_quota_bytes = etcd_quota_bytes;
+  opt.etcd_quota_warn_percent = etcd_quota_warn_percent;
+  opt.etcd_status_interval = std::chrono::milliseconds(etcd_status_interval_ms);
   opt.max_lag = trim_max_lag;
   auto replica = replication::Replica::Create(opt, {.client = etcd_client->get(),
                                                     .app = &app,

@@ -381,6 +381,81 @@ struct RecordingPublisher final : LocationPublisher {
   bool fail = false;
 };
 
+// The bounded log by bytes (beside the real-etcd test EtcdQuotaIT in
+// tests/integration/replication/etcd_quota_test.cc): with no bound by count, the leader trims
+// once the retained entries hold more than trim_bytes; a new leader counts what it finds.
+TEST(Replica_boundedLog, TrimsByBytesWithoutACountBound) {
+  etcd::FakeClient etcd;
+  auto o = Options("a", true);
+  o.trim_threshold = 0;  // no bound by count
+  o.trim_bytes = 4096;
+  o.trim_interval = 0ms;
+  o.snapshot_interval = 20ms;
+  const std::string big(240, 'x');
+  KeyLayout k(kService);
+  {
+    auto a = StartNode(etcd, o);
+    ASSERT_TRUE(WaitFor([&] { return IsLeader(*a); }));
+    for (uint64_t s = 1; s <= 40; ++s) {
+      auto r = a->replica->Execute(Post(big + std::to_string(s), "c1", s),
+                                   RequestType::kReplication, Deadline::After(10s));
+      ASSERT_TRUE(r.ok()) << r.status();
+    }
+    ASSERT_TRUE(WaitFor([&] { return a->replica->status().log_bytes <= o.trim_bytes; }))
+        << a->replica->status().log_bytes;
+    EXPECT_GT(a->replica->status().trims, 0u);
+    EXPECT_GT(ParseIndex(Value(etcd, k.log_start())).value_or(1), 1u);
+    EXPECT_NE(a->replica->MetricsText().find("br2k_log_retained_bytes "), std::string::npos);
+  }
+  // Trimming by bytes off: a new leader counts the retained entries it reads and keeps them.
+  o.trim_bytes = 0;
+  auto b = StartNode(etcd, o);
+  ASSERT_TRUE(WaitFor([&] { return IsLeader(*b); }));
+  const uint64_t start = ParseIndex(Value(etcd, k.log_start())).value_or(1);
+  const auto st = b->replica->status();
+  EXPECT_GE(st.log_bytes, (40 - start + 1) * big.size()) << "start " << start;
+  EXPECT_EQ(st.trims, 0u);
+}
+
+// etcd's NOSPACE refusal (beside EtcdQuotaIT, which reaches a real etcd's quota): the request
+// fails with RESOURCE_EXHAUSTED naming the quota, and once etcd accepts writes again its retry
+// with the same (client, seq) runs exactly once.
+TEST(Replica_etcdQuota, NoSpaceRefusalIsReportedAndItsRetryRunsOnce) {
+  etcd::FakeClient etcd;
+  auto a = StartNode(etcd, Options("a", true));
+  ASSERT_TRUE(WaitFor([&] { return IsLeader(*a); }));
+  ASSERT_TRUE(
+      a->replica->Execute(Post("one", "c1", 1), RequestType::kReplication, Deadline::After(10s))
+          .ok());
+  std::atomic<bool> full{true};
+  etcd.SetHook([&](std::string_view method) {
+    if (full && (method == "Txn" || method == "Put" || method == "LeaseGrant")) {
+      return ResourceExhaustedError("etcdserver: mvcc: database space exceeded");
+    }
+    return Status::Ok();
+  });
+  auto r =
+      a->replica->Execute(Post("two", "c1", 2), RequestType::kReplication, Deadline::After(10s));
+  ASSERT_EQ(r.status().code(), StatusCode::kResourceExhausted) << r.status();
+  EXPECT_NE(r.status().message().find("quota"), std::string::npos) << r.status();
+  EXPECT_TRUE(a->replica->status().etcd_nospace);
+  EXPECT_GE(a->replica->status().etcd_nospace_refusals, 1u);
+  full = false;
+  // The leader stepped down; once it leads again the retry runs (a retry meanwhile is refused).
+  Result<WriteResult> again = UnavailableError("not tried");
+  for (int i = 0; i < 200 && !again.ok(); ++i) {
+    again =
+        a->replica->Execute(Post("two", "c1", 2), RequestType::kReplication, Deadline::After(10s));
+    if (!again.ok()) std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_TRUE(again.ok()) << again.status();
+  auto dup =
+      a->replica->Execute(Post("two", "c1", 2), RequestType::kReplication, Deadline::After(10s));
+  ASSERT_TRUE(dup.ok()) << dup.status();
+  EXPECT_TRUE(dup->duplicate);
+  EXPECT_EQ(a->app.logs(), (std::vector<std::string>{"one", "two"}));
+}
+
 // Entries too large to read 512 at a time (big bodies against the etcd client's receive limit)
 // are read in smaller chunks: a follower catches up, and a new leader restores and rebuilds its
 // session table from them.
