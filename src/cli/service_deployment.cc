@@ -68,14 +68,6 @@ Result<std::shared_ptr<deploy::ProcessRuntime>> ProcessRuntimeOf(const Container
   return deploy::ProcessRuntime::Create({.root = c.root, .detach = detach});
 }
 
-// Whether deployments of this kind run etcd with TLS (hardening item 11). Not on podman: podman
-// 4.3 mounts a Secret's values still base64-encoded (docs/deploy-manifests.md, "Secrets on
-// podman"), and etcd cannot read a certificate so encoded; there the members stay on plaintext
-// 127.0.0.1 (docs/security.md says so).
-bool EtcdTlsFor(const ContainerState& c) {
-  return c.kind != "podman";
-}
-
 }  // namespace
 
 Result<std::shared_ptr<deploy::PodRuntime>> RuntimeOf(const ContainerState& c, bool detach) {
@@ -116,12 +108,12 @@ deploy::DeploymentSpec SpecOf(const ContainerState& c, const std::optional<Chain
     for (size_t i = 0; i < spec.nodes; ++i)
       spec.secrets.existing.push_back("operator-" + std::to_string(i) + ".key");
     if (!chain->tx_key_file.empty()) spec.secrets.existing.push_back("tx.key");
-    if (EtcdTlsFor(c)) {  // the files FillEtcdTls put in the Secret
-      spec.secrets.existing.push_back(deploy::kEtcdCaFile);
-      for (size_t i = 0; i < spec.nodes; ++i) {
-        spec.secrets.existing.push_back(deploy::EtcdCertFile(i));
-        spec.secrets.existing.push_back(deploy::EtcdKeyFile(i));
-      }
+    // The files FillEtcdTls put in the Secret: etcd runs with TLS on every runtime (hardening
+    // item 11; on podman the Secret's files are host paths, podman_runtime.h).
+    spec.secrets.existing.push_back(deploy::kEtcdCaFile);
+    for (size_t i = 0; i < spec.nodes; ++i) {
+      spec.secrets.existing.push_back(deploy::EtcdCertFile(i));
+      spec.secrets.existing.push_back(deploy::EtcdKeyFile(i));
     }
   }
   return spec;
@@ -158,7 +150,7 @@ std::vector<EtcdMemberState> EtcdMembersOf(const ContainerState& c) {
   std::vector<EtcdMemberState> out;
   for (size_t i = 0; i < spec.nodes; ++i) {
     const std::string pod = spec.PodName(i);
-    const std::string scheme = EtcdTlsFor(c) ? "https://" : "http://";
+    const std::string scheme = "https://";
     EtcdMemberState m{.name = pod,
                       .client_url = scheme + "127.0.0.1:" + std::to_string(spec.EtcdClientPort(i)),
                       .peer_url = scheme + "127.0.0.1:" + std::to_string(spec.EtcdPeerPort(i))};
@@ -315,9 +307,7 @@ Status DeployPods(const ServiceUpOptions& o, const ChainState& chain, ContainerS
   if (o.revision_floor > 0)
     spec.app_args.push_back("--revision-floor=" + std::to_string(o.revision_floor));
   if (Status st = FillKeySecrets(chain, spec); !st.ok()) return st;
-  if (EtcdTlsFor(out)) {
-    if (Status st = FillEtcdTls(o.run_dir, spec); !st.ok()) return st;
-  }
+  if (Status st = FillEtcdTls(o.run_dir, spec); !st.ok()) return st;
   auto runtime = RuntimeOf(out, o.detach);
   if (!runtime.ok()) return runtime.status();
   // A fresh `up` starts a fresh service history on a fresh chain: the volumes and Secret an

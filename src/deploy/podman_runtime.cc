@@ -8,6 +8,7 @@
 #include <set>
 
 #include "br2k/deploy/deployer.h"
+#include "br2k/deploy/secret_files.h"
 #include "br2k/proc/process.h"
 
 namespace br2k::deploy {
@@ -123,9 +124,13 @@ Status PodmanRuntime::Apply(const std::vector<json>& objects, Deadline deadline)
     std::string kind = KindOf(o), name = NameOf(o);
     if (kind == "Service") continue;  // podman has no Services; nodes meet on loopback
     if (kind == "Secret") {
-      auto r = Podman({"secret", "inspect", name}, deadline);
-      if (!r.ok()) return r.status();
-      if (r->ok()) continue;  // kept as it is
+      // Not a podman secret: podman 4.3 would mount its values base64-encoded (etcd cannot read
+      // a certificate so) and ignore `items`. Files below br2k's root instead (secret_files.h),
+      // mounted as host paths.
+      const auto dir = SecretDir(name);
+      if (std::filesystem::exists(dir)) continue;  // kept as it is
+      if (Status st = WriteSecretFiles(o, dir); !st.ok()) return st;
+      continue;
     } else if (kind == "PersistentVolumeClaim") {
       auto r = Podman({"volume", "exists", name}, deadline);
       if (!r.ok()) return r.status();
@@ -139,6 +144,10 @@ Status PodmanRuntime::Apply(const std::vector<json>& objects, Deadline deadline)
       } else if (state.status().code() != StatusCode::kNotFound) {
         return state.status();
       }
+      auto pod = WithSecretsAsHostPaths(o);
+      if (!pod.ok()) return pod.status();
+      if (auto st = Play(*pod, deadline); !st.ok()) return st;
+      continue;
     } else {
       return Status(StatusCode::kInvalidArgument, "the podman runtime does not play kind " + kind);
     }
@@ -172,7 +181,36 @@ Result<std::vector<PodStatus>> PodmanRuntime::Pods(const DeploymentSpec& spec, D
   return out;
 }
 
+std::filesystem::path PodmanRuntime::SecretDir(const std::string& secret) const {
+  return env_.root() / "secrets" / secret;
+}
+
+Result<json> PodmanRuntime::WithSecretsAsHostPaths(const json& pod) const {
+  json out = pod;
+  const std::string name = NameOf(pod);
+  if (!out.contains("spec") || !out["spec"].contains("volumes")) return out;
+  for (auto& v : out["spec"]["volumes"]) {
+    if (!v.is_object() || !v.contains("secret")) continue;
+    const std::string secret = v["secret"].value("secretName", "");
+    const std::string vname = v.value("name", "");
+    if (secret.empty() || secret.find('/') != std::string::npos || vname.empty() ||
+        vname.find('/') != std::string::npos || secret == "." || secret == ".." || vname == "." ||
+        vname == "..")
+      return InvalidArgumentError("pod " + name + ": a secret volume without a usable name");
+    // The pod's own copy holds only the files its `items` select.
+    const auto to = env_.root() / "pod-secrets" / name / vname;
+    if (Status st =
+            WriteSecretItems(SecretDir(secret), v["secret"].value("items", json::array()), to);
+        !st.ok())
+      return st.WithContext("pod " + name);
+    v = {{"name", vname}, {"hostPath", {{"path", to.string()}, {"type", "Directory"}}}};
+  }
+  return out;
+}
+
 Status PodmanRuntime::DeletePod(const DeploymentSpec& spec, size_t node, Deadline deadline) {
+  std::error_code ec;
+  std::filesystem::remove_all(env_.root() / "pod-secrets" / spec.PodName(node), ec);
   auto r = Podman({"pod", "rm", "--force", "--time", "0", spec.PodName(node)}, deadline);
   if (!r.ok()) return r.status();
   if (!r->ok() && r->err.find("no pod") == std::string::npos &&
@@ -191,6 +229,12 @@ Status PodmanRuntime::Remove(const DeploymentSpec& spec, bool purge, Deadline de
       auto r = Podman({"volume", "rm", "--force", spec.PodName(i) + suffix}, deadline);
       if (!r.ok()) return r.status();
     }
+  std::error_code ec;
+  std::filesystem::remove_all(SecretDir(spec.name + "-keys"), ec);
+  if (ec)
+    return Status(StatusCode::kInternal,
+                  "cannot remove " + SecretDir(spec.name + "-keys").string());
+  // A Secret an older br2k created in podman's own store.
   auto r = Podman({"secret", "rm", spec.name + "-keys"}, deadline);
   if (!r.ok()) return r.status();
   return Status::Ok();

@@ -15,6 +15,7 @@
 #include "br2k/deploy/deployer.h"
 #include "br2k/deploy/executable_image.h"
 #include "br2k/deploy/pod_record.h"
+#include "br2k/deploy/secret_files.h"
 
 namespace br2k::deploy {
 
@@ -142,29 +143,9 @@ Status ProcessRuntime::Apply(const std::vector<json>& objects, Deadline deadline
     } else if (kind == "Secret") {
       const auto dir = options_.root / "secrets" / name;
       if (std::filesystem::exists(dir)) continue;  // kept as it is
-      const auto tmp = options_.root / "secrets" / ("." + name + ".new");
-      std::filesystem::remove_all(tmp, ec);
-      std::filesystem::create_directories(tmp, ec);
-      std::filesystem::permissions(tmp, std::filesystem::perms::owner_all, ec);
-      if (ec) return Status(StatusCode::kInternal, "cannot create secret " + name);
-      if (o.contains("data") && o["data"].is_object()) {
-        for (const auto& [file, value] : o["data"].items()) {
-          if (file.empty() || file.find('/') != std::string::npos || file == "." || file == "..")
-            return Bad("secret " + name + " has a file name that is not a plain name");
-          if (!value.is_string()) return Bad("secret " + name + "/" + file + " is not a string");
-          auto bytes = YAML::DecodeBase64(value.get<std::string>());
-          if (bytes.empty() && !value.get<std::string>().empty())
-            return Bad("secret " + name + "/" + file + " is not base64");
-          const auto path = tmp / file;
-          int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-          if (fd < 0) return Status(StatusCode::kInternal, "cannot write " + path.string());
-          bool ok = ::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size());
-          ::close(fd);
-          if (!ok) return Status(StatusCode::kInternal, "cannot write " + path.string());
-        }
+      if (Status st = WriteSecretFiles(o, dir); !st.ok()) {
+        return st.code() == StatusCode::kInvalidArgument ? Bad(st.message()) : st;
       }
-      std::filesystem::rename(tmp, dir, ec);
-      if (ec) return Status(StatusCode::kInternal, "cannot create secret " + name);
     } else if (kind == "Pod") {
       if (Status st = ApplyPod(o); !st.ok()) return st;
     } else {

@@ -5,12 +5,16 @@
 // redeploy it from the chain's recovery information alone, with its state intact.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "br2k/common/run_state.h"
 #include "br2k/deploy/recovery.h"
+#include "br2k/etcd/grpc_client.h"
+#include "br2k/etcd/tls.h"
 #include "br2k/eth/rpc_transport.h"
 #include "br2k/eth/service_registry.h"
 #include "command.h"
@@ -98,6 +102,45 @@ TEST(UpContainers, ServesSurvivesTheLeaderPodAndIsRecoveredFromTheChainAfterTota
   ASSERT_EQ(first.status, 0) << first.out;
   CliRun status = Br2k(run_dir, "status");
   EXPECT_EQ(status.status, 0) << status.out;
+  {
+    // Hardening item 11 on podman too: the members serve TLS only, for certificates of the
+    // deployment's CA. The Secret's files are host paths (podman 4.3 would mount them
+    // base64-encoded), and each pod sees only its own keys.
+    auto doc = nlohmann::json::parse(Br2k(run_dir, "status --json").out, nullptr, false);
+    ASSERT_TRUE(doc.is_object() && doc["etcd"].size() == 3u) << doc.dump();
+    std::vector<std::string> urls, host_ports;
+    for (const auto& m : doc["etcd"]) {
+      const std::string url = m["client_url"];
+      EXPECT_TRUE(url.starts_with("https://")) << url;
+      urls.push_back(url);
+      host_ports.push_back(*etcd::NormalizeEndpoint(url));
+    }
+    auto plain = etcd::GrpcClient::Create({.endpoints = host_ports});
+    ASSERT_TRUE(plain.ok()) << plain.status();
+    EXPECT_EQ(
+        (*plain)->Range(etcd::RangeRequest::Prefix("/br2k/"), Deadline::After(5s)).status().code(),
+        StatusCode::kUnavailable);
+    const auto tls_dir = run_dir / "etcd-tls" / "logserver";
+    auto tls = etcd::LoadTlsFiles((tls_dir / "ca.crt").string(), (tls_dir / "client.crt").string(),
+                                  (tls_dir / "client.key").string());
+    ASSERT_TRUE(tls.ok()) << tls.status();
+    auto own = etcd::GrpcClient::Create({.endpoints = urls, .tls = *tls});
+    ASSERT_TRUE(own.ok()) << own.status();
+    auto keys = (*own)->Range(etcd::RangeRequest::Prefix("/br2k/logserver/"), Deadline::After(10s));
+    ASSERT_TRUE(keys.ok()) << keys.status();
+    EXPECT_FALSE(keys->kvs.empty());
+    const auto pod0 = std::filesystem::path(s->containers->root) / "pod-secrets" / "logserver-0";
+    std::vector<std::string> seen;
+    for (const auto& vol : std::filesystem::directory_iterator(pod0))
+      for (const auto& f : std::filesystem::directory_iterator(vol.path()))
+        seen.push_back(f.path().filename().string());
+    auto has = [&](const std::string& f) {
+      return std::find(seen.begin(), seen.end(), f) != seen.end();
+    };
+    EXPECT_TRUE(has("operator-0.key") && has("etcd-0.key") && has("etcd-ca.crt"))
+        << ::testing::PrintToString(seen);
+    EXPECT_FALSE(has("operator-1.key") || has("etcd-1.key")) << ::testing::PrintToString(seen);
+  }
 
   // The leader pod is lost: another replica leads, the service answers.
   CliRun leader = Br2k(run_dir, "registry locate");

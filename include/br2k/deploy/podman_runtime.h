@@ -7,9 +7,12 @@
 //   affinity          ignored: one machine.
 //   probes            podman would turn them into healthchecks, which need systemd timers that
 //                     do not exist here, so they never run: Pods() probes GET /health itself.
-//   Secret            played once (`podman secret`); an existing one is left as it is (remove
-//                     with Remove(purge) to rotate keys). podman 4.3 mounts Secret `data`
-//                     values still base64-encoded; br2k's key-file reader accepts that.
+//   Secret            not a podman secret (podman 4.3 mounts its values still base64-encoded,
+//                     which etcd cannot read as a certificate, and ignores a volume's `items`):
+//                     its files are written once below <root>/secrets/<name> (0700 / 0600,
+//                     secret_files.h); an existing one is left as it is (Remove(purge) removes
+//                     it, to rotate keys). Each pod's secret volume becomes a host path with a
+//                     copy of only the files its `items` select (<root>/pod-secrets/<pod>/).
 //   PersistentVolumeClaim  a named podman volume; an existing one (with its data) is kept.
 //   Pod               played when missing; replaced when it exists but is not running.
 // Images are pulled by digest; loopback registries over plain HTTP.
@@ -17,6 +20,7 @@
 // Thread-safe (every call runs podman; podman locks its own storage).
 #pragma once
 
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -51,6 +55,11 @@ class PodmanRuntime final : public PodRuntime {
   Result<proc::CommandResult> Podman(std::vector<std::string> args, Deadline deadline,
                                      const std::string& input = "");
   Status Play(const nlohmann::json& object, Deadline deadline);
+  // Where a Secret's files are: <root>/secrets/<name> (secret_files.h).
+  std::filesystem::path SecretDir(const std::string& secret) const;
+  // `pod` with each secret volume replaced by a host path holding the files its items select
+  // (<root>/pod-secrets/<pod>/<volume>). FAILED_PRECONDITION when its Secret does not exist.
+  Result<nlohmann::json> WithSecretsAsHostPaths(const nlohmann::json& pod) const;
 
   ContainerEnv env_;
   std::shared_ptr<proc::CommandRunner> runner_;
