@@ -10,7 +10,8 @@
 //         at it;
 //   [5/6] the Service Registry Dashboard (br2k-dashboard, docs/dashboard.md): a second
 //         deployment of the same library (its own pods, accounts, registry entry "dashboard" and
-//         recovery information), the same way (process kind only; skipped by --no-dashboard);
+//         recovery information), the same way and on the same runtime (with --containers its
+//         own br2k-dashboard image; skipped by --no-dashboard);
 //   [6/6] the manager daemon (`br2k manager --run-dir <dir>`), which redeploys either service
 //         from its own recovery information on chain when a claim shows it down;
 // then prints the status table and how to call the service. Everything it starts is recorded in
@@ -671,7 +672,7 @@ std::string ReuseConflict(const UpFlags& f, const RunState& s) {
            std::to_string(f.members);
   }
   if (!f.no_service && s.replicas.empty()) return "it runs etcd only (started with --no-service)";
-  if (!f.no_service && !f.no_dashboard && !f.containers && s.chain && !s.dashboard)
+  if (!f.no_service && !f.no_dashboard && s.chain && !s.dashboard)
     return "it runs without the dashboard (started with --no-dashboard)";
   const bool in_containers = s.containers && s.containers->kind != "process";
   if (!f.no_service && f.containers != in_containers)
@@ -796,13 +797,8 @@ int Up(const UpFlags& f) {
   const bool with_chain = !f.no_service;
   if (f.containers && f.no_service)
     return Fail("--containers deploys the service: drop --no-service");
-  // The dashboard runs beside the service on the process runtime (see docs/dashboard.md).
-  const bool with_dashboard = !f.no_service && !f.no_dashboard && !f.containers;
-  if (!f.no_service && !f.no_dashboard && f.containers) {
-    std::printf(
-        "br2k: note: the dashboard is not started with --containers (no br2k-dashboard image "
-        "is built yet); run it without --containers to have it\n");
-  }
+  // The dashboard runs beside the service, on the same runtime (see docs/dashboard.md).
+  const bool with_dashboard = !f.no_service && !f.no_dashboard;
   const int steps = f.no_service ? 1 : 4 + (with_dashboard ? 1 : 0) + (f.no_manager ? 0 : 1);
   int step = 0;
   std::unique_ptr<LocalChain> chain;
@@ -1000,6 +996,10 @@ int Up(const UpFlags& f) {
                 dreg->changes.empty() ? "" : ("; added " + Join(dreg->changes)).c_str());
     if (Status st = PublishImages(dsvc, s.dashboard->deployment, d); !st.ok())
       return abort("dashboard: " + st.message());
+    // Its images went to the service's container registry: that registry is the service's to
+    // stop (`br2k down`), not the dashboard's.
+    if (s.containers && s.dashboard->deployment.registry_pid == s.containers->registry_pid)
+      s.dashboard->deployment.registry_pid = 0;
     if (Status st = SaveState(run_dir, s); !st.ok()) return abort(st.message());
     const ChainState dchain = ChainForService(*s.chain, *s.dashboard);
     Status deployed = DeployPods(dsvc, dchain, s.dashboard->deployment, d);

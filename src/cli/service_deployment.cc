@@ -221,6 +221,9 @@ Status PublishImages(const ServiceUpOptions& o, ContainerState& out, Deadline de
   deploy::PublishOptions po;
   po.work_dir = o.run_dir;
   po.app_binary = AppBinary(o.app_binary);
+  // The image is named after its binary (br2k-logserver, br2k-dashboard), which it holds at
+  // /usr/bin/<name>: the pods' command (DeploymentSpec::AppCommand) follows from the image.
+  po.app_image_name = po.app_binary.filename().string();
   po.etcd_binary = EtcdBinary("/usr/bin/etcd");
   po.registry = o.registry;
   po.detach_registry = o.detach;

@@ -245,7 +245,7 @@ json AppContainer(const DeploymentSpec& spec, size_t i) {
   json c = {{"name", "app"},
             {"image", spec.app_image},
             {"imagePullPolicy", "IfNotPresent"},
-            {"command", json::array({spec.app_command})},
+            {"command", json::array({spec.AppCommand()})},
             {"args", std::move(args)},
             {"readinessProbe", std::move(readiness)},
             {"resources", Requests(spec.app_cpu, spec.app_memory)},

@@ -116,7 +116,9 @@ Status DeploymentSpec::Validate() const {
     return Bad("etcd_image",
                "\"" + etcd_image + "\" is not pinned by digest (<repo>@sha256:<64 hex>)");
   }
-  if (!IsAbsolutePath(app_command)) return Bad("app_command", "must be an absolute path");
+  if (!app_command.empty() && !IsAbsolutePath(app_command))
+    return Bad("app_command", "must be an absolute path");
+  if (AppCommand() == "/usr/bin/") return Bad("app_image", "names no image");
   if (!IsAbsolutePath(etcd_command)) return Bad("etcd_command", "must be an absolute path");
   for (size_t i = 0; i < app_args.size(); ++i) {
     for (char c : app_args[i]) {
@@ -202,6 +204,16 @@ std::string DeploymentSpec::NodeHost(size_t i) const {
 
 std::string DeploymentSpec::AppUrl(size_t i) const {
   return "http://" + NodeHost(i) + ":" + std::to_string(AppPort(i));
+}
+
+std::string DeploymentSpec::AppCommand() const {
+  if (!app_command.empty()) return app_command;
+  // "<registry>/<repo>/<name>[:tag]@sha256:..." or "file:///path/<name>@sha256:...": <name>.
+  std::string_view ref = app_image;
+  ref = ref.substr(0, ref.find('@'));
+  ref = ref.substr(ref.rfind('/') == std::string_view::npos ? 0 : ref.rfind('/') + 1);
+  ref = ref.substr(0, ref.find(':'));
+  return "/usr/bin/" + std::string(ref);
 }
 
 }  // namespace br2k::deploy

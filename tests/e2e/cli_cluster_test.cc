@@ -46,7 +46,8 @@ TEST(Cli, UpStatusDown_fullCycle) {
   std::vector<int> pids;
   for (const auto& m : doc["etcd"]) {
     EXPECT_TRUE(m["healthy"].get<bool>()) << m.dump();
-    EXPECT_TRUE(m["client_url"].get<std::string>().rfind("http://127.0.0.1:", 0) == 0);
+    // TLS with client certificates (hardening item 11).
+    EXPECT_TRUE(m["client_url"].get<std::string>().rfind("https://127.0.0.1:", 0) == 0) << m.dump();
     EXPECT_FALSE(m["name"].get<std::string>().empty());
     leaders += m["is_leader"].get<bool>();
     pids.push_back(m["pid"].get<int>());
@@ -118,7 +119,8 @@ TEST(Cli, Status_corruptStateFileGivesAClearError) {
 TEST(Cli, Down_corruptStateFile_stopsWhatRunsAndSetsTheFileAside) {
   testing::ScratchDir dir("cli");
   auto run_dir = dir.path() / "run";
-  CliRun up = Br2k(run_dir, "up --detach --no-manager --no-dashboard --heartbeat-ms 50 --election-ms 500");
+  CliRun up =
+      Br2k(run_dir, "up --detach --no-manager --no-dashboard --heartbeat-ms 50 --election-ms 500");
   ASSERT_EQ(up.status, 0) << up.out;
   auto state = RunState::Load(run_dir / "state.json");
   ASSERT_TRUE(state.ok()) << state.status();
@@ -138,7 +140,8 @@ TEST(Cli, Down_corruptStateFile_stopsWhatRunsAndSetsTheFileAside) {
   for (const auto& e : std::filesystem::directory_iterator(run_dir))
     kept |= e.path().filename().string().starts_with("state.json.corrupt-");
   EXPECT_TRUE(kept) << "the corrupt file is kept for a look";
-  CliRun again = Br2k(run_dir, "up --detach --no-manager --no-dashboard --heartbeat-ms 50 --election-ms 500");
+  CliRun again =
+      Br2k(run_dir, "up --detach --no-manager --no-dashboard --heartbeat-ms 50 --election-ms 500");
   EXPECT_EQ(again.status, 0) << again.out;
   EXPECT_EQ(Br2k(run_dir, "down").status, 0);
 }

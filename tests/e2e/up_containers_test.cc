@@ -70,10 +70,26 @@ TEST(UpContainers, ServesSurvivesTheLeaderPodAndIsRecoveredFromTheChainAfterTota
   ASSERT_TRUE(s->containers.has_value());
   ASSERT_TRUE(s->chain.has_value());
   ASSERT_EQ(s->replicas.size(), 3u);
-  // The dashboard is not started in containers (no br2k-dashboard image yet), and `up` says so.
-  EXPECT_NE(up.out.find("the dashboard is not started with --containers"), std::string::npos)
-      << up.out;
-  EXPECT_FALSE(s->dashboard.has_value());
+  // The dashboard runs in containers too: its own image (br2k-dashboard, run as
+  // /usr/bin/br2k-dashboard), pods, registry entry and recovery information.
+  ASSERT_TRUE(s->dashboard.has_value()) << up.out;
+  ASSERT_EQ(s->dashboard->replicas.size(), 3u);
+  EXPECT_EQ(s->dashboard->deployment.kind, "podman");
+  ASSERT_EQ(s->dashboard->deployment.images.size(), 2u);
+  EXPECT_NE(s->dashboard->deployment.images[0].find("/br2k-dashboard@sha256:"), std::string::npos)
+      << s->dashboard->deployment.images[0];
+  {
+    auto doc = nlohmann::json::parse(Br2k(run_dir, "status --json").out, nullptr, false);
+    ASSERT_TRUE(doc.is_object() && doc["dashboard"].is_object() &&
+                doc["dashboard"]["url"].is_string())
+        << doc.dump();
+    CliRun listed = Shell("curl -s --max-time 20 '" + doc["dashboard"]["url"].get<std::string>() +
+                          "/api/services'");
+    EXPECT_NE(listed.out.find(eth::ServiceIdFromName("logserver").ToHex()), std::string::npos)
+        << listed.out;
+    EXPECT_NE(listed.out.find(eth::ServiceIdFromName("dashboard").ToHex()), std::string::npos)
+        << listed.out;
+  }
 
   // The chain holds the recovery information: registry and images by digest, no secret.
   auto record = ReadRegistry(*s->chain);
@@ -92,6 +108,8 @@ TEST(UpContainers, ServesSurvivesTheLeaderPodAndIsRecoveredFromTheChainAfterTota
   // Three pods run, each with an app and an etcd container.
   CliRun pods = Podman(*s, "ps --format '{{.Names}}'");
   for (int i = 0; i < 3; ++i) {
+    EXPECT_NE(pods.out.find("dashboard-" + std::to_string(i) + "-app"), std::string::npos)
+        << pods.out;
     EXPECT_NE(pods.out.find("logserver-" + std::to_string(i) + "-app"), std::string::npos)
         << pods.out;
     EXPECT_NE(pods.out.find("logserver-" + std::to_string(i) + "-etcd"), std::string::npos)
@@ -162,7 +180,7 @@ TEST(UpContainers, ServesSurvivesTheLeaderPodAndIsRecoveredFromTheChainAfterTota
 
   // Every pod is lost. A claim makes the manager redeploy from the chain's information.
   for (int i = 0; i < 3; ++i) (void)Podman(*s, "pod rm -f -t 0 logserver-" + std::to_string(i));
-  EXPECT_EQ(Podman(*s, "pod ps -q").out, "");
+  EXPECT_EQ(Podman(*s, "pod ps -q --filter name=logserver").out, "");
   auto killed = Clock::now();
   CliRun healed = Br2k(run_dir, "call GET /logs --claim-after 1 --timeout 240");
   std::cout << "[ up --containers ] every pod removed -> claim -> answered after the redeploy: "
@@ -178,7 +196,8 @@ TEST(UpContainers, ServesSurvivesTheLeaderPodAndIsRecoveredFromTheChainAfterTota
   EXPECT_NE(ReadFile(run_dir / "manager.log").find("marked Active"), std::string::npos)
       << ReadFile(run_dir / "manager.log");
 
-  // down removes the pods and stops the embedded registry; the volumes (data) stay until
+  // down removes the pods (the dashboard's too) and stops the embedded registry; the volumes
+  // (data) stay until
   // --purge removes the run directory with br2k's container storage.
   int registry_pid = s->containers->registry_pid;
   CliRun down = Br2k(run_dir, "down");

@@ -72,8 +72,9 @@ struct DeploymentSpec {
   // Image references as pulled ("127.0.0.1:5000/br2k-logserver@sha256:<64 hex>"), by digest.
   std::string app_image;
   std::string etcd_image;
-  // The app binary's path inside its image and extra arguments appended to every replica's.
-  std::string app_command = "/usr/bin/br2k-logserver";
+  // The app binary's path inside its image ("" = AppCommand()'s default) and extra arguments
+  // appended to every replica's.
+  std::string app_command;
   std::vector<std::string> app_args;
   std::string etcd_command = "/usr/bin/etcd";
 
@@ -113,6 +114,10 @@ struct DeploymentSpec {
   // The address other pods use for node i ("<name>-<i>.<ns>.svc" or "127.0.0.1").
   std::string NodeHost(size_t i) const;
   std::string PodName(size_t i) const { return name + "-" + std::to_string(i); }
+  // The app's command: app_command, or else /usr/bin/<the app image's name> (br2k's images hold
+  // their binary there, images.h), so one rule serves br2k-logserver, br2k-dashboard and any
+  // application image, for `br2k up` and for a recovery from the chain alike.
+  std::string AppCommand() const;
   int AppPort(size_t i) const { return app_port_base + static_cast<int>(i); }
   int EtcdClientPort(size_t i) const { return etcd_client_port_base + static_cast<int>(i); }
   int EtcdPeerPort(size_t i) const { return etcd_peer_port_base + static_cast<int>(i); }

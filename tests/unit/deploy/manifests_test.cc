@@ -418,3 +418,38 @@ TEST(DeploymentSpec, Validate_namesTheBadField) {
 
 }  // namespace
 }  // namespace br2k::deploy
+
+namespace br2k::deploy {
+namespace {
+
+// The app's command follows from its image (br2k's images hold their binary at /usr/bin/<name>),
+// so a dashboard recovered from the chain runs br2k-dashboard, not br2k-logserver.
+TEST(DeploymentSpec, AppCommand_isTheImagesBinaryUnlessSet) {
+  const std::string digest = "@sha256:" + std::string(64, 'a');
+  DeploymentSpec s = LoopbackSpec();
+  s.app_command.clear();
+  s.app_image = "127.0.0.1:5000/br2k/br2k-dashboard" + digest;
+  EXPECT_EQ(s.AppCommand(), "/usr/bin/br2k-dashboard");
+  s.app_image = "registry.example:443/team/br2k-logserver:v1" + digest;
+  EXPECT_EQ(s.AppCommand(), "/usr/bin/br2k-logserver");
+  s.app_image = "file:///work/build/bin/br2k-dashboard" + digest;
+  EXPECT_EQ(s.AppCommand(), "/usr/bin/br2k-dashboard");
+  s.app_image = "127.0.0.1:5000/br2k/br2k-dashboard" + digest;
+  auto objects = RenderManifests(s);
+  ASSERT_TRUE(objects.ok()) << objects.status();
+  bool seen = false;
+  for (const auto& o : *objects) {
+    if (o.value("kind", "") != "Pod") continue;
+    for (const auto& c : o["spec"]["containers"]) {
+      if (c.value("name", "") != "app") continue;
+      EXPECT_EQ(c["command"], nlohmann::json::array({"/usr/bin/br2k-dashboard"}));
+      seen = true;
+    }
+  }
+  EXPECT_TRUE(seen);
+  s.app_command = "/opt/app/bin/server";
+  EXPECT_EQ(s.AppCommand(), "/opt/app/bin/server");
+}
+
+}  // namespace
+}  // namespace br2k::deploy
