@@ -209,14 +209,16 @@ Result<json> PodmanRuntime::WithSecretsAsHostPaths(const json& pod) const {
 }
 
 Status PodmanRuntime::DeletePod(const DeploymentSpec& spec, size_t node, Deadline deadline) {
-  std::error_code ec;
-  std::filesystem::remove_all(env_.root() / "pod-secrets" / spec.PodName(node), ec);
   auto r = Podman({"pod", "rm", "--force", "--time", "0", spec.PodName(node)}, deadline);
   if (!r.ok()) return r.status();
   if (!r->ok() && r->err.find("no pod") == std::string::npos &&
       r->err.find("no such pod") == std::string::npos)
     return Status(StatusCode::kUnavailable,
                   "podman pod rm " + spec.PodName(node) + ": " + r->Summary());
+  // Its copy of the Secret's files, once the pod is gone (not before: a pod left running keeps
+  // its certificates).
+  std::error_code ec;
+  std::filesystem::remove_all(env_.root() / "pod-secrets" / spec.PodName(node), ec);
   return Status::Ok();
 }
 

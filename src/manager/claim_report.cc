@@ -104,7 +104,8 @@ std::string ClaimReportText(const ClaimReport& r) {
          "\naction: " + r.action +
          "\ndetail: " + json(r.detail).dump(-1, ' ', false, json::error_handler_t::replace) +
          "\nrecovery ms: " + std::to_string(r.recovery_ms) +
-         "\nhandling ms: " + std::to_string(r.handling_ms) + "\n";
+         "\nhandling ms: " + std::to_string(r.handling_ms) +
+         "\nhandled at ms: " + std::to_string(r.handled_at_ms) + "\n";
 }
 
 Result<ClaimReport> SignClaimReport(ClaimReport r, const eth::PrivateKey& key) {
@@ -143,11 +144,17 @@ Status VerifyClaimReport(const ClaimReport& r) {
 }
 
 std::string EncodeClaimReport(const ClaimReport& r) {
-  return json{
-      {"registry", r.registry},       {"service", r.service},         {"claim", r.claim},
-      {"claim_block", r.claim_block}, {"action", r.action},           {"detail", r.detail},
-      {"recovery_ms", r.recovery_ms}, {"handling_ms", r.handling_ms}, {"manager", r.manager},
-      {"signature", r.signature}}
+  return json{{"registry", r.registry},
+              {"service", r.service},
+              {"claim", r.claim},
+              {"claim_block", r.claim_block},
+              {"action", r.action},
+              {"detail", r.detail},
+              {"recovery_ms", r.recovery_ms},
+              {"handling_ms", r.handling_ms},
+              {"handled_at_ms", r.handled_at_ms},
+              {"manager", r.manager},
+              {"signature", r.signature}}
       .dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -165,6 +172,7 @@ Result<ClaimReport> ParseClaimReport(std::string_view text) {
   BR2K_ASSIGN_OR_RETURN(r.detail, StringField(j, "detail", true));
   BR2K_ASSIGN_OR_RETURN(r.recovery_ms, U64Field(j, "recovery_ms"));
   BR2K_ASSIGN_OR_RETURN(r.handling_ms, U64Field(j, "handling_ms"));
+  BR2K_ASSIGN_OR_RETURN(r.handled_at_ms, U64Field(j, "handled_at_ms"));
   BR2K_ASSIGN_OR_RETURN(r.manager, StringField(j, "manager"));
   BR2K_ASSIGN_OR_RETURN(r.signature, StringField(j, "signature"));
   return Normalise(std::move(r), true);

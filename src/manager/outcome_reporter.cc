@@ -23,6 +23,9 @@ OutcomeReporter::OutcomeReporter(OutcomeReporterOptions options) : options_(std:
 OutcomeReporter::~OutcomeReporter() {
   thread_.request_stop();
   cv_.notify_all();
+  thread_.join();
+  if (!queue_.empty())
+    spdlog::warn("manager: stopping with {} outcome report(s) not delivered", queue_.size());
 }
 
 ClaimReport OutcomeReporter::ReportOf(const ManagerAction& a, const eth::Address& registry) {
@@ -32,7 +35,16 @@ ClaimReport OutcomeReporter::ReportOf(const ManagerAction& a, const eth::Address
   r.claim = a.claim_tx.ToHex() + ":" + std::to_string(a.claim_log_index);
   r.claim_block = a.claim_block;
   r.action = ManagerActionKindName(a.kind);
-  r.detail = a.detail.substr(0, kMaxClaimReportDetail);
+  r.detail = a.detail;
+  if (r.detail.size() > kMaxClaimReportDetail) {
+    // Cut at a character boundary: never inside a UTF-8 sequence.
+    size_t n = kMaxClaimReportDetail;
+    while (n > 0 && (static_cast<unsigned char>(r.detail[n]) & 0xC0) == 0x80) --n;
+    r.detail.resize(n);
+  }
+  r.handled_at_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                              std::chrono::system_clock::now().time_since_epoch())
+                                              .count());
   r.recovery_ms = static_cast<uint64_t>(std::max<int64_t>(a.recovery_time.count(), 0));
   r.handling_ms = static_cast<uint64_t>(std::max<int64_t>(a.handling_time.count(), 0));
   return r;
@@ -40,14 +52,16 @@ ClaimReport OutcomeReporter::ReportOf(const ManagerAction& a, const eth::Address
 
 void OutcomeReporter::Report(const ManagerAction& a) {
   auto signed_report = SignClaimReport(ReportOf(a, options_.registry), options_.key);
-  if (!signed_report.ok()) {  // a detail cut inside a UTF-8 sequence, say
+  if (!signed_report.ok()) {  // a detail that is not UTF-8: its escaped form instead
     ClaimReport r = ReportOf(a, options_.registry);
-    r.detail = EscapeForLog(r.detail, kMaxClaimReportDetail / 4);
+    r.detail = EscapeForLog(r.detail, 200).substr(0, kMaxClaimReportDetail);
     signed_report = SignClaimReport(std::move(r), options_.key);
   }
   if (!signed_report.ok()) {
     spdlog::warn("manager: cannot report the outcome of claim {}: {}", a.claim_tx.ToHex(),
                  signed_report.status().ToString());
+    std::lock_guard lock(mu_);
+    ++counters_.dropped;
     return;
   }
   {
@@ -103,7 +117,9 @@ void OutcomeReporter::Deliver(const ClaimReport& report, std::stop_token stop) {
   const std::string body = EncodeClaimReport(report);
   std::string last_error = "no attempt";
   while (!stop.stop_requested() && !deadline.expired()) {
-    auto status = options_.send ? options_.send(path, body, deadline)
+    const Deadline attempt = Deadline::After(std::min<std::chrono::steady_clock::duration>(
+        deadline.remaining(), options_.attempt_timeout));
+    auto status = options_.send ? options_.send(path, body, attempt)
                                 : Result<int>(FailedPreconditionError("no sender"));
     if (status.ok() && *status >= 200 && *status < 300) {
       std::lock_guard lock(mu_);

@@ -3,9 +3,13 @@
 // processes) and podman (4.3 mounts a Secret's values still base64-encoded, which etcd cannot read
 // as a certificate, and ignores a volume's `items`).
 //
-// The directory is written next to its final place and renamed into it, so a reader sees the old
-// files or all the new ones; it is 0700 and every file 0600 (the `defaultMode` of the manifests
-// is at least as strict). Names are plain file names (no '/', '.' or '..').
+// The directory is written complete next to its final place and then renamed into it (an
+// existing one is moved aside first and removed after), so it never holds a partial set of
+// files; it is 0700 and every file 0600 (the `defaultMode` of the manifests is at least as
+// strict). Names are plain file names (no '/', '.' or '..'). A directory that a running
+// container mounts must not be replaced (the container would keep the removed one): both
+// runtimes write a Secret only when it does not exist, and a pod's copy only while the pod is
+// not running.
 //
 // Thread-compatible: callers serialise writes to one directory (both runtimes hold a lock or a
 // single thread while applying).

@@ -10,6 +10,7 @@
 // JSON form (POST /api/services/{id}/outcomes of the dashboard):
 //   {"registry":"0x<40 hex>","service":"0x<64 hex>","claim":"0x<64 hex>:<log index>",
 //    "claim_block":N,"action":"redeployed","detail":"..","recovery_ms":N,"handling_ms":N,
+//    "handled_at_ms":N,
 //    "manager":"0x<40 hex>","signature":"0x<130 hex>"}
 // Hex is case-insensitive on input and lower case after parsing; `detail` is valid UTF-8 of at
 // most kMaxClaimReportDetail bytes; `action` is one of ManagerActionKindName's names.
@@ -37,6 +38,9 @@ struct ClaimReport {
   std::string detail;
   uint64_t recovery_ms = 0;
   uint64_t handling_ms = 0;
+  // When the manager decided (Unix ms): a later report of the same claim replaces an earlier one,
+  // never the other way round, so an old report replayed cannot roll a newer one back.
+  uint64_t handled_at_ms = 0;
   std::string manager;    // 0x + 40 lower-case hex: the signer
   std::string signature;  // 0x + r (64) + s (64) + v (2: 1b or 1c), lower case
   friend bool operator==(const ClaimReport&, const ClaimReport&) = default;

@@ -9,8 +9,9 @@
 // the report is one exactly-once write found through the registry and its redirects).
 // A 2xx is delivered; 4xx is refused for good (logged, not retried); anything else is retried.
 //
-// Thread safety: Report and counters are thread-safe. The destructor stops the thread (the
-// report being sent is abandoned at its deadline, at most `attempt_timeout` later).
+// Thread safety: Report and counters are thread-safe. The destructor stops the thread: the report
+// being sent is abandoned when its attempt ends (at most `attempt_timeout`); reports still queued
+// are dropped (logged).
 #pragma once
 
 #include <chrono>
@@ -37,14 +38,15 @@ struct OutcomeReporterOptions {
   // Sends `body` to `path`; returns the final HTTP status, or an error when none came.
   std::function<Result<int>(const std::string& path, const std::string& body, Deadline)> send;
   size_t max_queued = 256;  // beyond this the oldest report is dropped (logged)
-  std::chrono::milliseconds report_timeout{std::chrono::seconds(60)};  // per report, all tries
+  std::chrono::milliseconds report_timeout{std::chrono::seconds(60)};   // per report, all tries
+  std::chrono::milliseconds attempt_timeout{std::chrono::seconds(10)};  // per try
   std::chrono::milliseconds retry_interval{std::chrono::seconds(1)};
 };
 
 struct OutcomeReporterCounters {
   uint64_t delivered = 0;
   uint64_t refused = 0;  // a 4xx answer
-  uint64_t dropped = 0;  // queue full or report_timeout passed
+  uint64_t dropped = 0;  // queue full, report_timeout passed, or it could not be signed
 };
 
 class OutcomeReporter {

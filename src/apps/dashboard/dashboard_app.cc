@@ -72,7 +72,8 @@ json ServiceView(const std::string& id, const ServiceHistory& h) {
       const auto& rep = o->second.report;
       reported = {{"action", rep.action},           {"detail", rep.detail},
                   {"manager", rep.manager},         {"recovery_ms", rep.recovery_ms},
-                  {"handling_ms", rep.handling_ms}, {"index", o->second.index}};
+                  {"handling_ms", rep.handling_ms}, {"handled_at_ms", rep.handled_at_ms},
+                  {"index", o->second.index}};
     }
     claims.push_back({{"key", key},
                       {"manager", reported},
@@ -108,6 +109,13 @@ std::string HistoryView(const DashboardState& s, const std::string& service) {
       -1, ' ', false, json::error_handler_t::replace);
 }
 
+namespace {
+// POST /api/services/{id}/outcomes (and not, say, a note whose id is "outcomes").
+bool IsOutcomeReport(const Request& r) {
+  return r.method == "POST" && !r.params.count("note") && r.path.ends_with("/outcomes");
+}
+}  // namespace
+
 std::vector<Route> DashboardApp::Routes() const {
   return {{"GET", "/api/state", RequestType::kReadOnly},
           {"POST", "/api/services/{id}/notes", RequestType::kReplication},
@@ -134,7 +142,7 @@ Status DashboardApp::Validate(const Request& r, RequestType t) const {
     return options_.encode(*tx).status();
   }
   if (auto id = ParseServiceId(Param(r, "id")); !id.ok()) return id.status();
-  if (r.path.ends_with("/outcomes")) {
+  if (IsOutcomeReport(r)) {
     auto report = CheckedReport(r);
     if (!report.ok()) return report.status();
     if (!options_.may_report) return PermissionDeniedError("this dashboard takes no claim reports");
@@ -198,14 +206,15 @@ Result<manager::ClaimReport> DashboardApp::CheckedReport(const Request& r) const
 ApplyResult DashboardApp::ApplyNote(const Request& r, const ApplyContext& ctx) {
   auto id = ParseServiceId(Param(r, "id"));
   if (!id.ok()) return Failed(400, id.status().message());
-  if (r.path.ends_with("/outcomes")) {
+  if (IsOutcomeReport(r)) {
     auto report = CheckedReport(r);
     if (!report.ok()) {
       return Failed(report.status().code() == StatusCode::kPermissionDenied ? 403 : 400,
                     report.status().message());
     }
-    state_.RecordOutcome(*report, ctx.index);
-    return {Outcome::kSuccess, JsonAnswer(200, {{"service", *id}, {"claim", report->claim}})};
+    const bool recorded = state_.RecordOutcome(*report, ctx.index);
+    return {Outcome::kSuccess,
+            JsonAnswer(200, {{"service", *id}, {"claim", report->claim}, {"recorded", recorded}})};
   }
   if (r.path.ends_with("/label")) {
     auto label = ParseLabel(r.body);

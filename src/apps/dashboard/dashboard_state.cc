@@ -216,14 +216,18 @@ size_t DashboardState::Record(const EventBatch& batch) {
   return added;
 }
 
-void DashboardState::RecordOutcome(const manager::ClaimReport& report, uint64_t index) {
+bool DashboardState::RecordOutcome(const manager::ClaimReport& report, uint64_t index) {
   auto& outcomes = services[report.service].outcomes;
+  if (auto it = outcomes.find(report.claim);
+      it != outcomes.end() && it->second.report.handled_at_ms >= report.handled_at_ms)
+    return false;
   outcomes[report.claim] = ClaimOutcome{report, index};
-  if (outcomes.size() <= kMaxEventsPerService) return;
+  if (outcomes.size() <= kMaxEventsPerService) return true;
   auto oldest = std::min_element(
       outcomes.begin(), outcomes.end(),
       [](const auto& a, const auto& b) { return a.second.index < b.second.index; });
   outcomes.erase(oldest);
+  return true;
 }
 
 std::string EncodeState(const DashboardState& s) {

@@ -108,8 +108,10 @@ struct DashboardState {
   size_t Record(const EventBatch& batch);
   // True when `e` is already covered (see the file comment).
   bool Seen(const ChainEvent& e) const;
-  // Records `report` (already checked) as the outcome of its claim, at log index `index`.
-  void RecordOutcome(const manager::ClaimReport& report, uint64_t index);
+  // Records `report` (already checked) as the outcome of its claim, at log index `index`, unless
+  // the claim has a report decided at the same time or later (a replayed or late report changes
+  // nothing). Returns whether it was recorded. Deterministic.
+  bool RecordOutcome(const manager::ClaimReport& report, uint64_t index);
 };
 
 // The snapshot (JSON, {"version":1,...}) and back. DATA_LOSS for anything that is not a valid

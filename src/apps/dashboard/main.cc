@@ -5,6 +5,8 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <iostream>
+#include <map>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -276,15 +278,36 @@ int main(int argc, char** argv) {
     // Claim reports: from the registry's managers (or owner) of the service, asked at admission.
     app_options.registry = registry->ToChecksum();
     auto reg = std::make_shared<eth::ServiceRegistry>(*client, *registry);
-    app_options.may_report = [reg](const std::string& service_hex,
-                                   const std::string& account) -> Result<bool> {
+    // A "yes" is remembered for a minute, so a retried report (answered from the log) and a
+    // manager's reports in a row cost no chain call; a "no" or an error is asked again.
+    struct Allowed {
+      std::mutex mu;
+      std::map<std::string, std::chrono::steady_clock::time_point> until;
+    };
+    auto allowed = std::make_shared<Allowed>();
+    app_options.may_report = [reg, allowed](const std::string& service_hex,
+                                            const std::string& account) -> Result<bool> {
+      const std::string key = service_hex + "/" + account;
+      const auto now = std::chrono::steady_clock::now();
+      {
+        std::lock_guard lock(allowed->mu);
+        if (auto it = allowed->until.find(key); it != allowed->until.end() && it->second > now)
+          return true;
+      }
       BR2K_ASSIGN_OR_RETURN(auto sid, eth::Hash::FromHex(service_hex));
       BR2K_ASSIGN_OR_RETURN(auto who, eth::Address::Parse(account));
       const Deadline d = Deadline::After(std::chrono::seconds(5));
-      BR2K_ASSIGN_OR_RETURN(bool manager, reg->IsManager(sid, who, d));
-      if (manager) return true;
-      BR2K_ASSIGN_OR_RETURN(auto record, reg->GetService(sid, d));
-      return record.owner == who;
+      BR2K_ASSIGN_OR_RETURN(bool yes, reg->IsManager(sid, who, d));
+      if (!yes) {
+        BR2K_ASSIGN_OR_RETURN(auto record, reg->GetService(sid, d));
+        yes = record.owner == who;
+      }
+      if (yes) {
+        std::lock_guard lock(allowed->mu);
+        if (allowed->until.size() > 1024) allowed->until.clear();
+        allowed->until[key] = now + std::chrono::minutes(1);
+      }
+      return yes;
     };
   }
   apps::dashboard::DashboardApp app(std::move(app_options));

@@ -215,14 +215,15 @@ const std::string kRegistry = "0x5fbdb2315678afecb367f032d93f642f64180aa3";
 
 std::string SignedReport(const std::string& claim, const std::string& action,
                          const std::string& service = kSvc, const std::string& registry = kRegistry,
-                         const char* key = kManagerKey) {
+                         const char* key = kManagerKey, uint64_t handled_at_ms = 1000) {
   manager::ClaimReport r{.registry = registry,
                          .service = service,
                          .claim = claim,
                          .claim_block = 5,
                          .action = action,
                          .detail = "a leader serves",
-                         .recovery_ms = 2100};
+                         .recovery_ms = 2100,
+                         .handled_at_ms = handled_at_ms};
   return manager::EncodeClaimReport(*manager::SignClaimReport(r, *eth::PrivateKey::FromHex(key)));
 }
 
@@ -233,11 +234,20 @@ Request ReportRequest(const std::string& body, const std::string& svc = kSvc) {
 TEST(DashboardState, ClaimReport_recordedAsTheClaimsManagerOutcome) {
   DashboardApp app({.registry = kRegistry});
   app.Apply(DashboardApp::EventsRequest({.events = {Claim(1, 0, 5)}, .next_block = 6}), Ctx(1));
-  auto out = app.Apply(ReportRequest(SignedReport(Tx(1) + ":0", "ignored-healthy")), Ctx(2));
+  const std::string older =
+      SignedReport(Tx(1) + ":0", "ignored-healthy", kSvc, kRegistry, kManagerKey, 1000);
+  auto out = app.Apply(ReportRequest(older), Ctx(2));
   ASSERT_EQ(out.outcome, replication::Outcome::kSuccess) << out.response.body;
-  // A later report of the same claim replaces it.
-  out = app.Apply(ReportRequest(SignedReport(Tx(1) + ":0", "redeployed")), Ctx(3));
+  // A later report of the same claim replaces it...
+  out = app.Apply(
+      ReportRequest(SignedReport(Tx(1) + ":0", "redeployed", kSvc, kRegistry, kManagerKey, 2000)),
+      Ctx(3));
   ASSERT_EQ(out.outcome, replication::Outcome::kSuccess) << out.response.body;
+  EXPECT_EQ(json::parse(out.response.body)["recorded"], true);
+  // ... and the older one, replayed, changes nothing (a validly signed report, only older).
+  out = app.Apply(ReportRequest(older), Ctx(4));
+  ASSERT_EQ(out.outcome, replication::Outcome::kSuccess) << out.response.body;
+  EXPECT_EQ(json::parse(out.response.body)["recorded"], false);
   json claim = json::parse(HistoryView(app.state(), kSvc))["services"][0]["claims"][0];
   EXPECT_EQ(claim["manager"]["action"], "redeployed");
   EXPECT_EQ(claim["manager"]["manager"], "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266");

@@ -71,7 +71,7 @@ TEST(ClaimReport, Verify_refusesAnyChangedField) {
 
 TEST(ClaimReport, Text_isOneLinePerFieldWhateverTheDetail) {
   std::string text = ClaimReportText(Unsigned());
-  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 9) << text;  // title + 8 fields
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 10) << text;  // title + 9 fields
   EXPECT_NE(text.find(R"(detail: "a leader serves at http://127.0.0.1:8081\nforged: line")"),
             std::string::npos)
       << text;
