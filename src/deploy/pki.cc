@@ -225,6 +225,21 @@ Result<CertificateAndKey> IssueCertificate(const CertificateAndKey& ca,
   if (X509_check_ca(ca_cert.get()) == 0) {
     return InvalidArgumentError("pki: the CA certificate is not a CA certificate");
   }
+  // What issuing needs of the CA, checked here so that a damaged or foreign CA is
+  // INVALID_ARGUMENT, not an OpenSSL failure further down (found by fuzz_deploy_pki_ca: a CA
+  // certificate without a subject key identifier failed the authority key identifier).
+  if (X509_get0_subject_key_id(ca_cert.get()) == nullptr) {
+    return InvalidArgumentError("pki: the CA certificate has no subject key identifier");
+  }
+  const int ca_key_type = EVP_PKEY_get_base_id(ca_key.get());
+  if (ca_key_type != EVP_PKEY_EC && ca_key_type != EVP_PKEY_RSA) {
+    return InvalidArgumentError("pki: the CA key is neither EC nor RSA (it signs with SHA-256)");
+  }
+  if (ASN1_TIME_compare(X509_get0_notAfter(ca_cert.get()), X509_get0_notBefore(ca_cert.get())) ==
+      -2) {
+    ERR_clear_error();
+    return InvalidArgumentError("pki: the CA certificate's validity cannot be read");
+  }
 
   BR2K_ASSIGN_OR_RETURN(KeyPtr key, NewKey());
   BR2K_ASSIGN_OR_RETURN(CertPtr cert,
